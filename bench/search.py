@@ -1,0 +1,435 @@
+"""Search benchmark: the PostgreSQL backend at 10,000 and 100,000 tutors.
+
+    .venv/bin/python bench/search.py                 # both sizes, direct and through the API
+    .venv/bin/python bench/search.py --sizes 10000 --seconds 5
+
+Tutors come from the deterministic demo generator (real cities, instruments and genres that
+fit the place, local price levels), with coordinates spread over each metro area. They are
+loaded with the backend's own atomic rebuild into a throwaway embedded PostgreSQL in a
+temporary folder (never the system PostgreSQL). A fixed mix of queries (typo text, facets, geo
+radius with distance sort, combined filters, browsing) then runs directly against the backend
+and through the HTTP API (uvicorn on 127.0.0.1, an httpx client), each for a bounded count and
+time, and the p50/p95/p99 latency and queries per second are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from marketplace import db, migrate, places
+from marketplace.profiles.models import LessonPrice, TutorInstrument, TutorProfile
+from marketplace.seed.demo_data import DemoTutor, demo_tutors
+from search.documents import TutorDocument, build_document
+from search.postgres_backend import PostgresBackend
+from search.query import build_query
+
+SEED = 7
+METRO_RADIUS_KM = 20.0
+LOAD_BATCH = 2000
+
+
+# ------------------------------------------------------------------ data
+
+
+def documents(count: int, seed: int = SEED) -> Iterator[TutorDocument]:
+    """``count`` documents built by the real ``build_document`` from demo profiles."""
+    rng = random.Random(seed)
+    for tutor_id, demo in enumerate(demo_tutors(count, seed=seed), start=1):
+        yield build_document(_profile(tutor_id, demo, rng), lambda key: f"/media/{key}")
+
+
+def _profile(tutor_id: int, demo: DemoTutor, rng: random.Random) -> TutorProfile:
+    city = places.get_city(demo.city_geoname_id)
+    assert city is not None
+    # Spread tutors over the metro area: uniform over a disc, not all on the city centre.
+    distance = METRO_RADIUS_KM * math.sqrt(rng.random())
+    bearing = rng.uniform(0, 2 * math.pi)
+    lat = city.latitude + distance / 111.2 * math.cos(bearing)
+    lng = city.longitude + distance / (111.2 * math.cos(math.radians(city.latitude))) * math.sin(
+        bearing
+    )
+    return TutorProfile(
+        user_id=tutor_id,
+        status="approved",
+        display_name=demo.display_name,
+        headline=demo.headline,
+        bio_markdown=demo.bio_markdown,
+        genres=list(demo.genres),
+        languages=list(demo.languages),
+        formats=list(demo.formats),
+        travel_radius_km=demo.travel_radius_km,
+        city_geoname_id=city.geoname_id,
+        city_name=city.name,
+        country_code=city.country_code,
+        latitude=lat,
+        longitude=lng,
+        currency="EUR",
+        photo_key=f"photos/{tutor_id % 97:02d}/bench{tutor_id}" if tutor_id % 3 else None,
+        instruments=[
+            TutorInstrument(instrument=slug, levels=list(levels), position=i)
+            for i, (slug, levels) in enumerate(demo.instruments)
+        ],
+        prices=[LessonPrice(duration_minutes=d, price_minor=p) for d, p in demo.prices],
+    )
+
+
+async def _batches(docs: Sequence[TutorDocument]) -> AsyncIterator[Sequence[TutorDocument]]:
+    for start in range(0, len(docs), LOAD_BATCH):
+        yield docs[start : start + LOAD_BATCH]
+
+
+# ------------------------------------------------------------------ the query mix
+
+
+def _city(name: str, country: str) -> int:
+    city = places.find_city(name, country)
+    assert city is not None, name
+    return city.geoname_id
+
+
+def query_mix() -> list[tuple[str, dict[str, Any]]]:
+    """A fixed mix, as students search: (kind, API parameters)."""
+    london, paris, berlin = _city("London", "GB"), _city("Paris", "FR"), _city("Berlin", "DE")
+    lisbon, porto, nyc = _city("Lisbon", "PT"), _city("Porto", "PT"), _city("New York", "US")
+    sao_paulo, mumbai = _city("São Paulo", "BR"), _city("Mumbai", "IN")
+    madrid, tokyo = _city("Madrid", "ES"), _city("Tokyo", "JP")
+    return [
+        # typo text
+        ("text", {"q": "vilon"}),
+        ("text", {"q": "gitar"}),
+        ("text", {"q": "paino lessons"}),
+        ("text", {"q": "jaz"}),
+        ("text", {"q": "drums"}),
+        ("text", {"q": "singing"}),
+        ("text", {"q": "saxofone"}),
+        ("text", {"q": "trumpt"}),
+        # facets
+        ("facets", {"instrument": ["piano"]}),
+        ("facets", {"instrument": ["violin"], "level": ["beginner"]}),
+        ("facets", {"genre": ["jazz"], "language": ["en"]}),
+        ("facets", {"instrument": ["acoustic-guitar", "electric-guitar"], "format": ["online"]}),
+        ("facets", {"language": ["pt"], "format": ["in_person"]}),
+        ("facets", {"genre": ["classical"], "level": ["advanced"]}),
+        ("facets", {"instrument": ["voice"], "genre": ["pop"]}),
+        ("facets", {"format": ["student_home"], "instrument": ["drums"]}),
+        # geo radius, nearest first
+        ("geo", {"near": london, "radius_km": 10, "sort": "distance"}),
+        ("geo", {"near": paris, "radius_km": 25, "sort": "distance"}),
+        ("geo", {"near": berlin, "radius_km": 50, "sort": "distance"}),
+        ("geo", {"near": lisbon, "radius_km": 15, "sort": "distance"}),
+        ("geo", {"near": nyc, "radius_km": 25, "sort": "distance"}),
+        ("geo", {"near": mumbai, "radius_km": 30, "sort": "distance"}),
+        ("geo", {"lat": 41.15, "lng": -8.61, "radius_km": 5, "sort": "distance"}),
+        ("geo", {"near": tokyo, "radius_km": 100, "sort": "distance"}),
+        # combined
+        ("combined", {"q": "jazz piano", "near": london, "radius_km": 30, "price_max": 6000,
+                      "sort": "price_asc"}),
+        ("combined", {"q": "fado", "near": lisbon, "radius_km": 25}),
+        ("combined", {"instrument": ["violin"], "near": berlin, "radius_km": 50,
+                      "language": ["de"], "sort": "distance"}),
+        ("combined", {"q": "guitar", "format": ["online"], "price_max": 4000}),
+        ("combined", {"genre": ["latin"], "near": sao_paulo, "radius_km": 25,
+                      "level": ["beginner"]}),
+        ("combined", {"q": "flamenco", "near": madrid, "radius_km": 20, "sort": "distance"}),
+        ("combined", {"instrument": ["piano"], "language": ["fr"], "price_min": 3000,
+                      "price_max": 7000, "sort": "price_desc"}),
+        ("combined", {"q": "vilon", "near": porto, "radius_km": 50, "format": ["in_person"]}),
+        # browsing
+        ("browse", {}),
+        ("browse", {"page": 3}),
+        ("browse", {"sort": "price_asc"}),
+        ("browse", {"near": paris, "sort": "distance"}),
+    ]  # fmt: skip
+
+
+def varied_mix(count: int, seed: int = SEED) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` distinct searches drawn from the same kinds, so few of them repeat (a cache
+    cannot help): random instruments, genres, languages, cities, radii and prices."""
+    from marketplace.seed.demo_data import _resolved_cities
+
+    rng = random.Random(seed)
+    cities = [city.geoname_id for _, city in _resolved_cities()]
+    instruments = [
+        "piano",
+        "acoustic-guitar",
+        "electric-guitar",
+        "violin",
+        "voice",
+        "drums",
+        "cello",
+        "saxophone",
+        "flute",
+        "bass-guitar",
+        "trumpet",
+        "ukulele",
+    ]
+    genres = ["jazz", "classical", "rock", "pop", "folk", "blues", "latin", "fado", "soul"]
+    languages = ["en", "es", "pt", "fr", "de", "it"]
+    words = [
+        "vilon",
+        "gitar",
+        "paino",
+        "jaz",
+        "drums",
+        "singing",
+        "saxofone",
+        "trumpt",
+        "flamenco",
+        "blues guitar",
+        "classical piano",
+        "fado",
+        "jazz piano",
+        "ukulele",
+    ]
+    out: list[tuple[str, dict[str, Any]]] = []
+    while len(out) < count:
+        kind = rng.choice(["text", "facets", "geo", "combined", "browse"])
+        params: dict[str, Any] = {}
+        if kind in ("text", "combined"):
+            params["q"] = rng.choice(words)
+        if kind in ("facets", "combined") or rng.random() < 0.2:
+            params["instrument"] = rng.sample(instruments, rng.choice([1, 1, 2]))
+            if rng.random() < 0.5:
+                params["genre"] = [rng.choice(genres)]
+            if rng.random() < 0.4:
+                params["language"] = [rng.choice(languages)]
+        if kind in ("geo", "combined"):
+            params["near"] = rng.choice(cities)
+            params["radius_km"] = rng.choice([5, 10, 25, 50, 100])
+            params["sort"] = rng.choice(["distance", "relevance", "price_asc"])
+        if kind == "browse":
+            params["page"] = rng.randint(1, 30)
+            params["sort"] = rng.choice(["relevance", "price_asc", "price_desc", "rating"])
+        if rng.random() < 0.3:
+            params["price_max"] = rng.choice([3000, 4000, 5000, 6000, 8000])
+        out.append((kind, params))
+    return out
+
+
+# ------------------------------------------------------------------ measuring
+
+
+@dataclass
+class Run:
+    label: str
+    latencies_ms: list[float]
+    elapsed_s: float
+    by_kind: dict[str, list[float]]
+
+    def percentile(self, values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+    def report(self) -> str:
+        lat = self.latencies_ms
+        line = (
+            f"  {self.label:<28} n={len(lat):>5}  p50={self.percentile(lat, 50):6.1f} ms  "
+            f"p95={self.percentile(lat, 95):6.1f} ms  p99={self.percentile(lat, 99):6.1f} ms  "
+            f"{len(lat) / self.elapsed_s:7.1f} q/s"
+        )
+        kinds = "  ".join(
+            f"{kind} p50={self.percentile(v, 50):.1f}/p95={self.percentile(v, 95):.1f}"
+            for kind, v in self.by_kind.items()
+        )
+        return f"{line}\n    by kind (ms): {kinds}"
+
+
+async def run_direct(
+    label: str,
+    backend: PostgresBackend,
+    mix: list[tuple[str, dict[str, Any]]],
+    seconds: float,
+    limit: int,
+    warm_up: bool = True,
+) -> Run:
+    queries = [(kind, build_query(**params)) for kind, params in mix]
+    for _, query in queries[: len(queries) if warm_up else 10]:  # connections, plans, caches
+        await backend.search(query)
+    latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    while len(latencies) < limit and time.perf_counter() - started < seconds:
+        for kind, query in queries:
+            t0 = time.perf_counter()
+            await backend.search(query)
+            ms = (time.perf_counter() - t0) * 1000
+            latencies.append(ms)
+            by_kind.setdefault(kind, []).append(ms)
+    return Run(label, latencies, time.perf_counter() - started, by_kind)
+
+
+async def run_api(
+    label: str,
+    base_url: str,
+    mix: list[tuple[str, dict[str, Any]]],
+    seconds: float,
+    limit: int,
+    concurrency: int,
+) -> Run:
+    import httpx
+
+    path = "/api/v1/tutors/search?"
+    urls = [(kind, path + urlencode(params, doseq=True)) for kind, params in mix]
+    latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        for _, url in urls[:40]:  # warm-up: connections, plans, the whole-index counts
+            response = await client.get(url)
+            assert response.status_code in (200, 422), response.text
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while len(latencies) < limit and time.perf_counter() < deadline:
+                kind, url = urls[i % len(urls)]
+                i += 1
+                t0 = time.perf_counter()
+                response = await client.get(url)
+                ms = (time.perf_counter() - t0) * 1000
+                # 422 only for a random page past the end of a narrow search
+                assert response.status_code in (200, 422), response.text
+                latencies.append(ms)
+                by_kind.setdefault(kind, []).append(ms)
+
+        await asyncio.gather(*(worker(n * 7) for n in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Run(f"{label}, {concurrency} clients", latencies, elapsed, by_kind)
+
+
+# ------------------------------------------------------------------ the server under test
+
+
+def serve(port: int) -> None:
+    """``--serve``: the real app under uvicorn, in its own process (its own core and GIL)."""
+    import uvicorn
+
+    from marketplace.app import create_app
+    from marketplace.settings import Settings
+
+    app = create_app(Settings.from_env())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _start_server(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from marketplace.embedded import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DUET_VAR_DIR": str(var_dir),
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "DATABASE_POOL_SIZE": "20",
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("MEILI_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port)], env=env, start_new_session=True
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the API server exited during start-up")
+        try:
+            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+                return server, base_url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the API server did not start within 60 s")
+
+
+# ------------------------------------------------------------------ main
+
+
+async def bench_size(
+    url: str, docs: Sequence[TutorDocument], args: argparse.Namespace, var_dir: Path
+) -> None:
+    engine = db.create_engine(url, pool_size=4)
+    mix, varied = query_mix(), varied_mix(args.varied)
+    try:
+        t0 = time.perf_counter()
+        await PostgresBackend(engine).rebuild(_batches(docs))
+        print(f"  loaded with one atomic rebuild in {time.perf_counter() - t0:.1f} s")
+        cold = PostgresBackend(engine, result_cache_size=0)
+        warm = PostgresBackend(engine)
+        runs = [
+            ("direct, fixed mix, no result cache", cold, mix, True),
+            ("direct, fixed mix, result cache", warm, mix, True),
+            ("direct, varied mix, no result cache", cold, varied, False),
+        ]
+        for label, backend, queries, warm_up in runs:
+            run = await run_direct(label, backend, queries, args.seconds, args.limit, warm_up)
+            print(run.report())
+    finally:
+        await engine.dispose()
+    if args.skip_api:
+        return
+    server, base_url = _start_server(url, var_dir)
+    try:
+        for label, queries in (("HTTP API, fixed mix", mix), ("HTTP API, varied mix", varied)):
+            run = await run_api(
+                label, base_url, queries, args.seconds, args.limit, args.concurrency
+            )
+            print(run.report())
+    finally:
+        server.terminate()
+        server.wait(15)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated tutor counts")
+    parser.add_argument("--seconds", type=float, default=15.0, help="time bound per phase")
+    parser.add_argument("--limit", type=int, default=5000, help="query bound per phase")
+    parser.add_argument("--concurrency", type=int, default=8, help="HTTP clients at once")
+    parser.add_argument("--varied", type=int, default=5000, help="distinct varied searches")
+    parser.add_argument("--skip-api", action="store_true", help="only the direct measurements")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
+    from marketplace.embedded import EmbeddedPostgres
+
+    sizes = [int(n) for n in args.sizes.split(",")]
+    t0 = time.perf_counter()
+    docs = list(documents(max(sizes)))
+    print(f"generated {len(docs)} tutor documents in {time.perf_counter() - t0:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="duet-bench-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pgdata", fast_unsafe=True)
+        server.start()
+        try:
+            server.ensure_database("bench")
+            url = server.url("bench")
+            migrate.upgrade(url)
+            for size in sizes:
+                print(f"\n{size:,} tutors")
+                asyncio.run(bench_size(url, docs[:size], args, Path(tmp) / "var"))
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

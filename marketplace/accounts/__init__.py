@@ -1,0 +1,1 @@
+"""Users, roles, passwords, page sessions and API tokens."""

@@ -1,0 +1,436 @@
+"""The ``duet`` command: run everything locally, or one part of it in production."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from marketplace.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+logger = logging.getLogger("duet")
+CHILD_STOP_TIMEOUT = 15.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("alembic", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+        result: int = args.handler(settings, args)
+        return result
+    except ConfigError as exc:
+        print(f"duet: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="duet", description="Duet, a marketplace for music lessons."
+    )
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    run = sub.add_parser("run", help="everything on the embedded default: db, redis, web, worker")
+    _add_listen(run)
+    run.set_defaults(handler=cmd_run)
+
+    web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
+    _add_listen(web)
+    web.add_argument("--workers", type=int, default=1, help="web processes")
+    web.set_defaults(handler=cmd_web)
+
+    worker = sub.add_parser("worker", help="the dramatiq worker (needs DATABASE_URL and REDIS_URL)")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(handler=cmd_worker)
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(required=True, metavar="action")
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations up to the newest")
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    seed = sub.add_parser("seed-demo", help="create demo tutors, students and an admin")
+    seed.add_argument("--tutors", type=int, default=200)
+    seed.set_defaults(handler=cmd_seed_demo)
+
+    admin = sub.add_parser("create-admin", help="create an admin (or make an account one)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument(
+        "--password-env",
+        default="DUET_ADMIN_PASSWORD",
+        help="environment variable holding the password (prompted for when unset)",
+    )
+    admin.set_defaults(handler=cmd_create_admin)
+
+    search = sub.add_parser("search", help="search index commands")
+    search_sub = search.add_subparsers(required=True, metavar="action")
+    reindex = search_sub.add_parser("reindex", help="rebuild the search index and swap it in")
+    reindex.set_defaults(handler=cmd_search_reindex)
+    return parser
+
+
+def _add_listen(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+
+
+# ----------------------------------------------------------------- embedded services
+
+
+@contextmanager
+def embedded_services(settings: Settings, *, redis: bool) -> Iterator[Settings]:
+    """Start what the settings leave unconfigured; yield settings pointing at it; stop it."""
+    from marketplace.embedded import EmbeddedPostgres, EmbeddedRedis, stop_all
+
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if settings.database.url is None:
+            step("Starting embedded PostgreSQL")
+            pg = EmbeddedPostgres(settings.var_dir.resolve() / "postgres")
+            started.append(pg)
+            pg.start()
+            pg.ensure_database("duet")
+            settings = replace(settings, database=replace(settings.database, url=pg.url("duet")))
+        if redis and settings.broker.redis_url is None:
+            step("Starting embedded Redis")
+            rd = EmbeddedRedis(settings.var_dir.resolve() / "redis")
+            started.append(rd)
+            rd.start()
+            settings = replace(settings, broker=replace(settings.broker, redis_url=rd.url()))
+        yield settings
+    finally:
+        if started:
+            step("Stopping embedded services")
+        stop_all(*started)
+
+
+def step(message: str) -> None:
+    print(f"• {message}…", flush=True)
+
+
+def progress_bar(label: str) -> ProgressBar:
+    return ProgressBar(label)
+
+
+class ProgressBar:
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __call__(self, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        end = "\n" if done >= total else ""
+        print(
+            f"\r  {self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+            end=end,
+            flush=True,
+        )
+
+
+# ----------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace import migrate
+
+    with embedded_services(settings, redis=False) as live:
+        step("Applying database migrations")
+        assert live.database.url
+        migrate.upgrade(live.database.url)
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace import migrate
+
+    with embedded_services(settings, redis=False) as live:
+        assert live.database.url
+        migrate.upgrade(live.database.url)
+        asyncio.run(_seed(live, args.tutors))
+    return 0
+
+
+async def _seed(settings: Settings, tutors: int) -> None:
+    from marketplace import db
+    from marketplace.app import demo_extras
+    from marketplace.seed.load import seed_demo
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=2)
+    try:
+        step(f"Seeding demo data ({tutors} tutors)")
+        result = await seed_demo(
+            db.create_session_factory(engine),
+            settings.marketplace.currency,
+            tutor_count=tutors,
+            progress=progress_bar("tutors"),
+            extras=demo_extras(),
+        )
+        # The seed writes profiles directly, without events: index them all at once.
+        await _reindex(settings, engine)
+    finally:
+        await engine.dispose()
+    print(
+        f"  created {result.created_tutors} tutors, {result.created_students} students"
+        f"{', the admin' if result.created_admin else ''}."
+    )
+    print("  Demo logins (local demo data only):")
+    for role, email, password in result.logins:
+        print(f"    {role:8} {email:45} {password}")
+
+
+def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace import db
+
+    async def reindex(live: Settings) -> None:
+        assert live.database.url
+        engine = db.create_engine(live.database.url, pool_size=2)
+        try:
+            await _reindex(live, engine)
+        finally:
+            await engine.dispose()
+
+    with embedded_services(settings, redis=False) as live:
+        asyncio.run(reindex(live))
+    return 0
+
+
+async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
+    from marketplace import db
+    from marketplace.media import LocalMediaStorage
+    from search.factory import build_search_backend
+    from search.service import reindex_all
+
+    backend = build_search_backend(settings, engine)
+    try:
+        step("Rebuilding the search index")
+        await backend.configure()
+        count = await reindex_all(
+            db.create_session_factory(engine),
+            backend,
+            LocalMediaStorage(settings.media.root).url,
+            progress=progress_bar("tutors"),
+        )
+    finally:
+        await backend.aclose()
+    print(f"  {count} tutors are searchable.")
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    password = os.environ.get(args.password_env) or getpass.getpass("Password for the admin: ")
+    with embedded_services(settings, redis=False) as live:
+        asyncio.run(_create_admin(live, args.email, password, args.name))
+    print(f"{args.email} is an admin.")
+    return 0
+
+
+async def _create_admin(settings: Settings, email: str, password: str, name: str) -> None:
+    from marketplace import db
+    from marketplace.accounts.service import ensure_admin
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=1)
+    try:
+        async with db.create_session_factory(engine)() as session, session.begin():
+            await ensure_admin(session, email=email, password=password, full_name=name)
+    finally:
+        await engine.dispose()
+
+
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from marketplace.app import create_app
+
+    if settings.database.url is None:
+        raise ConfigError(
+            "DATABASE_URL is not set. Set it, or use `duet run` for the embedded default."
+        )
+    app = create_app(settings)
+    uvicorn.run(
+        app, host=args.host, port=args.port, proxy_headers=True, log_level="info", access_log=True
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import dramatiq
+
+    from marketplace.app import build_queue, periodic_tasks, startup_tasks
+
+    if settings.database.url is None or settings.broker.redis_url is None:
+        raise ConfigError("The worker needs DATABASE_URL and REDIS_URL (or use `duet run`).")
+    settings = settings.with_embedded_secrets()
+    queue = build_queue(settings)
+    worker = dramatiq.Worker(queue.broker, queues=queue.queue_names(), worker_threads=args.threads)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    for task in startup_tasks():
+        queue.enqueue(task)
+    logger.info("worker started on queues %s", ", ".join(sorted(queue.queue_names())))
+    # A small ticker for periodic tasks (timed booking transitions, reminders); with several
+    # workers each enqueues them, which is fine because they are idempotent.
+    due = {name: 0.0 for name, _ in periodic_tasks()}
+    while not stop.wait(1.0):
+        for name, every in periodic_tasks():
+            if time.monotonic() >= due[name]:
+                queue.enqueue(name)
+                due[name] = time.monotonic() + every
+    logger.info("worker stopping")
+    worker.stop(timeout=int(CHILD_STOP_TIMEOUT * 1000))
+    queue.broker.close()
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """The embedded default: everything in one command; Ctrl-C stops all of it."""
+    from marketplace import migrate
+
+    started_at = time.monotonic()
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    # Decided before the embedded URLs are filled in: this is the embedded default, so the
+    # CSRF secret may come from var/secret_key. The children get it through their environment.
+    settings = settings.with_embedded_secrets()
+    with embedded_services(settings, redis=True) as live:
+        assert live.database.url and live.broker.redis_url
+        if stopping.is_set():
+            return 130
+        step("Applying database migrations")
+        migrate.upgrade(live.database.url)
+        if asyncio.run(_is_empty(live)):
+            asyncio.run(_seed(live, 200))
+        env = {
+            **os.environ,
+            "DATABASE_URL": live.database.url,
+            "REDIS_URL": live.broker.redis_url,
+            "DUET_VAR_DIR": str(live.var_dir),
+            "SECRET_KEY": live.web.secret_key,
+        }
+        children = [
+            _spawn("worker", [sys.executable, "-m", "marketplace.cli", "worker"], env),
+            _spawn(
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "marketplace.cli",
+                    "web",
+                    "--host",
+                    args.host,
+                    "--port",
+                    str(args.port),
+                ],
+                env,
+            ),
+        ]
+        _wait_ready(args.host, args.port, children, stopping)
+        if not stopping.is_set():
+            took = time.monotonic() - started_at
+            print(
+                f"\n  Duet is running at http://{args.host}:{args.port}/ "
+                f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
+                flush=True,
+            )
+        exit_code = 0
+        while not stopping.wait(0.5):
+            if any(child.poll() is not None for child in children):
+                logger.error("a Duet process exited unexpectedly; stopping everything")
+                exit_code = 1
+                break
+        step("Stopping web server and worker")
+        _stop_children(reversed(children))
+    return exit_code
+
+
+async def _is_empty(settings: Settings) -> bool:
+    from sqlalchemy import func, select
+
+    from marketplace import db
+    from marketplace.accounts.models import User
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(User)) or 0) == 0
+    finally:
+        await engine.dispose()
+
+
+def _spawn(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Own session: a terminal Ctrl-C reaches only us, and we stop children in order.
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to stop the child if this supervisor is killed outright."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _wait_ready(
+    host: str, port: int, children: list[subprocess.Popen[bytes]], stopping: threading.Event
+) -> None:
+    import socket
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not stopping.is_set():
+        if any(child.poll() is not None for child in children):
+            return
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+
+
+def _stop_children(
+    children: Iterator[subprocess.Popen[bytes]] | list[subprocess.Popen[bytes]],
+) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(CHILD_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

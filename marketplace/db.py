@@ -1,0 +1,74 @@
+"""The database: one metadata for the whole app, the engine and the session factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+    # Fetch server-generated values (defaults, now()) with RETURNING, so objects stay usable
+    # after a flush without lazy loads, which async sessions cannot do implicitly.
+    __mapper_args__ = {"eager_defaults": True}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, pooled: bool = True
+) -> AsyncEngine:
+    """``pooled=False`` opens a connection per use: for jobs, whose event loop belongs to the
+    worker and may stop at any time, so no pooled connection outlives it."""
+    if not pooled:
+        return create_async_engine(url, poolclass=NullPool, echo=echo)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        echo=echo,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One use case, one transaction: commit on success, roll back on any error."""
+    async with factory() as session, session.begin():
+        yield session
+
+
+def load_models() -> None:
+    """Import every models module so ``Base.metadata`` is complete (Alembic, tests)."""
+    from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.notifications import models as _notifications  # noqa: F401
+    from marketplace.profiles import models as _profiles  # noqa: F401
+    from scheduling import models as _scheduling  # noqa: F401
+    from search import models as _search  # noqa: F401

@@ -1,0 +1,1 @@
+"""In-app notifications and SMS (Twilio in production, a visible outbox otherwise)."""

@@ -1,0 +1,1 @@
+"""Tutor and student profiles, their media, and admin approval of tutors."""

@@ -1,0 +1,146 @@
+"""Background jobs: task definitions, the dramatiq broker and the queue the services use.
+
+Each package's ``jobs.py`` lists its ``TaskSpec``s. ``build_broker`` makes a dramatiq broker from
+the settings it is given (no module-level broker), and ``DramatiqQueue`` declares one actor per
+task on it. Task functions are ``async def fn(ctx: JobContext, *ids)``: thin, JSON-safe
+arguments, safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.middleware.asyncio import AsyncIO
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from marketplace.events import EventBus
+    from marketplace.media import MediaStorage
+    from marketplace.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+JSONArg = str | int | float | bool | None
+
+
+@dataclass
+class JobContext:
+    """What a job needs, built once per worker process on first use."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    storage: MediaStorage
+    events: EventBus
+    queue: TaskQueue
+
+
+TaskFn = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    fn: TaskFn
+    queue: str = "default"
+    max_retries: int = 5
+    time_limit_ms: int = 10 * 60 * 1000
+
+
+class TaskQueue(Protocol):
+    def enqueue(self, name: str, *args: JSONArg) -> None: ...
+
+
+def build_broker(redis_url: str | None) -> dramatiq.Broker:
+    """Redis when a URL is given; otherwise dramatiq's in-memory ``StubBroker`` (tests)."""
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(min_backoff=1000, max_backoff=5 * 60 * 1000),
+        AsyncIO(),
+    ]
+    broker: dramatiq.Broker
+    if redis_url:
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=redis_url, middleware=middleware, namespace="duet"
+        )
+    else:
+        broker = StubBroker(middleware=middleware)
+        broker.emit_after("process_boot")
+    return broker
+
+
+@dataclass
+class DramatiqQueue:
+    """Declares every task as an actor on ``broker`` and enqueues by task name."""
+
+    broker: dramatiq.Broker
+    tasks: Sequence[TaskSpec]
+    context_factory: Callable[[], JobContext] | None = None
+    _actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict, init=False)
+    _context: JobContext | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.tasks:
+            self._actors[spec.name] = dramatiq.Actor(
+                self._runner(spec),
+                broker=self.broker,
+                actor_name=spec.name,
+                queue_name=spec.queue,
+                priority=0,
+                options={"max_retries": spec.max_retries, "time_limit": spec.time_limit_ms},
+            )
+
+    def enqueue(self, name: str, *args: JSONArg) -> None:
+        self._actors[name].send(*args)
+
+    def queue_names(self) -> set[str]:
+        return {spec.queue for spec in self.tasks}
+
+    def context(self) -> JobContext:
+        with self._lock:
+            if self._context is None:
+                if self.context_factory is None:
+                    raise RuntimeError("this process only enqueues jobs; it cannot run them")
+                self._context = self.context_factory()
+            return self._context
+
+    def _runner(self, spec: TaskSpec) -> Callable[..., Awaitable[None]]:
+        async def run(*args: Any) -> None:
+            await spec.fn(self.context(), *args)
+
+        run.__name__ = spec.name
+        run.__qualname__ = spec.name
+        return run
+
+
+def all_task_specs(groups: Iterable[Sequence[TaskSpec]]) -> list[TaskSpec]:
+    specs: list[TaskSpec] = []
+    seen: set[str] = set()
+    for group in groups:
+        for spec in group:
+            if spec.name in seen:
+                raise ValueError(f"two tasks are named {spec.name!r}")
+            seen.add(spec.name)
+            specs.append(spec)
+    return specs

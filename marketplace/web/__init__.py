@@ -1,0 +1,1 @@
+"""The web shell: access control, error responses, layout and shared page helpers."""

@@ -1,0 +1,33 @@
+"""What request handlers reach through ``request.app.state.services``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from marketplace.events import EventBus
+from marketplace.media import MediaStorage
+from marketplace.ratelimit import RateLimiter
+from marketplace.settings import Settings
+from marketplace.tasks import TaskQueue
+from marketplace.uow import unit_of_work
+
+HealthCheck = Callable[[], Awaitable[str]]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    events: EventBus
+    queue: TaskQueue
+    storage: MediaStorage
+    limiter: RateLimiter
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return unit_of_work(self.sessions, self.events, self.queue)

@@ -1,0 +1,69 @@
+"""Jinja setup shared by every page: filters and globals, from the settings given."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+
+from marketplace import vocab
+from marketplace.money import format_money
+from marketplace.settings import Settings
+from marketplace.web.access import principal_of
+
+NOTICES = {
+    "registered": "Welcome to Duet! Your account is ready.",
+    "logged_in": "You are logged in.",
+    "logged_out": "You are logged out.",
+    "profile_saved": "Your profile is saved.",
+    "photo_saved": "Your photo is updated.",
+    "audio_processing": "Your recording is uploaded and being converted; refresh in a moment.",
+    "submitted": "Your profile is sent for review. We will let you know.",
+    "account_saved": "Your account settings are saved.",
+    "password_changed": "Your password is changed. Other browsers were logged out.",
+    "token_revoked": "The token is revoked.",
+    "role_added": "Your account has the new role.",
+    "student_saved": "Your student profile is saved.",
+    "moderated": "Decision recorded.",
+}
+
+
+def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
+    def callback(engine: JinjaTemplateEngine) -> None:
+        env = engine.engine
+        env.globals.update(
+            vocab=vocab,
+            currency=settings.marketplace.currency,
+            embedded=settings.embedded,
+            notices=NOTICES,
+        )
+        env.filters["money"] = format_money
+        env.filters["local_time"] = local_time
+        env.filters["minutes"] = lambda m: f"{m} min"
+
+    return callback
+
+
+def local_time(value: datetime | None, zone: str = "UTC") -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(zone))
+    return local.strftime("%d %b %Y, %H:%M ") + (local.tzname() or zone)
+
+
+def page(request: Any, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render ``template`` with what every page needs (the caller, the notice to show)."""
+    notice = request.query_params.get("notice")
+    return Template(
+        template,
+        context={
+            "me": principal_of(request),
+            "notice": NOTICES.get(notice) if notice else None,
+            **context,
+        },
+        status_code=status_code,
+    )

@@ -1,0 +1,1 @@
+"""Reviews and ratings of completed lessons (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Availability, slots, holds and the booking lifecycle (see docs/architecture.md)."""

@@ -1,0 +1,108 @@
+"""JSON API for calendars: the private ICS feed, per-user feed settings, imported calendars."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from marketplace.errors import ValidationFailed
+from marketplace.web.access import Access, require_principal
+from scheduling import calendars
+from scheduling._web import load_me, services_of
+from scheduling.schemas import CalendarIn, CalendarOut, FeedOut
+
+ICS = "text/calendar; charset=utf-8"
+MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+class CalendarFeedController(Controller):
+    path = "/api/v1/me/calendar-feed"
+    tags = ["calendar"]
+
+    @get("/", access=Access.USER)
+    async def show(self, request: Request[Any, Any, Any]) -> FeedOut:
+        async with services_of(request).sessions() as session:
+            feed = await calendars.active_feed(session, require_principal(request).id)
+        return FeedOut(
+            active=feed is not None, url=None, created_at=feed.created_at if feed else None
+        )
+
+    @post("/", access=Access.USER, status_code=HTTP_201_CREATED)
+    async def create(self, request: Request[Any, Any, Any]) -> FeedOut:
+        """A new private address (the old one stops working). The URL is shown only now."""
+        services = services_of(request)
+        async with services.transaction() as session:
+            feed, secret = await calendars.create_feed(session, require_principal(request).id)
+        return FeedOut(
+            active=True,
+            url=calendars.feed_url(services.settings.web.base_url, secret),
+            created_at=feed.created_at,
+        )
+
+    @delete("/", access=Access.USER, status_code=HTTP_204_NO_CONTENT)
+    async def revoke(self, request: Request[Any, Any, Any]) -> None:
+        async with services_of(request).transaction() as session:
+            await calendars.revoke_feeds(session, require_principal(request).id)
+
+
+class ExternalCalendarController(Controller):
+    path = "/api/v1/tutors/me/calendars"
+    tags = ["calendar"]
+
+    @get("/", access=Access.TUTOR)
+    async def list_calendars(self, request: Request[Any, Any, Any]) -> list[CalendarOut]:
+        async with services_of(request).sessions() as session:
+            return await calendars.calendar_outs(session, require_principal(request).id)
+
+    @post("/", access=Access.TUTOR, status_code=202)
+    async def add_url(
+        self, request: Request[Any, Any, Any], data: JSONBody[CalendarIn]
+    ) -> CalendarOut:
+        """Subscribe to an ICS URL; fetched in the background and refreshed periodically."""
+        async with services_of(request).transaction() as session:
+            item = await calendars.add_url_calendar(
+                session, require_principal(request).id, data.name, data.url
+            )
+            return (await calendars.calendar_outs(session, item.tutor_id, only=item.id))[0]
+
+    @post("/upload", access=Access.TUTOR, status_code=HTTP_201_CREATED)
+    async def upload(self, request: Request[Any, Any, Any], data: MultipartFile) -> CalendarOut:
+        """Import busy times from an .ics file (multipart field ``data``)."""
+        services = services_of(request)
+        limit = services.settings.scheduling.calendar_max_bytes
+        content = await data.read(limit + 1)
+        if len(content) > limit:
+            raise ValidationFailed({"data": f"The file must be at most {limit // 1_048_576} MB."})
+        async with services.transaction() as session:
+            me = await load_me(session, request)
+            item = await calendars.import_upload(
+                session, me, data.filename or "Uploaded calendar", content
+            )
+            return (await calendars.calendar_outs(session, me.id, only=item.id))[0]
+
+    @post("/{calendar_id:int}/refresh", access=Access.TUTOR, status_code=202)
+    async def refresh(self, request: Request[Any, Any, Any], calendar_id: FromPath[int]) -> None:
+        async with services_of(request).transaction() as session:
+            await calendars.request_refresh(session, require_principal(request).id, calendar_id)
+
+    @delete("/{calendar_id:int}", access=Access.TUTOR, status_code=HTTP_204_NO_CONTENT)
+    async def remove(self, request: Request[Any, Any, Any], calendar_id: FromPath[int]) -> None:
+        async with services_of(request).transaction() as session:
+            await calendars.delete_calendar(session, require_principal(request).id, calendar_id)
+
+
+@get("/calendar/{feed:str}", access=Access.PUBLIC, media_type=ICS, include_in_schema=False)
+async def calendar_feed(request: Request[Any, Any, Any], feed: FromPath[str]) -> Response[bytes]:
+    """The private ICS feed: the token in the address is the only credential."""
+    token = feed.removesuffix(".ics")
+    async with services_of(request).sessions() as session:
+        body = await calendars.feed_ics(session, token)
+    return Response(body, media_type=ICS, headers={"Cache-Control": "private, max-age=300"})
+
+
+ROUTES = [CalendarFeedController, ExternalCalendarController, calendar_feed]

@@ -1,0 +1,359 @@
+"""Bookings: holds (single and weekly series), cancellation, reschedule, timed transitions."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from marketplace.uow import emit
+from scheduling import availability, lifecycle, slots
+from scheduling.lifecycle import (
+    HOLD,
+    HOLD_DURATION,
+    Actor,
+    BookingTransitioned,
+    State,
+)
+from scheduling.models import Booking, BookingTransition, IdempotencyKey, RescheduleRequest
+
+logger = logging.getLogger(__name__)
+MAX_SERIES_WEEKS = 12
+MAX_SLOT_RANGE = timedelta(days=63)
+
+
+class SlotNotOffered(DomainError):
+    """422: the tutor does not offer this slot; ``code`` says why (too_soon, busy, ...)."""
+
+    status_code = 422
+
+
+@dataclass(frozen=True)
+class RescheduleRequested:
+    booking_id: int
+    request_id: int
+    requested_by: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who acts on a booking: detached from the web layer."""
+
+    id: int
+    is_admin: bool = False
+
+
+def utc(value: datetime, field: str = "starts_at") -> datetime:
+    if value.tzinfo is None:
+        raise ValidationFailed({field: "Give the time with a UTC offset, e.g. 2026-05-04T15:00Z."})
+    return value.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- slots
+
+
+async def open_slots(
+    session: AsyncSession,
+    tutor_id: int,
+    start: datetime,
+    end: datetime,
+    duration: int | None,
+    now: datetime,
+) -> tuple[int, list[slots.Interval]]:
+    start, end = utc(start, "from"), utc(end, "to")
+    if end <= start or end - start > MAX_SLOT_RANGE:
+        raise ValidationFailed({"to": "Ask for at most 9 weeks, ending after `from`."})
+    tutor, prices = await availability.bookable_tutor(session, tutor_id)
+    duration = _duration(prices, duration)
+    cal = await availability.load_calendar(session, tutor_id, start, end, time_zone=tutor.time_zone)
+    return duration, slots.open_slots(cal, start, end, duration, now)
+
+
+def _duration(prices: dict[int, int], duration: int | None) -> int:
+    if not prices:
+        raise SlotNotOffered("This tutor has no lesson prices yet.", code="duration_not_offered")
+    if duration is None:
+        return min(prices, key=lambda d: abs(d - 60))
+    if duration not in prices:
+        offered = ", ".join(str(d) for d in sorted(prices))
+        raise SlotNotOffered(
+            f"This tutor offers lessons of {offered} minutes.",
+            code="duration_not_offered",
+            fields={"duration_minutes": f"Choose one of {offered}."},
+        )
+    return duration
+
+
+# ---------------------------------------------------------------- idempotency
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+
+
+async def _claim_key(
+    session: AsyncSession, user_id: int, key: str | None, fingerprint: str
+) -> list[Booking] | IdempotencyKey | None:
+    """Reserve ``key``; returns the earlier bookings when this is a retry."""
+    if not key:
+        return None
+    if len(key) > 200:
+        raise ValidationFailed({"Idempotency-Key": "Use at most 200 characters."})
+    row = IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, booking_ids=[])
+    try:
+        # A concurrent request with the same key waits here until the first one commits.
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+        return row
+    except IntegrityError:
+        pass
+    earlier = await session.get(IdempotencyKey, (user_id, key), populate_existing=True)
+    assert earlier is not None
+    if earlier.fingerprint != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used for a different request.",
+            code="idempotency_key_reused",
+        )
+    found = await session.scalars(
+        select(Booking).where(Booking.id.in_(earlier.booking_ids)).order_by(Booking.starts_at)
+    )
+    return list(found)
+
+
+# ---------------------------------------------------------------- holds
+
+
+async def _expire_stale_holds(
+    session: AsyncSession, tutor_id: int, student_id: int, start: datetime, end: datetime
+) -> None:
+    """Holds past their expiry still occupy their slot until the sweep runs; end them now."""
+    now = datetime.now(UTC)
+    stale = await session.scalars(
+        select(Booking)
+        .where(
+            Booking.status == State.HELD.value,
+            Booking.hold_expires_at <= now,
+            or_(Booking.tutor_id == tutor_id, Booking.student_id == student_id),
+            Booking.blocked.overlaps(func.tstzrange(start - timedelta(days=1), end)),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for booking in stale:
+        await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
+
+
+def check_offered(cal: slots.Calendar, start: datetime, duration: int, now: datetime) -> None:
+    if (problem := slots.why_not(cal, start, duration, now)) is None:
+        return
+    code, reason = problem
+    if code == "slot_taken":
+        raise Conflict(reason, code="slot_taken")
+    raise SlotNotOffered(reason, code=code, fields={"starts_at": reason})
+
+
+def _new_booking(
+    *,
+    tutor_id: int,
+    student_id: int,
+    start: datetime,
+    duration: int,
+    price: int,
+    currency: str,
+    zone: str,
+    rules: slots.Rules,
+    now: datetime,
+    series_id: uuid.UUID | None = None,
+) -> Booking:
+    end = start + timedelta(minutes=duration)
+    return Booking(
+        tutor_id=tutor_id,
+        student_id=student_id,
+        status=State.HELD.value,
+        starts_at=start,
+        ends_at=end,
+        period=Range(start, end, bounds="[)"),
+        blocked=Range(
+            start - timedelta(minutes=rules.buffer_before),
+            end + timedelta(minutes=rules.buffer_after),
+            bounds="[)",
+        ),
+        duration_minutes=duration,
+        price_minor=price,
+        currency=currency,
+        tutor_time_zone=zone,
+        hold_expires_at=now + HOLD_DURATION,
+        series_id=series_id,
+        sequence=0,
+        cancel_reason="",
+    )
+
+
+async def _insert(session: AsyncSession, bookings: list[Booking]) -> None:
+    """Insert live bookings; PostgreSQL's exclusion constraints decide any race.
+
+    No savepoint: a refusal ends the whole use case, so the transaction is rolled back anyway.
+    """
+    try:
+        session.add_all(bookings)
+        await session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        logger.info("booking refused by an exclusion constraint: %s", text.splitlines()[0])
+        if "ex_bookings_student_period" in text:
+            raise Conflict("You already have a lesson at this time.", code="student_busy") from None
+        if "ex_bookings_tutor_blocked" in text:
+            raise Conflict("Someone else has just booked this time.", code="slot_taken") from None
+        raise
+    for booking in bookings:
+        session.add(
+            BookingTransition(
+                booking_id=booking.id,
+                event=HOLD.event,
+                from_status="",
+                to_status=State.HELD.value,
+                actor=Actor.STUDENT.value,
+                actor_id=booking.student_id,
+            )
+        )
+        emit(
+            session,
+            BookingTransitioned(
+                booking_id=booking.id,
+                tutor_id=booking.tutor_id,
+                student_id=booking.student_id,
+                event=HOLD.event,
+                from_state="",
+                to_state=State.HELD.value,
+                actor=Actor.STUDENT.value,
+                actions=tuple(a.value for a in HOLD.actions),
+                currency=booking.currency,
+            ),
+        )
+
+
+async def hold(
+    session: AsyncSession,
+    *,
+    student_id: int,
+    tutor_id: int,
+    starts_at: datetime,
+    duration: int,
+    weeks: int = 1,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> list[Booking]:
+    """Hold one slot, or the same local time weekly for ``weeks`` weeks (all or nothing)."""
+    now = now or datetime.now(UTC)
+    start = utc(starts_at)
+    if not 1 <= weeks <= MAX_SERIES_WEEKS:
+        raise ValidationFailed({"weeks": f"Book 1 to {MAX_SERIES_WEEKS} weeks."})
+    if student_id == tutor_id:
+        raise Forbidden("You cannot book a lesson with yourself.", code="own_booking")
+    claimed = await _claim_key(
+        session,
+        student_id,
+        idempotency_key,
+        _fingerprint(tutor_id, start.isoformat(), duration, weeks),
+    )
+    if isinstance(claimed, list):
+        return claimed
+    tutor, prices = await availability.bookable_tutor(session, tutor_id)
+    duration = _duration(prices, duration)
+    zone = ZoneInfo(tutor.time_zone)
+    # Weekly in the tutor's wall-clock time: 17:00 in Berlin stays 17:00 across DST.
+    local = start.astimezone(zone).replace(tzinfo=None)
+    starts = [slots.local_to_utc(local + timedelta(weeks=i), zone) for i in range(weeks)]
+    end = starts[-1] + timedelta(minutes=duration)
+    await _expire_stale_holds(session, tutor_id, student_id, start, end)
+    cal = await availability.load_calendar(session, tutor_id, start, end, time_zone=tutor.time_zone)
+    if weeks == 1:
+        check_offered(cal, start, duration, now)
+    else:
+        clashes = {
+            s.isoformat(): problem[1]
+            for s in starts
+            if (problem := slots.why_not(cal, s, duration, now)) is not None
+        }
+        if clashes:
+            raise Conflict(
+                f"{len(clashes)} of the {weeks} weeks cannot be booked; nothing was held.",
+                code="series_clash",
+                fields=clashes,
+            )
+    series = uuid.uuid4() if weeks > 1 else None
+    bookings = [
+        _new_booking(
+            tutor_id=tutor_id,
+            student_id=student_id,
+            start=s,
+            duration=duration,
+            price=prices[duration],
+            currency=tutor.currency,
+            zone=tutor.time_zone,
+            rules=cal.rules,
+            now=now,
+            series_id=series,
+        )
+        for s in starts
+    ]
+    await _insert(session, bookings)
+    if isinstance(claimed, IdempotencyKey):
+        claimed.booking_ids = [b.id for b in bookings]
+    return bookings
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def booking_for(
+    session: AsyncSession, booking_id: int, caller: Caller, *, lock: bool = False
+) -> Booking:
+    """The booking if the caller takes part in it (or is an admin); 404 otherwise."""
+    booking = await session.get(Booking, booking_id, with_for_update=lock or None)
+    if booking is None or not (
+        caller.is_admin or caller.id in (booking.student_id, booking.tutor_id)
+    ):
+        raise NotFound("No such booking.", code="booking_not_found")
+    return booking
+
+
+async def bookings_of(
+    session: AsyncSession, user_id: int, *, upcoming: bool | None = None, limit: int = 200
+) -> list[Booking]:
+    query = select(Booking).where(or_(Booking.student_id == user_id, Booking.tutor_id == user_id))
+    now = datetime.now(UTC)
+    if upcoming is True:
+        query = query.where(Booking.ends_at > now).order_by(Booking.starts_at)
+    elif upcoming is False:
+        query = query.where(Booking.ends_at <= now).order_by(Booking.starts_at.desc())
+    else:
+        query = query.order_by(Booking.starts_at)
+    return list(await session.scalars(query.limit(limit)))
+
+
+async def pending_reschedule(session: AsyncSession, booking_id: int) -> RescheduleRequest | None:
+    return await session.scalar(
+        select(RescheduleRequest).where(
+            RescheduleRequest.booking_id == booking_id, RescheduleRequest.status == "pending"
+        )
+    )
+
+
+def actor_for(booking: Booking, caller: Caller) -> Actor:
+    if caller.id == booking.student_id:
+        return Actor.STUDENT
+    if caller.id == booking.tutor_id:
+        return Actor.TUTOR
+    if caller.is_admin:
+        return Actor.ADMIN
+    raise NotFound("No such booking.", code="booking_not_found")

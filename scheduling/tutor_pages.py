@@ -1,0 +1,282 @@
+"""Pages for tutors: the availability editor (weekly grid, rules, overrides, time off) and
+calendar settings for everyone (the private feed) and tutors (imported calendars)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath
+from litestar.response import Template
+
+from marketplace.accounts.models import User
+from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.web.access import Access, require_principal
+from marketplace.web.forms import form_data, redirect
+from marketplace.web.templating import page
+from scheduling import availability, calendars
+from scheduling._web import services_of
+from scheduling.models import AvailabilityOverride, TimeOff
+from scheduling.presenters import availability_out
+
+GRID_ROWS = 2  # windows per weekday in the editor
+DAY_NAMES = dict(
+    zip(
+        availability.WEEKDAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+
+
+async def _me(session: Any, request: Request[Any, Any, Any]) -> User:
+    user: User | None = await session.get(User, require_principal(request).id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def _editor(
+    request: Request[Any, Any, Any], status_code: int = 200, errors: dict[str, str] | None = None
+) -> Template:
+    async with services_of(request).sessions() as session:
+        me = await _me(session, request)
+        data = await availability_out(session, me, await availability.durations_of(session, me.id))
+    grid: dict[str, list[tuple[str, str]]] = {day: [] for day in availability.WEEKDAYS}
+    for w in data.windows:
+        grid[w.weekday].append((w.start, w.end))
+    for rows in grid.values():
+        rows.extend([("", "")] * max(0, GRID_ROWS - len(rows)))
+    return page(
+        request,
+        "scheduling/availability.html",
+        status_code=status_code,
+        a=data,
+        grid=grid,
+        day_names=DAY_NAMES,
+        errors=errors or {},
+        zone=me.time_zone,
+    )
+
+
+@get("/tutor/availability", access=Access.TUTOR, include_in_schema=False)
+async def editor(request: Request[Any, Any, Any]) -> Template:
+    return await _editor(request)
+
+
+async def _save(request: Request[Any, Any, Any], action: Any) -> Any:
+    form = await form_data(request)
+    try:
+        async with services_of(request).transaction() as session:
+            await action(session, await _me(session, request), form)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return await _editor(request, exc.status_code, exc.fields or {"form": exc.message})
+    return redirect("/tutor/availability", "availability_saved")
+
+
+@post("/tutor/availability/weekly", access=Access.TUTOR, include_in_schema=False)
+async def save_weekly(request: Request[Any, Any, Any]) -> Any:
+    async def action(session: Any, me: User, form: Any) -> None:
+        raw = []
+        for day in availability.WEEKDAYS:
+            for row in range(GRID_ROWS):
+                start, end = form.get(f"{day}_{row}_start", ""), form.get(f"{day}_{row}_end", "")
+                if start or end:
+                    raw.append((day, start, end))
+        await availability.set_weekly(session, me, availability.validate_windows(raw))
+
+    return await _save(request, action)
+
+
+@post("/tutor/availability/rules", access=Access.TUTOR, include_in_schema=False)
+async def save_rules(request: Request[Any, Any, Any]) -> Any:
+    async def action(session: Any, me: User, form: Any) -> None:
+        values: dict[str, int | None] = {}
+        for name in (
+            "buffer_before_minutes",
+            "buffer_after_minutes",
+            "min_notice_minutes",
+            "booking_window_days",
+            "max_lessons_per_day",
+            "slot_granularity_minutes",
+            "free_cancel_hours",
+            "late_cancel_refund_percent",
+        ):
+            raw = form.get(name, "").strip()
+            if raw and not raw.isdigit():
+                raise ValidationFailed({name: "Enter a whole number."})
+            values[name] = int(raw) if raw else None
+        await availability.update_rules(session, me.id, values)
+
+    return await _save(request, action)
+
+
+@post("/tutor/availability/overrides", access=Access.TUTOR, include_in_schema=False)
+async def add_override(request: Request[Any, Any, Any]) -> Any:
+    async def action(session: Any, me: User, form: Any) -> None:
+        try:
+            on_date = date.fromisoformat(form.get("date", ""))
+        except ValueError:
+            raise ValidationFailed({"date": "Choose a date."}) from None
+        await availability.add_override(
+            session,
+            me,
+            on_date=on_date,
+            kind=form.get("kind", ""),
+            start=form.get("start") or None,
+            end=form.get("end") or None,
+            today=datetime.now(ZoneInfo(me.time_zone)).date(),
+        )
+
+    return await _save(request, action)
+
+
+@post("/tutor/availability/time-off", access=Access.TUTOR, include_in_schema=False)
+async def add_time_off(request: Request[Any, Any, Any]) -> Any:
+    async def action(session: Any, me: User, form: Any) -> None:
+        zone = ZoneInfo(me.time_zone)
+        try:  # whole local days, first to last inclusive
+            first = date.fromisoformat(form.get("first_day", ""))
+            last = date.fromisoformat(form.get("last_day", "") or form.get("first_day", ""))
+        except ValueError:
+            raise ValidationFailed({"first_day": "Choose the first and last day."}) from None
+        await availability.add_time_off(
+            session,
+            me,
+            starts_at=datetime.combine(first, time(), tzinfo=zone),
+            ends_at=datetime.combine(last + timedelta(days=1), time(), tzinfo=zone),
+            reason=form.get("reason", ""),
+        )
+
+    return await _save(request, action)
+
+
+@post(
+    "/tutor/availability/{kind:str}/{item_id:int}/delete",
+    access=Access.TUTOR,
+    include_in_schema=False,
+)
+async def delete_item(
+    request: Request[Any, Any, Any], kind: FromPath[str], item_id: FromPath[int]
+) -> Any:
+    models: dict[str, type[AvailabilityOverride] | type[TimeOff]] = {
+        "overrides": AvailabilityOverride,
+        "time-off": TimeOff,
+    }
+    model = models.get(kind)
+    if model is None:
+        raise NotFound("Nothing here.")
+
+    async def action(session: Any, me: User, form: Any) -> None:
+        await availability.delete_owned(session, model, me.id, item_id)
+
+    return await _save(request, action)
+
+
+# ---------------------------------------------------------------- calendar settings
+
+
+async def _calendar_page(
+    request: Request[Any, Any, Any],
+    new_url: str | None = None,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
+    principal = require_principal(request)
+    async with services_of(request).sessions() as session:
+        feed = await calendars.active_feed(session, principal.id)
+        imported = (
+            await calendars.calendar_outs(session, principal.id)
+            if "tutor" in principal.roles
+            else []
+        )
+    return page(
+        request,
+        "scheduling/calendar_settings.html",
+        status_code=status_code,
+        feed=feed,
+        new_url=new_url,
+        imported=imported,
+        error=error,
+        is_tutor="tutor" in principal.roles,
+    )
+
+
+@get("/account/calendar", access=Access.USER, include_in_schema=False)
+async def calendar_settings(request: Request[Any, Any, Any]) -> Template:
+    return await _calendar_page(request)
+
+
+@post("/account/calendar/feed", access=Access.USER, include_in_schema=False)
+async def new_feed(request: Request[Any, Any, Any]) -> Template:
+    services = services_of(request)
+    async with services.transaction() as session:
+        _, secret = await calendars.create_feed(session, require_principal(request).id)
+    return await _calendar_page(request, calendars.feed_url(services.settings.web.base_url, secret))
+
+
+@post("/account/calendar/feed/revoke", access=Access.USER, include_in_schema=False)
+async def revoke_feed(request: Request[Any, Any, Any]) -> Response[Any]:
+    async with services_of(request).transaction() as session:
+        await calendars.revoke_feeds(session, require_principal(request).id)
+    return redirect("/account/calendar", "feed_revoked")
+
+
+@post("/account/calendar/import", access=Access.TUTOR, include_in_schema=False)
+async def import_calendar(request: Request[Any, Any, Any]) -> Any:
+    form = await form_data(request)
+    services = services_of(request)
+    try:
+        async with services.transaction() as session:
+            me = await _me(session, request)
+            upload = form.get("file")
+            if isinstance(upload, UploadFile) and upload.filename:
+                limit = services.settings.scheduling.calendar_max_bytes
+                await calendars.import_upload(
+                    session, me, form.get("name") or upload.filename, await upload.read(limit)
+                )
+            else:
+                await calendars.add_url_calendar(
+                    session, me.id, form.get("name", ""), form.get("url", "")
+                )
+    except DomainError as exc:
+        message = " ".join(exc.fields.values()) or exc.message
+        return await _calendar_page(request, status_code=exc.status_code, error=message)
+    return redirect("/account/calendar", "calendar_added")
+
+
+@post(
+    "/account/calendar/import/{calendar_id:int}/{action:str}",
+    access=Access.TUTOR,
+    include_in_schema=False,
+)
+async def calendar_action(
+    request: Request[Any, Any, Any], calendar_id: FromPath[int], action: FromPath[str]
+) -> Response[Any]:
+    async with services_of(request).transaction() as session:
+        tutor_id = require_principal(request).id
+        if action == "delete":
+            await calendars.delete_calendar(session, tutor_id, calendar_id)
+        else:
+            await calendars.request_refresh(session, tutor_id, calendar_id)
+    return redirect("/account/calendar")
+
+
+ROUTES = [
+    editor,
+    save_weekly,
+    save_rules,
+    add_override,
+    add_time_off,
+    delete_item,
+    calendar_settings,
+    new_feed,
+    revoke_feed,
+    import_calendar,
+    calendar_action,
+]

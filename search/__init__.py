@@ -1,0 +1,1 @@
+"""Tutor search: documents, backends and the search API (see docs/architecture.md)."""

@@ -1,0 +1,296 @@
+"""The PostgreSQL search backend: the embedded default, used when no MEILI_URL is set.
+
+Full text with ``unaccent`` (through the IMMUTABLE ``duet_unaccent`` wrapper), typo tolerance
+with ``pg_trgm`` and vocabulary corrections (``search.textmatch``), radius filters and distance
+order with ``earthdistance``, and exact disjunctive facet counts in SQL (``search.pg_sql``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+import msgspec
+from sqlalchemy import BigInteger, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from search import pg_sql
+from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
+from search.documents import TutorDocument
+from search.query import FACETS, SearchQuery
+
+# SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
+_READ_SETTINGS = (
+    "BEGIN READ ONLY;"
+    # The index is small and hot: random reads cost about what sequential ones do, so the
+    # planner should use the GIN/GiST indexes even for broad matches.
+    " SET LOCAL random_page_cost = 1.1;"
+    # JIT compilation takes longer than any of these statements runs.
+    " SET LOCAL jit = off;"
+    # Plan with the real values: a generic plan cannot tell "violin" from "voice".
+    " SET LOCAL plan_cache_mode = force_custom_plan;"
+    " SET LOCAL work_mem = '32MB';"
+    " SET LOCAL statement_timeout = '5s'"
+)
+# Every search condition has an index. The planner cannot see that a sequential scan must
+# unpack each row's TOASTed text vector, and would pick one for broad text matches.
+_NO_SEQSCAN = "; SET LOCAL enable_seqscan = off"
+_EXTENSIONS = ("pg_trgm", "unaccent", "cube", "earthdistance")
+_DELETE = text("DELETE FROM search_documents WHERE tutor_id = ANY(:ids)").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What one search statement returned."""
+
+    hits: list[SearchHit]
+    total: int
+    facets: dict[str, dict[str, int]]
+    generation: str | None
+
+
+@dataclass(frozen=True)
+class _GlobalCounts:
+    """Facet counts and total over the whole index, as of ``generation``."""
+
+    generation: str | None
+    total: int
+    facets: dict[str, dict[str, int]]
+
+
+class PostgresBackend:
+    name = "postgres"
+
+    def __init__(self, engine: AsyncEngine, *, result_cache_size: int = 256) -> None:
+        self._engine = engine
+        # Searches are single statements: autocommit saves the BEGIN/ROLLBACK round trips.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._global: _GlobalCounts | None = None
+        # Popular searches repeat (the page's first load, "piano", "guitar in London"); a
+        # result is reused while the index generation is unchanged, so it is always exact.
+        self._results: OrderedDict[SearchQuery, _Rows] = OrderedDict()
+        self._result_cache_size = result_cache_size
+
+    # ------------------------------------------------------------------ writing
+
+    async def configure(self) -> None:
+        """The schema comes from the migrations; check they ran, so failures are clear."""
+        await self.health()
+
+    async def upsert(self, documents: Sequence[TutorDocument]) -> None:
+        if not documents:
+            return
+        async with _available(), self._engine.begin() as conn:
+            await conn.execute(pg_sql.BUMP_GENERATION)
+            await conn.execute(pg_sql.UPSERT, [pg_sql.row_params(d) for d in documents])
+
+    async def delete(self, tutor_ids: Sequence[int]) -> None:
+        if not tutor_ids:
+            return
+        async with _available(), self._engine.begin() as conn:
+            await conn.execute(pg_sql.BUMP_GENERATION)
+            await conn.execute(_DELETE, {"ids": list(tutor_ids)})
+
+    async def rebuild(self, batches: AsyncIterable[Sequence[TutorDocument]]) -> int:
+        """Delete every row and insert the new ones in ONE transaction.
+
+        MVCC makes this the atomic swap: until the commit, every concurrent search reads the
+        old rows from its snapshot; from the commit on, only the new ones. Nobody ever sees an
+        empty or half-built index. DELETE rather than TRUNCATE, because TRUNCATE would lock
+        readers out for the whole rebuild and is not MVCC-safe. Index writers queue behind
+        the generation row lock taken first, and apply their changes on top afterwards.
+        """
+        count = 0
+        async with _available():
+            async with self._engine.begin() as conn:
+                await conn.execute(pg_sql.BUMP_GENERATION)
+                await conn.execute(text("DELETE FROM search_documents"))
+                async for batch in batches:
+                    if batch:
+                        await conn.execute(pg_sql.UPSERT, [pg_sql.row_params(d) for d in batch])
+                        count += len(batch)
+            # Fresh statistics (and no dead rows) so the planner picks the right indexes.
+            async with self._reader.connect() as conn:
+                await conn.execute(text("VACUUM (ANALYZE) search_documents"))
+        return count
+
+    # ------------------------------------------------------------------ reading
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
+        rows = await self._cached(query)
+        if rows is None:
+            rows = await self._search(query, pg_sql.plan(query))
+            self._remember(query, rows)
+        return SearchResult(
+            hits=rows.hits,
+            total=rows.total,
+            facets=complete_facets(query, rows.facets),
+            backend=self.name,
+            took_ms=round((time.perf_counter() - started) * 1000),
+            page=query.page,
+            per_page=query.per_page,
+        )
+
+    async def _cached(self, query: SearchQuery) -> _Rows | None:
+        rows = self._results.get(query)
+        if rows is None:
+            return None
+        current = await self._fetch(pg_sql.CURRENT_GENERATION, [], None)
+        if rows.generation is None or current[0][0] != rows.generation:
+            self._results.pop(query, None)
+            return None
+        self._results.move_to_end(query)
+        return rows
+
+    def _remember(self, query: SearchQuery, rows: _Rows) -> None:
+        if self._result_cache_size <= 0 or rows.generation is None:
+            return
+        self._results[query] = rows
+        if len(self._results) > self._result_cache_size:
+            self._results.popitem(last=False)
+
+    async def _search(self, query: SearchQuery, plan: pg_sql.Plan) -> _Rows:
+        # Facets whose other filters are all empty count the whole index: those come from a
+        # cache, trusted only when the statement saw the same index generation.
+        unfiltered = not plan.other_conditions
+        cacheable = {f for f in FACETS if unfiltered and set(plan.facet_conditions) <= {f}}
+        total_cacheable = unfiltered and not plan.facet_conditions
+        for _attempt in range(2):
+            cached = self._global
+            if cacheable and cached is None:
+                cached = await self._refresh()
+            use = cached if cacheable else None
+            facets = tuple(f for f in FACETS if use is None or f not in cacheable)
+            with_total = not (total_cacheable and use is not None)
+            rows = await self._run(query, plan, facets, with_total)
+            if use is None or rows.generation == use.generation:
+                counts = dict(rows.facets)
+                if use is not None:
+                    counts.update({f: use.facets.get(f, {}) for f in cacheable})
+                total = rows.total if with_total or use is None else use.total
+                return _Rows(rows.hits, total, counts, rows.generation)
+            await self._refresh()
+        # The index keeps changing under us: count everything in the one statement.
+        return await self._run(query, plan, FACETS, True)
+
+    async def _run(
+        self, query: SearchQuery, plan: pg_sql.Plan, facets: tuple[str, ...], with_total: bool
+    ) -> _Rows:
+        sql, params = pg_sql.statement(query, plan, facets, with_total)
+        hits: list[tuple[int, SearchHit]] = []
+        facet_counts: dict[str, dict[str, int]] = {}
+        total = 0
+        generation = None
+        rows = await self._fetch(sql, params, _READ_SETTINGS + _NO_SEQSCAN)
+        for kind, facet, value, n, document, distance in rows:
+            if kind == pg_sql.KIND_HIT:
+                km = None if distance is None else distance / 1000.0
+                hits.append((n, SearchHit(document=_decode(document), distance_km=km)))
+            elif kind == pg_sql.KIND_FACET:
+                facet_counts.setdefault(facet, {})[value] = n
+            elif kind == pg_sql.KIND_TOTAL:
+                total = n
+            else:
+                generation = value
+        hits.sort(key=lambda item: item[0])
+        return _Rows([h for _, h in hits], total, facet_counts, generation)
+
+    async def _refresh(self) -> _GlobalCounts:
+        facets: dict[str, dict[str, int]] = {}
+        total = 0
+        generation = None
+        for kind, facet, value, n in await self._fetch(pg_sql.GLOBAL_COUNTS, [], _READ_SETTINGS):
+            if kind == pg_sql.KIND_FACET:
+                facets.setdefault(facet, {})[value] = n
+            elif kind == pg_sql.KIND_TOTAL:
+                total = n
+            else:
+                generation = value
+        self._global = _GlobalCounts(generation=generation, total=total, facets=facets)
+        return self._global
+
+    async def _fetch(self, sql: str, params: list[Any], settings: str | None) -> list[Any]:
+        """Run one read statement, in a transaction with ``settings`` when given.
+
+        Straight on the driver: this is the hot path, and SQLAlchemy's per-statement
+        compilation would cost more than many of the queries themselves.
+        """
+        async with _available(), self._reader.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            if settings is None:
+                plain: list[Any] = await raw.fetch(sql, *params)
+                return plain
+            await raw.execute(settings)
+            try:
+                rows: list[Any] = await raw.fetch(sql, *params)
+                await raw.execute("COMMIT")
+            except BaseException:
+                # Never hand a connection still inside our transaction back to the pool.
+                await conn.invalidate()
+                raise
+            return rows
+
+    async def health(self) -> str:
+        async with _available(), self._reader.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT count(*) FROM pg_extension WHERE extname = ANY(:names)").bindparams(
+                    bindparam("names", type_=ARRAY(Text))
+                ),
+                {"names": list(_EXTENSIONS)},
+            )
+            ready = await conn.scalar(
+                text(
+                    "SELECT to_regclass('search_documents') IS NOT NULL "
+                    "AND to_regprocedure('duet_unaccent(text)') IS NOT NULL"
+                )
+            )
+        if found != len(_EXTENSIONS) or not ready:
+            raise RuntimeError(
+                "the search schema is missing: run `duet db upgrade` (needs the "
+                + ", ".join(_EXTENSIONS)
+                + " extensions)"
+            )
+        return self.name
+
+    async def aclose(self) -> None:
+        """Nothing to release: the engine belongs to the app."""
+
+
+@asynccontextmanager
+async def _available() -> AsyncIterator[None]:
+    """Connection failures become ``SearchUnavailable`` (503); real bugs stay errors."""
+    try:
+        yield
+    except (
+        OSError,
+        TimeoutError,
+        OperationalError,
+        InterfaceError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.QueryCanceledError,
+    ) as exc:
+        raise SearchUnavailable() from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise SearchUnavailable() from exc
+        raise
+
+
+def _decode(document: Any) -> dict[str, Any]:
+    """asyncpg hands jsonb over as text."""
+    decoded: dict[str, Any] = (
+        msgspec.json.decode(document) if isinstance(document, str) else document
+    )
+    return decoded

@@ -1,0 +1,104 @@
+"""Keeping the index in step with profiles: index or remove one tutor, or rebuild everything."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace.errors import ValidationFailed
+from marketplace.profiles.models import TutorProfile, TutorStatus
+from search.backends import SearchBackend, SearchResult
+from search.documents import TutorDocument, build_document
+from search.query import SearchQuery
+
+MediaUrl = Callable[[str], str]
+Progress = Callable[[int, int], None]
+REINDEX_BATCH = 500
+# Namespace of the advisory locks that serialise indexing per tutor ("search" in hex-speak).
+_LOCK_NAMESPACE = 0x5EA2C4
+
+
+def is_searchable(profile: TutorProfile) -> bool:
+    """Approved (so neither pending nor suspended) and bookable: something to book, at a price."""
+    return profile.is_public and bool(profile.prices) and bool(profile.instruments)
+
+
+async def search(backend: SearchBackend, query: SearchQuery) -> SearchResult:
+    """Run ``query``; asking for a page past the last one is a 422 naming ``page``."""
+    result = await backend.search(query)
+    if result.total and query.page > result.pages:
+        raise ValidationFailed(
+            {"page": f"There are only {result.pages} pages of results."},
+            message="That page is past the last page of results.",
+        )
+    return result
+
+
+async def index_tutor(
+    sessions: async_sessionmaker[AsyncSession],
+    backend: SearchBackend,
+    media_url: MediaUrl,
+    tutor_id: int,
+) -> bool:
+    """Upsert the tutor's document if they are searchable, delete it otherwise.
+
+    Idempotent, and safe when jobs for the same tutor overlap: a per-tutor lock is held from
+    reading the profile until the index write is done, so the last write always carries the
+    latest committed profile. Returns whether the tutor is now in the index.
+    """
+    async with sessions() as session, session.begin():
+        await session.execute(
+            select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, func.hashint8(tutor_id)))
+        )
+        profile = await session.get(TutorProfile, tutor_id)
+        if profile is not None and is_searchable(profile):
+            await backend.upsert([build_document(profile, media_url)])
+            return True
+        await backend.delete([tutor_id])
+        return False
+
+
+async def reindex_all(
+    sessions: async_sessionmaker[AsyncSession],
+    backend: SearchBackend,
+    media_url: MediaUrl,
+    progress: Progress | None = None,
+) -> int:
+    """Rebuild the whole index from the profiles and swap it in atomically.
+
+    ``progress(done, total)`` is called after every batch of profiles read. Returns the number
+    of documents in the new index.
+    """
+    approved = TutorProfile.status == TutorStatus.APPROVED.value
+    async with sessions() as session:
+        total = int(
+            await session.scalar(select(func.count()).select_from(TutorProfile).where(approved))
+            or 0
+        )
+    if progress:
+        progress(0, total)
+
+    async def batches() -> AsyncIterator[Sequence[TutorDocument]]:
+        done, last_id = 0, 0
+        async with sessions() as session:
+            while True:
+                profiles = list(
+                    await session.scalars(
+                        select(TutorProfile)
+                        .where(approved, TutorProfile.user_id > last_id)
+                        .order_by(TutorProfile.user_id)
+                        .limit(REINDEX_BATCH)
+                    )
+                )
+                if not profiles:
+                    break
+                last_id = profiles[-1].user_id
+                yield [build_document(p, media_url) for p in profiles if is_searchable(p)]
+                done += len(profiles)
+                session.expunge_all()  # keep memory flat over a large rebuild
+                if progress:
+                    progress(min(done, total), max(total, done))
+
+    return await backend.rebuild(batches())

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marketplace.settings import ConfigError, Settings
+
+
+def test_defaults_are_the_embedded_default() -> None:
+    settings = Settings.from_env({})
+    assert settings.embedded
+    assert settings.database.url is None and settings.broker.redis_url is None
+    assert settings.marketplace.currency == "EUR"
+
+
+def test_production_requires_secret_key() -> None:
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://duet@db/duet"})
+    assert settings.database.url == "postgresql+asyncpg://duet@db/duet"
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings.with_embedded_secrets()
+
+
+def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
+    settings = Settings.from_env({"DUET_VAR_DIR": str(tmp_path)})
+    first = settings.with_embedded_secrets().web.secret_key
+    second = Settings.from_env({"DUET_VAR_DIR": str(tmp_path)}).with_embedded_secrets()
+    assert first and first == second.web.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"MARKETPLACE_CURRENCY": "EURO"}, "MARKETPLACE_CURRENCY"),
+        ({"PLATFORM_FEE_BPS": "lots"}, "PLATFORM_FEE_BPS"),
+        ({"PLATFORM_FEE_BPS": "20000"}, "PLATFORM_FEE_BPS"),
+        ({"SECURE_COOKIES": "maybe"}, "SECURE_COOKIES"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        Settings.from_env(env)

@@ -1,0 +1,319 @@
+"""One suite of query cases for every search backend (see ``factories.backend``).
+
+The same ``CAST`` of tutors is indexed through the backend's own rebuild, then each case asks
+through ``search.service.search`` exactly as the API does. A backend passes when it finds the
+same tutors, in the same order where order is specified, with the same facet counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace import places
+from marketplace.errors import ValidationFailed
+from marketplace.profiles.models import TutorProfile
+from search import service
+from search.backends import SearchBackend, SearchResult
+from search.documents import build_document
+from search.query import build_query
+from tests.search.factories import MEDIA_URL, backend, cast, names
+
+__all__ = ["backend", "cast"]  # fixtures used by name below
+
+ALL = {
+    "Ana Sousa",
+    "Bruno Costa",
+    "Carla Mendes",
+    "David Miller",
+    "Emma Schmidt",
+    "Felix Wagner",
+    "Hugo Martin",
+    "Inês Ferreira",
+    "Jorge Alves",
+    "Kate Brown",
+}
+
+
+async def find(backend: SearchBackend, **params: Any) -> SearchResult:
+    return await service.search(backend, build_query(**{"per_page": 50, **params}))
+
+
+def hit_names(result: SearchResult) -> list[str]:
+    return names([hit.document for hit in result.hits])
+
+
+def city_id(name: str, country: str) -> int:
+    city = places.find_city(name, country)
+    assert city is not None
+    return city.geoname_id
+
+
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance on earthdistance's sphere."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * 6378.168 * math.asin(math.sqrt(h))
+
+
+# ---------------------------------------------------------------- text
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("vilon", {"Ana Sousa", "Inês Ferreira"}),  # one typo, through the synonym "violon"
+        ("violn", {"Ana Sousa", "Inês Ferreira"}),
+        ("paino", {"Bruno Costa", "Kate Brown"}),  # swapped letters
+        ("sax", {"Hugo Martin"}),  # synonym of saxophone
+        ("ines", {"Inês Ferreira"}),  # accents do not matter
+        ("munich", {"Felix Wagner"}),  # the city is searchable text
+        ("sous", {"Ana Sousa"}),  # a name, as a prefix
+        ("fado lessons", {"Carla Mendes", "Jorge Alves"}),  # filler words are dropped
+        ("xylophonezzz", set()),
+    ],
+)
+async def test_text_is_typo_tolerant(
+    backend: SearchBackend, cast: dict[str, int], q: str, expected: set[str]
+) -> None:
+    result = await find(backend, q=q)
+    assert set(hit_names(result)) == expected
+    assert result.total == len(expected)
+
+
+async def test_a_prefix_finds_jazz_and_genre_matches_rank_first(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    result = await find(backend, q="jaz")
+    found = hit_names(result)
+    # Kate only mentions jazz in her bio: she is found, after the tutors who teach jazz.
+    assert set(found[:3]) == {"Bruno Costa", "Felix Wagner", "Hugo Martin"}
+    assert found[3:] == ["Kate Brown"]
+
+
+async def test_every_word_must_match_and_more_matches_rank_higher(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    assert hit_names(await find(backend, q="jazz piano")) == ["Bruno Costa", "Kate Brown"]
+
+
+# ---------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"instrument": ["violin"]}, {"Ana Sousa", "Inês Ferreira"}),
+        ({"instrument": ["violin", "cello"]}, {"Ana Sousa", "Inês Ferreira", "Emma Schmidt"}),
+        ({"genre": ["fado"]}, {"Carla Mendes", "Jorge Alves"}),
+        ({"language": ["de"]}, {"Emma Schmidt", "Felix Wagner"}),
+        ({"language": ["DE"]}, {"Emma Schmidt", "Felix Wagner"}),
+        ({"level": ["professional"]}, {"Emma Schmidt", "Inês Ferreira"}),
+        ({"format": ["student_home"]}, {"Carla Mendes", "Jorge Alves"}),
+        (
+            {"format": ["online"]},
+            {
+                "Ana Sousa",
+                "David Miller",
+                "Emma Schmidt",
+                "Hugo Martin",
+                "Inês Ferreira",
+                "Kate Brown",
+            },
+        ),
+        (
+            {"format": ["in_person"]},
+            {
+                "Ana Sousa",
+                "Bruno Costa",
+                "Carla Mendes",
+                "Emma Schmidt",
+                "Felix Wagner",
+                "Jorge Alves",
+            },
+        ),
+        # Per hour: 20 for 30 minutes is 40, 30 for 45 minutes is 40, 90 for 90 minutes is 60.
+        (
+            {"price_max": 4000},
+            {"Ana Sousa", "Carla Mendes", "Felix Wagner", "Jorge Alves", "Kate Brown"},
+        ),
+        ({"price_min": 7000}, {"David Miller", "Inês Ferreira"}),
+        ({"price_min": 4500, "price_max": 6000}, {"Bruno Costa", "Hugo Martin", "Emma Schmidt"}),
+        ({"instrument": ["violin"], "level": ["beginner"]}, {"Ana Sousa"}),
+        ({"q": "fado", "format": ["studio"]}, {"Jorge Alves"}),
+        ({"free_within_days": 7}, set()),  # nobody has a known free slot yet
+        ({}, ALL),  # never the pending or the suspended tutor
+    ],
+)
+async def test_filters(
+    backend: SearchBackend, cast: dict[str, int], params: dict[str, Any], expected: set[str]
+) -> None:
+    result = await find(backend, **params)
+    assert set(hit_names(result)) == expected
+    assert result.total == len(expected)
+
+
+# ---------------------------------------------------------------- location
+
+
+async def test_radius_around_a_city_with_distances(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    porto = city_id("Porto", "PT")
+    result = await find(backend, near=porto, radius_km=50)
+    assert set(hit_names(result)) == {"Ana Sousa", "Carla Mendes"}
+    assert all(hit.distance_km is not None and hit.distance_km < 1 for hit in result.hits)
+
+
+async def test_distance_sort_is_nearest_first_and_respects_the_radius(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    lisbon = places.find_city("Lisbon", "PT")
+    coimbra = places.find_city("Coimbra", "PT")
+    assert lisbon and coimbra
+    result = await find(backend, near=lisbon.geoname_id, radius_km=250, sort="distance")
+    assert hit_names(result) == ["Bruno Costa", "Inês Ferreira", "Jorge Alves"]
+    expected = km((lisbon.latitude, lisbon.longitude), (coimbra.latitude, coimbra.longitude))
+    last = result.hits[-1].distance_km
+    assert last is not None and abs(last - expected) < 1
+    distances = [h.distance_km or 0 for h in result.hits]
+    assert distances == sorted(distances)
+
+
+async def test_coordinates_work_like_a_city(backend: SearchBackend, cast: dict[str, int]) -> None:
+    result = await find(backend, lat=52.52, lng=13.405, radius_km=10)  # central Berlin
+    assert hit_names(result) == ["Emma Schmidt"]
+
+
+async def test_nearest_first_without_a_radius_puts_tutors_without_a_place_last(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    result = await find(backend, near=city_id("Munich", "DE"), sort="distance")
+    found = hit_names(result)
+    assert found[0] == "Felix Wagner" and found[1] == "Emma Schmidt"
+    assert found[-1] == "Kate Brown" and result.total == 10
+    assert result.hits[-1].distance_km is None
+
+
+# ---------------------------------------------------------------- facets
+
+
+async def test_facets_count_everything_without_filters(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    facets = (await find(backend)).facets
+    assert facets["instrument"]["violin"] == 2 and facets["instrument"]["piano"] == 2
+    assert facets["genre"]["classical"] == 4 and facets["genre"]["jazz"] == 3
+    assert facets["language"]["pt"] == 5 and facets["language"]["en"] == 5
+    assert facets["level"]["beginner"] == 6
+    assert facets["format"] == {"online": 6, "in_person": 6, "studio": 5, "student_home": 2}
+
+
+async def test_facets_are_disjunctive(backend: SearchBackend, cast: dict[str, int]) -> None:
+    result = await find(backend, instrument=["violin"])
+    # Choosing violin still shows every other instrument's count...
+    assert result.facets["instrument"]["piano"] == 2 and result.facets["instrument"]["cello"] == 1
+    # ...while the other facets count only the violinists.
+    assert result.facets["genre"] == {"classical": 2, "baroque": 1}
+    assert result.facets["language"] == {"pt": 2, "en": 1, "es": 1}
+
+
+async def test_facets_with_two_filters_each_ignore_only_their_own(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    result = await find(backend, instrument=["violin"], language=["de"])
+    assert result.total == 0 and result.hits == []
+    # Instruments taught in German; languages of the violinists; the chosen values stay listed.
+    assert result.facets["instrument"] == {"cello": 1, "drums": 1, "violin": 0}
+    assert result.facets["language"] == {"pt": 2, "de": 0, "en": 1, "es": 1}
+    assert result.facets["genre"] == {}
+
+
+async def test_facets_follow_the_text(backend: SearchBackend, cast: dict[str, int]) -> None:
+    result = await find(backend, q="fado")
+    assert result.facets["instrument"] == {"portuguese-guitar": 1, "voice": 1}
+    assert result.facets["format"] == {"in_person": 2, "student_home": 2, "studio": 1}
+
+
+# ---------------------------------------------------------------- sorts and pages
+
+
+async def test_price_sorts(backend: SearchBackend, cast: dict[str, int]) -> None:
+    cheapest = hit_names(await find(backend, sort="price_asc"))
+    assert cheapest == [
+        "Jorge Alves",
+        "Felix Wagner",
+        "Ana Sousa",
+        "Carla Mendes",
+        "Kate Brown",
+        "Hugo Martin",
+        "Bruno Costa",
+        "Emma Schmidt",
+        "David Miller",
+        "Inês Ferreira",
+    ]
+    dearest = hit_names(await find(backend, sort="price_desc"))
+    assert dearest[:3] == ["Inês Ferreira", "David Miller", "Emma Schmidt"]
+    assert dearest[-2:] == ["Felix Wagner", "Jorge Alves"]
+
+
+async def _with(
+    sessions: async_sessionmaker[AsyncSession],
+    backend: SearchBackend,
+    tutor_id: int,
+    **fields: Any,
+) -> None:
+    """Index a tutor as reviews and scheduling will: the same document plus their fields."""
+    async with sessions() as session:
+        profile = await session.get(TutorProfile, tutor_id)
+        assert profile is not None
+        await backend.upsert([replace(build_document(profile, MEDIA_URL), **fields)])
+
+
+async def test_rating_sort_and_minimum(
+    backend: SearchBackend, cast: dict[str, int], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _with(sessions, backend, cast["Emma Schmidt"], rating=4.9, review_count=12)
+    await _with(sessions, backend, cast["Ana Sousa"], rating=4.5, review_count=20)
+    await _with(sessions, backend, cast["Hugo Martin"], rating=4.5, review_count=3)
+    ranked = hit_names(await find(backend, sort="rating"))
+    assert ranked[:3] == ["Emma Schmidt", "Ana Sousa", "Hugo Martin"] and len(ranked) == 10
+    assert hit_names(await find(backend, rating_min=4.6)) == ["Emma Schmidt"]
+    assert len(hit_names(await find(backend, rating_min=0))) == 10  # 0 = any, unrated too
+
+
+async def test_soonest_sort_and_free_within(
+    backend: SearchBackend, cast: dict[str, int], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    now = datetime.now(UTC)
+    await _with(sessions, backend, cast["Felix Wagner"], next_free_at=now + timedelta(days=1))
+    await _with(sessions, backend, cast["Bruno Costa"], next_free_at=now + timedelta(days=3))
+    assert hit_names(await find(backend, sort="soonest"))[:2] == ["Felix Wagner", "Bruno Costa"]
+    assert hit_names(await find(backend, free_within_days=2)) == ["Felix Wagner"]
+
+
+async def test_relevance_without_text_is_a_stable_order(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    first = hit_names(await find(backend))
+    assert first == hit_names(await find(backend)) and set(first) == ALL
+
+
+async def test_pagination(backend: SearchBackend, cast: dict[str, int]) -> None:
+    everyone = hit_names(await find(backend, sort="price_asc"))
+    pages = [await find(backend, sort="price_asc", per_page=4, page=n) for n in (1, 2, 3)]
+    assert [hit_names(p) for p in pages] == [everyone[:4], everyone[4:8], everyone[8:]]
+    assert all(p.total == 10 and p.pages == 3 for p in pages)
+    with pytest.raises(ValidationFailed) as past_the_end:
+        await find(backend, per_page=4, page=4)
+    assert "page" in past_the_end.value.fields
+    nothing = await find(backend, q="xylophonezzz", page=2)  # no results: no "last page"
+    assert nothing.total == 0 and nothing.hits == []

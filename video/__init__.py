@@ -1,0 +1,1 @@
+"""The lesson room: signaling, aiortc peers, music-mode media (see docs/architecture.md)."""
