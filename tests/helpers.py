@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -72,6 +73,42 @@ def run_sql(client: TestClient[Any], sql: str, *args: Any) -> None:
             await conn.close()
 
     run_async(execute())
+
+
+def fetch_sql(client: TestClient[Any], sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run one query on the app's database, outside the app, and return its rows."""
+    url = client.app.state.services.settings.database.url
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def fetch() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return run_async(fetch())
+
+
+def texted_code(client: TestClient[Any], number: str) -> str:
+    """The confirmation code in the latest SMS queued for ``number``."""
+    rows = fetch_sql(
+        client, "SELECT body FROM sms_messages WHERE to_number = $1 ORDER BY id DESC", number
+    )
+    assert rows, f"no SMS was queued for {number}"
+    match = re.search(r"\b(\d{6})\b", rows[0]["body"])
+    assert match, rows[0]["body"]
+    return match.group(1)
+
+
+def confirm_phone(client: TestClient[Any], headers: dict[str, str], number: str) -> None:
+    """Give ``number`` and confirm it with the texted code, as a user would."""
+    sent = client.put("/api/v1/me/phone", json={"phone": number}, headers=headers)
+    assert sent.status_code == 202, sent.text
+    confirmed = client.post(
+        "/api/v1/me/phone/confirm", json={"code": texted_code(client, number)}, headers=headers
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed"], confirmed.text
 
 
 def make_admin(client: TestClient[Any], user_id: int) -> None:

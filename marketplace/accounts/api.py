@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy import update
 
-from marketplace.accounts import service
+from marketplace.accounts import phone, service
 from marketplace.accounts.models import AuthToken, TokenKind, User
 from marketplace.accounts.schemas import (
     AccountIn,
@@ -19,6 +19,9 @@ from marketplace.accounts.schemas import (
     LoginOut,
     NewTokenOut,
     PasswordChangeIn,
+    PhoneCodeIn,
+    PhoneIn,
+    PhoneOut,
     RegisterIn,
     RoleIn,
     TokenIn,
@@ -122,6 +125,19 @@ async def start_session(services: Services, user: User) -> str:
             lifetime=timedelta(days=services.settings.web.session_days),
         )
     return issued.secret
+
+
+async def limit_phone_codes(request: Request[Any, Any, Any], user_id: int) -> None:
+    await services_of(request).limiter.check(
+        f"phone-code:{user_id}",
+        limit=phone.SENDS_PER_HOUR,
+        window_seconds=60 * 60,
+        what="confirmation codes",
+    )
+
+
+def phone_out(status: phone.PhoneStatus) -> PhoneOut:
+    return PhoneOut(phone=status.e164, confirmed=status.confirmed, code_pending=status.code_pending)
 
 
 async def end_session(services: Services, principal: Principal | None, cookie: str | None) -> None:
@@ -248,6 +264,41 @@ class MeController(Controller):
             user = await _load_user(session, request)
             await service.add_role(session, user, data.role)
         return user_out(user)
+
+    @get("/phone", access=Access.USER)
+    async def phone_status(self, request: Request[Any, Any, Any]) -> PhoneOut:
+        async with services_of(request).sessions() as session:
+            row = await phone.phone_of(session, require_principal(request).id)
+        return phone_out(phone.status_of(row))
+
+    @put("/phone", access=Access.USER, status_code=202)
+    async def set_phone(self, request: Request[Any, Any, Any], data: JSONBody[PhoneIn]) -> PhoneOut:
+        """Give a mobile number for SMS; a code is texted to it. SMS go only to confirmed
+        numbers, so nothing else reaches it until `POST /api/v1/me/phone/confirm`."""
+        user_id = require_principal(request).id
+        phone.normalise(data.phone)  # a malformed number must not use up the rate limit
+        await limit_phone_codes(request, user_id)
+        async with services_of(request).transaction() as session:
+            status = await phone.request_code(session, user_id, data.phone)
+        return phone_out(status)
+
+    @post("/phone/confirm", access=Access.USER, status_code=200)
+    async def confirm_phone(
+        self, request: Request[Any, Any, Any], data: JSONBody[PhoneCodeIn]
+    ) -> PhoneOut:
+        """422 for a wrong code (five tries per code); 409 when no code is pending or valid."""
+        user_id = require_principal(request).id
+        async with services_of(request).transaction() as session:
+            confirmed = await phone.confirm_code(session, user_id, data.code)
+            status = phone.status_of(await phone.phone_of(session, user_id))
+        if not confirmed:
+            raise phone.wrong_code()
+        return phone_out(status)
+
+    @delete("/phone", access=Access.USER, status_code=HTTP_204_NO_CONTENT)
+    async def remove_phone(self, request: Request[Any, Any, Any]) -> None:
+        async with services_of(request).transaction() as session:
+            await phone.remove(session, require_principal(request).id)
 
     @get("/tokens", access=Access.USER)
     async def tokens(self, request: Request[Any, Any, Any]) -> list[TokenOut]:

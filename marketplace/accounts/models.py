@@ -62,3 +62,23 @@ class AuthToken(Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class PhoneNumber(Base):
+    """A user's mobile number for SMS. Messages go only to a ``confirmed_at`` number.
+
+    While a code is outstanding only its SHA-256 (salted with the user and number) is kept.
+    """
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (CheckConstraint("attempts BETWEEN 0 AND 100", name="attempts"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    e164: Mapped[str] = mapped_column(String(16))
+    confirmed_at: Mapped[datetime | None]
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -9,17 +9,18 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from marketplace.accounts import service
+from marketplace.accounts import phone, service
 from marketplace.accounts.api import (
     cleared_session_cookie,
     end_session,
     limit_logins,
+    limit_phone_codes,
     limit_registrations,
     session_cookie,
     start_session,
 )
 from marketplace.accounts.models import Role, TokenKind, User
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
 from marketplace.profiles import service as profiles
 from marketplace.profiles.schemas import StudentInstrumentIn, StudentProfileIn
 from marketplace.web.access import SESSION_COOKIE, Access, principal_of, require_principal
@@ -130,6 +131,7 @@ async def _account_page(
         if user is None:
             raise NotFound("No such user.")
         tokens = await service.list_api_tokens(session, user.id)
+        phone_status = phone.status_of(await phone.phone_of(session, user.id))
         student = (
             await profiles.student_profile_for(session, user)
             if user.has_role(Role.STUDENT)
@@ -142,6 +144,7 @@ async def _account_page(
         user=user,
         tokens=tokens,
         student=student,
+        phone=phone_status,
         errors=errors or {},
         new_token=new_token,
         time_zones=sorted(service.valid_time_zones()),
@@ -209,10 +212,49 @@ async def account_student(request: Request[Any, Any, Any]) -> Any:
             for slug in form.getall("instruments", [])
             if slug
         ]
-        data = StudentProfileIn(phone=form.get("phone") or None, instruments=instruments)
+        data = StudentProfileIn(instruments=instruments)
         await profiles.update_student_profile(session, user, data)
 
     return await _account_action(request, action, "student_saved")
+
+
+@post("/account/phone", access=Access.USER, include_in_schema=False)
+async def account_phone(request: Request[Any, Any, Any]) -> Any:
+    form = await form_data(request)
+    user_id = require_principal(request).id
+    try:
+        phone.normalise(form.get("phone", ""))
+        await limit_phone_codes(request, user_id)
+        async with _services(request).transaction() as session:
+            await phone.request_code(session, user_id, form.get("phone", ""))
+    except (ValidationFailed, Conflict, RateLimited) as exc:
+        return await _account_page(
+            request, status_code=exc.status_code, errors=exc.fields or {"phone": exc.message}
+        )
+    return redirect("/account#phone", "phone_code_sent")
+
+
+@post("/account/phone/confirm", access=Access.USER, include_in_schema=False)
+async def account_phone_confirm(request: Request[Any, Any, Any]) -> Any:
+    form = await form_data(request)
+    user_id = require_principal(request).id
+    try:
+        async with _services(request).transaction() as session:
+            confirmed = await phone.confirm_code(session, user_id, form.get("code", ""))
+        if not confirmed:
+            raise phone.wrong_code()
+    except (ValidationFailed, Conflict) as exc:
+        return await _account_page(
+            request, status_code=exc.status_code, errors=exc.fields or {"code": exc.message}
+        )
+    return redirect("/account#phone", "phone_confirmed")
+
+
+@post("/account/phone/remove", access=Access.USER, include_in_schema=False)
+async def account_phone_remove(request: Request[Any, Any, Any]) -> Any:
+    async with _services(request).transaction() as session:
+        await phone.remove(session, require_principal(request).id)
+    return redirect("/account#phone", "phone_removed")
 
 
 @post("/account/tokens", access=Access.USER, include_in_schema=False)
@@ -250,6 +292,9 @@ ROUTES = [
     account_password,
     account_role,
     account_student,
+    account_phone,
+    account_phone_confirm,
+    account_phone_remove,
     account_token_create,
     account_token_revoke,
 ]

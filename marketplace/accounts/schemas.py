@@ -62,3 +62,17 @@ class TokenOut(msgspec.Struct):
 
 class NewTokenOut(TokenOut):
     token: str
+
+
+class PhoneIn(msgspec.Struct, forbid_unknown_fields=True):
+    phone: str
+
+
+class PhoneCodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+
+
+class PhoneOut(msgspec.Struct):
+    phone: str | None
+    confirmed: bool
+    code_pending: bool

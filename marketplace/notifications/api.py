@@ -67,9 +67,16 @@ class NotificationController(Controller):
 
 @get("/notifications", access=Access.USER, include_in_schema=False)
 async def notifications_page(request: Request[Any, Any, Any]) -> Template:
-    async with _services(request).sessions() as session:
-        rows, unread = await service.notifications_for(session, require_principal(request).id)
-    return page(request, "notifications/list.html", items=rows, unread=unread)
+    services = _services(request)
+    user_id = require_principal(request).id
+    async with services.sessions() as session:
+        rows, unread = await service.notifications_for(session, user_id)
+        outbox = (
+            await service.outbox_for(session, user_id)
+            if not services.settings.sms.uses_twilio
+            else []
+        )
+    return page(request, "notifications/list.html", items=rows, unread=unread, outbox=outbox)
 
 
 @post("/notifications/read", access=Access.USER, include_in_schema=False)

@@ -1,4 +1,4 @@
-"""Notify a user: always in the app, and by SMS when they gave a phone number."""
+"""Notify a user: always in the app, and by SMS when they confirmed a mobile number."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.models import PhoneNumber
 from marketplace.errors import NotFound
 from marketplace.notifications.models import Notification, SmsMessage
 from marketplace.notifications.sms import SmsError, SmsSender
-from marketplace.profiles.models import StudentProfile
 from marketplace.uow import defer_job
 
 SEND_SMS_TASK = "notifications.send_sms"
@@ -19,10 +19,32 @@ logger = logging.getLogger(__name__)
 
 
 async def phone_for(session: AsyncSession, user_id: int) -> str | None:
-    # Students give a phone number in their profile; there is no confirmation step yet.
+    """The user's confirmed mobile number (``accounts.phone``), or None: no SMS then."""
     return await session.scalar(
-        select(StudentProfile.phone_e164).where(StudentProfile.user_id == user_id)
+        select(PhoneNumber.e164).where(
+            PhoneNumber.user_id == user_id, PhoneNumber.confirmed_at.is_not(None)
+        )
     )
+
+
+async def queue_sms(session: AsyncSession, user_id: int, to_number: str, text: str) -> SmsMessage:
+    """Queue one SMS; the job ``notifications.send_sms`` sends it once, after the commit."""
+    message = SmsMessage(user_id=user_id, to_number=to_number, body=text[:1600])
+    session.add(message)
+    await session.flush()
+    defer_job(session, SEND_SMS_TASK, message.id)
+    return message
+
+
+async def outbox_for(session: AsyncSession, user_id: int, limit: int = 20) -> list[SmsMessage]:
+    """Text messages kept in the local outbox for this user (the embedded default's SMS)."""
+    rows = await session.scalars(
+        select(SmsMessage)
+        .where(SmsMessage.user_id == user_id, SmsMessage.provider == "outbox")
+        .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def notify(
@@ -38,10 +60,7 @@ async def notify(
     note = Notification(user_id=user_id, kind=kind, title=title[:200], body=body, link=link)
     session.add(note)
     if sms_text and (phone := await phone_for(session, user_id)):
-        message = SmsMessage(user_id=user_id, to_number=phone, body=sms_text[:1600])
-        session.add(message)
-        await session.flush()
-        defer_job(session, SEND_SMS_TASK, message.id)
+        await queue_sms(session, user_id, phone, sms_text)
     await session.flush()
     return note
 

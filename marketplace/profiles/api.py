@@ -165,7 +165,6 @@ class StudentProfileController(Controller):
 
 def _student_out(profile: Any) -> StudentProfileOut:
     return StudentProfileOut(
-        phone=profile.phone_e164,
         instruments=[
             StudentInstrumentIn(instrument=i.instrument, level=i.level) for i in profile.instruments
         ],

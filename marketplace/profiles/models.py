@@ -160,7 +160,6 @@ class StudentProfile(Timestamped, Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    phone_e164: Mapped[str | None] = mapped_column(String(16))
     instruments: Mapped[list[StudentInstrument]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="StudentInstrument.instrument"
     )

@@ -39,7 +39,6 @@ class StudentInstrumentIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StudentProfileIn(msgspec.Struct, forbid_unknown_fields=True):
-    phone: str | None = None
     instruments: list[StudentInstrumentIn] = []
 
 
@@ -125,5 +124,4 @@ class TutorPage(msgspec.Struct):
 
 
 class StudentProfileOut(msgspec.Struct):
-    phone: str | None
     instruments: list[StudentInstrumentIn]

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -427,35 +426,16 @@ async def public_tutors(
 async def student_profile_for(session: AsyncSession, user: User) -> StudentProfile:
     profile = await session.get(StudentProfile, user.id)
     if profile is None:
-        profile = StudentProfile(user_id=user.id, instruments=[], phone_e164=None)
+        profile = StudentProfile(user_id=user.id, instruments=[])
         session.add(profile)
         await session.flush()
     return profile
-
-
-def normalise_phone(raw: str) -> str:
-    """E.164 or 422. Numbers must carry their country code (+351…)."""
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationFailed(
-            {"phone": "Enter a valid mobile number with its country code, e.g. +351 912 345 678."}
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def update_student_profile(
     session: AsyncSession, user: User, data: StudentProfileIn
 ) -> StudentProfile:
     errors = FieldErrors()
-    phone: str | None = None
-    if data.phone and data.phone.strip():
-        try:
-            phone = normalise_phone(data.phone)
-        except ValidationFailed as exc:
-            errors.errors.update(exc.fields)
     seen: set[str] = set()
     for i, item in enumerate(data.instruments):
         if vocab.instrument(item.instrument) is None or item.instrument in seen:
@@ -465,7 +445,6 @@ async def update_student_profile(
         seen.add(item.instrument)
     errors.raise_if_any()
     profile = await student_profile_for(session, user)
-    profile.phone_e164 = phone
     profile.instruments = [
         StudentInstrument(instrument=i.instrument, level=i.level) for i in data.instruments
     ]

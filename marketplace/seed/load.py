@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import places
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import PhoneNumber, Role, User
 from marketplace.accounts.passwords import hash_password
 from marketplace.profiles.models import (
     LessonPrice,
@@ -116,10 +116,13 @@ async def _add_student(session: AsyncSession, demo: DemoStudent, password_hash: 
     session.add(
         StudentProfile(
             user_id=user.id,
-            phone_e164=demo.phone_e164,
             instruments=[StudentInstrument(instrument=i, level=lv) for i, lv in demo.instruments],
         )
     )
+    if demo.phone_e164:
+        # Demo numbers are fictional ranges; they count as confirmed so reminders show up in
+        # the SMS outbox as they would on a real phone.
+        session.add(PhoneNumber(user_id=user.id, e164=demo.phone_e164, confirmed_at=func.now()))
 
 
 async def _add_tutor(

@@ -29,6 +29,9 @@ NOTICES = {
     "role_added": "Your account has the new role.",
     "student_saved": "Your student profile is saved.",
     "moderated": "Decision recorded.",
+    "phone_code_sent": "We texted you a confirmation code. Enter it below.",
+    "phone_confirmed": "Your mobile number is confirmed: reminders will come by SMS.",
+    "phone_removed": "Your mobile number is removed. No more text messages.",
 }
 
 
@@ -39,6 +42,7 @@ def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
             vocab=vocab,
             currency=settings.marketplace.currency,
             embedded=settings.embedded,
+            sms_outbox=not settings.sms.uses_twilio,
             notices=NOTICES,
         )
         env.filters["money"] = format_money

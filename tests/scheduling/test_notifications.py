@@ -15,7 +15,7 @@ from marketplace.tasks import DramatiqQueue
 from marketplace.twilio_sms import TwilioSms
 from scheduling import notices
 from tests.conftest import run_jobs
-from tests.helpers import account, run_async
+from tests.helpers import account, confirm_phone, run_async
 from tests.scheduling.helpers import approved_tutor, book, local_slot, sql, student
 from tests.twilio_double import twilio_double
 
@@ -32,8 +32,7 @@ def _confirmed(
     all_day = [(d, "00:00", "24:00") for d in ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]]
     tutor_id, tutor = approved_tutor(client, windows=all_day, rules={"min_notice_minutes": 0})
     _, me = student(client)
-    phone = client.put("/api/v1/students/me/profile", json={"phone": "+351912345678"}, headers=me)
-    assert phone.status_code == 200, phone.text
+    confirm_phone(client, me, "+351912345678")
     booking = book(client, me, tutor_id, start).json()
     assert "id" in booking, booking
     admin = account(client, "admin")
@@ -54,10 +53,12 @@ def test_confirmation_reaches_both_sides_in_app_and_by_sms_outbox(
     assert [n["kind"] for n in mine["items"]] == ["booking.confirm"] and mine["unread"] == 1
     assert mine["items"][0]["body"].count("WET") + mine["items"][0]["body"].count("WEST") == 1
     assert [n["kind"] for n in theirs["items"]] == ["booking.confirm"]
-    sms = sql(client, "SELECT to_number, status, provider, body FROM sms_messages")
+    sms = sql(client, "SELECT to_number, status, provider, body FROM sms_messages ORDER BY id")
     assert [(r["to_number"], r["status"], r["provider"]) for r in sms] == [
-        ("+351912345678", "outbox", "outbox")
+        ("+351912345678", "outbox", "outbox"),  # the confirmation code
+        ("+351912345678", "outbox", "outbox"),  # the booking confirmation
     ]
+    assert "confirmation code" in sms[0]["body"] and "confirmed" in sms[1]["body"].lower()
     assert client.post("/api/v1/me/notifications/read", headers=me).status_code == 204
     assert client.get("/api/v1/me/notifications", headers=me).json()["unread"] == 0
 
