@@ -113,8 +113,17 @@ async def _demo_students(session: AsyncSession) -> list[int]:
     return [found[e] for e in emails if e in found]
 
 
-def _stars(rng: random.Random, quality: float) -> int:
-    return max(1, min(5, round(rng.gauss(quality, 0.55))))
+# Tutors differ: most are loved, some are fine, a few disappoint. (share of tutors, chance of
+# 1★ … 5★ for one of their lessons); on average about 4.5 stars, as marketplaces see.
+_TIERS = (
+    (0.55, (0.01, 0.01, 0.03, 0.15, 0.80)),
+    (0.35, (0.02, 0.04, 0.10, 0.34, 0.50)),
+    (0.10, (0.08, 0.10, 0.22, 0.35, 0.25)),
+)
+
+
+def _stars(rng: random.Random, chances: tuple[float, ...]) -> int:
+    return rng.choices((1, 2, 3, 4, 5), weights=chances)[0]
 
 
 def _sub(rng: random.Random, stars: int) -> int:
@@ -131,7 +140,9 @@ def _review(
     reply_rate: float,
 ) -> PlannedReview:
     detailed = rng.random() < 0.6
-    text = demo_text.review_text(rng, stars, tutor_first, instrument) if rng.random() < 0.8 else ""
+    text, reply = demo_text.lesson_words(
+        rng, stars, tutor_first, student.split()[0], instrument, text=rng.random() < 0.8
+    )
     # Tutors answer criticism more often than praise.
     replies = rng.random() < (reply_rate + (0.3 if stars <= 3 else 0))
     return PlannedReview(
@@ -141,7 +152,7 @@ def _review(
         punctuality=_sub(rng, stars) if detailed else None,
         text=text,
         after=timedelta(minutes=rng.randint(45, 6 * 24 * 60)),
-        reply=demo_text.reply_text(rng, stars, student.split()[0], instrument) if replies else None,
+        reply=reply if replies else None,
         reply_after=timedelta(minutes=rng.randint(30, 3 * 24 * 60)),
     )
 
@@ -170,7 +181,7 @@ def plan_lessons(
         count = rng.randint(5, 18)
     else:
         count = rng.randint(20, 60)
-    quality = rng.triangular(3.3, 4.97, 4.75)
+    chances = rng.choices([t[1] for t in _TIERS], weights=[t[0] for t in _TIERS])[0]
     reply_rate = rng.choice((0.0, 0.25, 0.5, 0.8))
     days = rng.sample([d for d in range(4, 400) if d not in RESERVED_DAYS], count)
     lessons = []
@@ -178,7 +189,7 @@ def plan_lessons(
         student_id, student_name = rng.choice(pool)
         review = None
         if rng.random() < 0.85:
-            stars = _stars(rng, quality)
+            stars = _stars(rng, chances)
             review = _review(
                 rng, stars, tutor_first, instrument, student_name, reply_rate=reply_rate
             )

@@ -68,56 +68,64 @@ _GOOD = [
     "Helpful and encouraging.",
     "A solid lesson with lots to take away.",
 ]
-_MIXED = [
-    "Decent lesson, but not quite what I had asked for.",
-    "Nice person; I would have liked a bit more structure.",
-    "We spent more time talking than playing.",
-    "Some useful tips, but it felt a little rushed.",
-]
-_POOR = [
-    "The lesson started late and felt rushed.",
-    "It did not really address what I wanted to work on.",
-    "The connection kept dropping and we lost a good part of the lesson.",
-    "Not a good fit for me, unfortunately.",
-]
 _DETAILS_UP = [
     "We worked on {topic} and it finally clicked.",
     "The way {tutor} explained {topic} made so much sense.",
     "I got a practice plan for {topic} that fits my week.",
-    "The sound on the call was great — {tutor} could hear every detail.",
     "Lots of playing together, which helped my timing a lot.",
-    "Patient with my questions about {topic}.",
-]
-_DETAILS_MID = [
-    "The part on {topic} was useful.",
-    "A bit fast for me at times, but the notes afterwards helped.",
-    "The first ten minutes went to sorting out audio; after that it was fine.",
+    "Patient with all my questions about {topic}.",
 ]
 _CLOSERS_UP = [
     "Already booked the next one.",
     "Highly recommended.",
     "Can't wait for next week!",
     "Thank you!",
-    "My kids' teacher now too.",
 ]
-_CLOSERS_DOWN = [
-    "I might try again.",
-    "Maybe better for more advanced players.",
+# (what went wrong, how the tutor answers it): a reply speaks to the complaint it answers.
+_COMPLAINTS = [
+    (
+        "The lesson started late and felt rushed.",
+        "Thank you for the honest feedback, {student}. I am sorry about the late start; I now "
+        "leave a break between lessons so it does not happen again.",
+    ),
+    (
+        "The connection kept dropping and we lost part of the lesson.",
+        "Thanks, {student}. The connection trouble was on my side and I have a wired line now. "
+        "Let me know if you would like to make up the lost time.",
+    ),
+    (
+        "It did not really address what I wanted to work on.",
+        "Sorry this was not what you hoped for, {student}. I now send a short plan before each "
+        "lesson so we agree on goals first.",
+    ),
+    (
+        "Nice person, but I would have liked more structure.",
+        "Fair point, {student}, thank you. I have started sending a plan for each lesson.",
+    ),
+    (
+        "We spent more time talking than playing.",
+        "Thanks, {student}. Next time we play from the first minute, promise!",
+    ),
+    (
+        "Some useful tips, but it went a bit fast for me.",
+        "Thank you, {student}. I will slow down and send notes after the lesson.",
+    ),
+]
+_SOFTENERS = [
+    "The part on {topic} was useful though.",
+    "{tutor} clearly knows {topic} well.",
     "",
 ]
 _REPLIES_UP = [
     "Thank you, {student}! It was a pleasure — see you next time.",
     "Thanks so much, {student}. Keep going with {topic}, you are nearly there!",
-    "So glad it helped, {student}. Bring the piece you mentioned next week.",
+    "So glad it helped, {student}. Bring the piece you mentioned next time.",
     "Thank you for the kind words!",
 ]
-_REPLIES_DOWN = [
-    "Thank you for the honest feedback, {student}. I am sorry about the late start — I have "
-    "changed my schedule so it does not happen again.",
-    "Sorry this did not meet your expectations. I now send a short plan before each lesson so "
-    "we agree on goals first.",
-    "Thanks, {student}. The connection trouble was on my side; I have a wired line now.",
-]
+_REPLY_PLAIN = (
+    "Thank you for the feedback, {student}. I am sorry the lesson was not what you hoped; "
+    "I would be glad to hear how I can make the next one better."
+)
 
 
 def family(instrument: str) -> str:
@@ -127,26 +135,24 @@ def family(instrument: str) -> str:
     return "other"
 
 
-def review_text(rng: random.Random, stars: int, tutor: str, instrument: str) -> str:
+def lesson_words(
+    rng: random.Random, stars: int, tutor: str, student: str, instrument: str, *, text: bool
+) -> tuple[str, str]:
+    """(what the student writes, or "" when ``text`` is false; the tutor's fitting reply)."""
     topic = rng.choice(TOPICS[family(instrument)])
-    if stars >= 5:
-        parts = [rng.choice(_GREAT), rng.choice(_DETAILS_UP), rng.choice(_CLOSERS_UP)]
-    elif stars == 4:
-        parts = [rng.choice(_GOOD), rng.choice(_DETAILS_UP + _DETAILS_MID)]
-    elif stars == 3:
-        parts = [rng.choice(_MIXED), rng.choice(_DETAILS_MID), rng.choice(_CLOSERS_DOWN)]
+    fill = {"tutor": tutor, "student": student, "topic": topic}
+    if stars >= 4:
+        opener = rng.choice(_GREAT if stars == 5 else _GOOD)
+        parts = [opener, rng.choice(_DETAILS_UP), rng.choice(_CLOSERS_UP)]
+        reply = rng.choice(_REPLIES_UP)
     else:
-        parts = [rng.choice(_POOR), rng.choice(_CLOSERS_DOWN)]
+        complaint, reply = rng.choice(_COMPLAINTS)
+        parts = [complaint, rng.choice(_SOFTENERS) if stars == 3 else ""]
+        if not text:
+            reply = _REPLY_PLAIN
     # Some students write one line, some write three.
-    keep = parts[: rng.choice((1, 2, 2, 3, 3))]
-    text = " ".join(p for p in keep if p)
-    return text.format(tutor=tutor, topic=topic)
-
-
-def reply_text(rng: random.Random, stars: int, student: str, instrument: str) -> str:
-    topic = rng.choice(TOPICS[family(instrument)])
-    bank = _REPLIES_UP if stars >= 4 else _REPLIES_DOWN
-    return rng.choice(bank).format(student=student, topic=topic)
+    written = " ".join(p for p in parts[: rng.choice((1, 2, 2, 3, 3))] if p)
+    return (written.format(**fill) if text else ""), reply.format(**fill)
 
 
 # Students who took the demo tutors' past lessons (the five demo students are kept for the

@@ -7,6 +7,7 @@ published reviews in the same transaction, under a per-tutor lock, and emits
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ from scheduling.lifecycle import State
 from scheduling.models import Booking
 from scheduling.presenters import names
 
+logger = logging.getLogger(__name__)
 # A lesson can be reviewed once it happened: completed, or completed and paid out (settled).
 REVIEWABLE = frozenset({State.COMPLETED.value, State.SETTLED.value})
 # Namespace of the advisory locks that serialise recomputing one tutor's aggregates.
@@ -173,6 +175,7 @@ async def submit(
         await session.flush()
     except IntegrityError as exc:
         if "uq_reviews_booking_id" in str(exc.orig):
+            logger.info("second review of booking %s refused by the unique constraint", booking_id)
             raise AlreadyReviewed() from None
         raise
     await recompute_stats(session, booking.tutor_id)

@@ -4,6 +4,7 @@ per review, and aggregates that count every review however the writes interleave
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -65,6 +66,8 @@ def test_duplicate_submissions_racing_give_one_201(client: TestClient[Any], live
         client, "SELECT review_count FROM tutor_review_stats WHERE tutor_id = $1", lesson.tutor.id
     )
     assert stats[0]["review_count"] == 1
+    by_constraint = sum("unique constraint" in r.getMessage() for r in caplog.records)
+    print(f"peak in flight {_peak(results)}; {by_constraint} of {CLIENTS - 1} refused by it")
 
 
 def test_concurrent_reviews_of_one_tutor_are_all_counted(
