@@ -172,6 +172,7 @@ def create_app(
     services.health_checks.update(_health_checks(services, queue.broker, redis))
     # Sections higher packages add to lower packages' pages.
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
+    services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
     services.fragments.add("lesson_page", review_fragments.LESSON_PAGE)
     settings.media.root.mkdir(parents=True, exist_ok=True)
 

@@ -69,7 +69,7 @@ class PlannedReview:
 class PlannedLesson:
     student_id: int
     days_ago: int
-    hour: int
+    hour: int | None  # in the tutor's zone; None: a daytime hour for the student too
     review: PlannedReview | None
 
 
@@ -183,6 +183,8 @@ def plan_lessons(
         count = rng.randint(20, 60)
     chances = rng.choices([t[1] for t in _TIERS], weights=[t[0] for t in _TIERS])[0]
     reply_rate = rng.choice((0.0, 0.25, 0.5, 0.8))
+    if rank == 0:  # the first printed tutor login: well liked, and answers most reviews
+        chances, reply_rate = _TIERS[0][1], 0.85
     days = rng.sample([d for d in range(4, 400) if d not in RESERVED_DAYS], count)
     lessons = []
     for days_ago in days:
@@ -200,7 +202,7 @@ def plan_lessons(
             PlannedLesson(
                 demo_students[0],
                 40,
-                17,
+                None,
                 PlannedReview(
                     5, 5, 5, 5,
                     f"{tutor_first} made the first steps easy and fun. I practise every day now!",
@@ -208,15 +210,15 @@ def plan_lessons(
                 ),
             )
         )  # fmt: skip
-        lessons.append(PlannedLesson(demo_students[0], 2, 17, None))
+        lessons.append(PlannedLesson(demo_students[0], 2, None, None))
     if rank == 1 and len(demo_students) >= 3:
         # Tiago has a lesson to review; Maya reviewed hers yesterday and may still edit it.
-        lessons.append(PlannedLesson(demo_students[1], 3, 18, None))
+        lessons.append(PlannedLesson(demo_students[1], 3, None, None))
         lessons.append(
             PlannedLesson(
                 demo_students[2],
                 1,
-                10,
+                None,
                 PlannedReview(
                     4, 4, 5, None, "Lovely first lesson, lots of good exercises to take home.",
                     timedelta(hours=1), None, timedelta(0),
@@ -224,6 +226,15 @@ def plan_lessons(
             )
         )  # fmt: skip
     return lessons
+
+
+def _shared_hour(tutor: ZoneInfo, student: ZoneInfo, now: datetime) -> int:
+    """A lesson hour in the tutor's zone that is daytime for the student as well."""
+    for hour in (17, 16, 18, 15, 19, 14, 10, 11, 12, 9, 20, 13, 8, 21):
+        at = datetime.combine(now.date(), time(hour), tzinfo=tutor).astimezone(student)
+        if 9 <= at.hour <= 20:
+            return hour
+    return 17
 
 
 def _lesson_start(days_ago: int, hour: int, zone: ZoneInfo, now: datetime) -> datetime:
@@ -243,9 +254,21 @@ async def _add_lessons(
     prices = {p.duration_minutes: p.price_minor for p in profile.prices}
     minutes = 60 if 60 in prices else min(prices)
     rng = random.Random(f"duet-demo-booked-{profile.user_id}")  # noqa: S311 - demo data
+    student_zones = dict(
+        (
+            await session.execute(
+                select(User.id, User.time_zone).where(
+                    User.id.in_([p.student_id for p in plan if p.hour is None])
+                )
+            )
+        ).all()
+    )
     bookings = []
     for lesson in plan:
-        start = _lesson_start(lesson.days_ago, lesson.hour, zone, now)
+        hour = lesson.hour
+        if hour is None:
+            hour = _shared_hour(zone, ZoneInfo(student_zones.get(lesson.student_id, "UTC")), now)
+        start = _lesson_start(lesson.days_ago, hour, zone, now)
         end = start + timedelta(minutes=minutes)
         booked = start - timedelta(days=rng.randint(1, 14), minutes=rng.randint(0, 600))
         booking = Booking(

@@ -75,6 +75,14 @@ async def tutor_page(
     }
 
 
+async def tutor_header(
+    request: Any, session: AsyncSession, subject: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The rating beside the tutor's name, linking to the reviews; nothing without reviews."""
+    summary = await queries.summary(session, int(subject["tutor_id"]))
+    return {"summary": summary} if summary.count else None
+
+
 async def lesson_page(
     request: Any, session: AsyncSession, subject: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
@@ -126,4 +134,5 @@ async def lesson_page(
 
 
 TUTOR_PAGE = Fragment("reviews/_tutor_reviews.html", tutor_page)
+TUTOR_HEADER = Fragment("reviews/_tutor_rating.html", tutor_header)
 LESSON_PAGE = Fragment("reviews/_lesson_review.html", lesson_page)

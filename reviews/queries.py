@@ -125,8 +125,7 @@ async def tutor_reviews(
 
 
 async def awaiting_reply(session: AsyncSession, tutor_id: int, limit: int = 100) -> list[Review]:
-    """Published reviews the tutor has not answered yet, oldest first (first come, first
-    answered)."""
+    """Published reviews the tutor has not answered yet, newest first."""
     rows = await session.scalars(
         select(Review)
         .where(
@@ -134,7 +133,7 @@ async def awaiting_reply(session: AsyncSession, tutor_id: int, limit: int = 100)
             Review.status == ReviewStatus.PUBLISHED.value,
             Review.reply.is_(None),
         )
-        .order_by(Review.created_at, Review.id)
+        .order_by(Review.created_at.desc(), Review.id.desc())
         .limit(limit)
     )
     return list(rows)

@@ -71,9 +71,9 @@ async def tutor_page(request: Request[Any, Any, Any], tutor_id: FromPath[int]) -
         if profile is None or not (profile.is_public or may_preview):
             raise NotFound("No such tutor.", code="tutor_not_found")
         # Sections of higher packages (reviews, ...), registered by the composition root.
-        fragments = await services.fragments.render(
-            "tutor_page", request, session, tutor_id=tutor_id, preview=not profile.is_public
-        )
+        subject = {"tutor_id": tutor_id, "preview": not profile.is_public}
+        fragments = await services.fragments.render("tutor_page", request, session, **subject)
+        header = await services.fragments.render("tutor_header", request, session, **subject)
     return page(
         request,
         "profiles/tutor.html",
@@ -81,6 +81,7 @@ async def tutor_page(request: Request[Any, Any, Any], tutor_id: FromPath[int]) -
         status=profile.status,
         preview=not profile.is_public,
         fragments=fragments,
+        header_fragments=header,
     )
 
 

@@ -50,7 +50,10 @@ def _peak(results: list[tuple[int, str, float, float]]) -> int:
     return peak
 
 
-def test_duplicate_submissions_racing_give_one_201(client: TestClient[Any], live_api: str) -> None:
+def test_duplicate_submissions_racing_give_one_201(
+    client: TestClient[Any], live_api: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="reviews.service")
     lesson = completed_lesson(client)
     path = f"/api/v1/lessons/{lesson.booking_id}/review"
     bodies = [{"rating": 1 + i % 5, "text": f"attempt {i}"} for i in range(CLIENTS)]
