@@ -178,7 +178,6 @@ async def submit(
             logger.info("second review of booking %s refused by the unique constraint", booking_id)
             raise AlreadyReviewed() from None
         raise
-    await recompute_stats(session, booking.tutor_id)
     who = await names(session, {booking.student_id})
     await notifications.notify(
         session,
@@ -189,6 +188,8 @@ async def submit(
         "You can reply once, publicly.",
         link="/tutor/reviews",
     )
+    # Last, so the tutor's aggregate lock is held only until the commit that follows.
+    await recompute_stats(session, booking.tutor_id)
     return review
 
 
@@ -278,7 +279,7 @@ async def reply(
     return review
 
 
-async def recompute_stats(session: AsyncSession, tutor_id: int) -> TutorReviewStats:
+async def recompute_stats(session: AsyncSession, tutor_id: int) -> None:
     """Rebuild the tutor's aggregates from their published reviews; emits TutorRatingChanged.
 
     The advisory lock makes concurrent changes for one tutor take turns, and each statement
@@ -305,10 +306,7 @@ async def recompute_stats(session: AsyncSession, tutor_id: int) -> TutorReviewSt
         .values(tutor_id=tutor_id, **values)
         .on_conflict_do_update(index_elements=[TutorReviewStats.tutor_id], set_=values)
     )
-    stats = await session.get(TutorReviewStats, tutor_id, populate_existing=True)
-    assert stats is not None
     emit(session, TutorRatingChanged(tutor_id))
-    return stats
 
 
 def short_name(full_name: str) -> str:
