@@ -27,7 +27,9 @@ from marketplace.accounts.passwords import hash_password
 from marketplace.profiles.models import TutorProfile
 from marketplace.seed.demo_data import EMAIL_DOMAIN
 from marketplace.seed.load import DEMO_PASSWORD
+from marketplace.settings import ReviewSettings
 from reviews import demo_text
+from reviews.jobs import send_invite
 from reviews.models import Review, ReviewStatus
 from reviews.service import REVIEWABLE, recompute_stats
 from scheduling import lifecycle
@@ -356,6 +358,9 @@ async def _add_lessons(
         reviews += 1
     await session.flush()
     await recompute_stats(session, profile.user_id)
+    for lesson, booking, _ in bookings:
+        if lesson.review is None:  # what completing the lesson would have sent
+            await send_invite(session, booking.id, ReviewSettings(), now)
     return reviews
 
 

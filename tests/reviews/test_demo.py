@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from marketplace import db
 from marketplace.accounts.models import User
 from marketplace.app import demo_extras, search_signals
+from marketplace.notifications.models import Notification
 from marketplace.seed.load import seed_demo
 from marketplace.settings import ReviewSettings
 from reviews import queries, service
@@ -81,6 +82,12 @@ async def test_demo_reviews_are_believable_and_idempotent(
         ]
         assert open_lessons
         service.check_reviewable(open_lessons[0], olivia.id, ReviewSettings(), now)
+        invited = await session.scalars(
+            select(Notification.link).where(
+                Notification.user_id == olivia.id, Notification.kind == "review.invite"
+            )
+        )
+        assert list(invited) == [f"/lessons/{open_lessons[0].id}/review"]
 
     engine = db.create_engine(database_url, pool_size=2)
     try:
