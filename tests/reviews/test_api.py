@@ -8,7 +8,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.helpers import account
-from tests.reviews.helpers import completed_lesson, review, tutor
+from tests.reviews.helpers import Lesson, completed_lesson, review, tutor
 from tests.scheduling.helpers import book, local_slot, sql, student
 
 
@@ -56,7 +56,8 @@ def test_the_student_reviews_a_completed_lesson_and_it_is_public(
 
 def test_only_the_lessons_student_may_review_it(client: TestClient[Any]) -> None:
     lesson = completed_lesson(client)
-    other = review(client, lesson.__class__(lesson.booking_id, lesson.tutor, 0, student(client)[1]))
+    stranger_id, stranger = student(client)
+    other = review(client, Lesson(lesson.booking_id, lesson.tutor, stranger_id, stranger))
     assert other.status_code == 403 and other.json()["code"] == "not_your_lesson"
     as_tutor = client.post(
         f"/api/v1/lessons/{lesson.booking_id}/review",
