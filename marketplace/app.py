@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from os import PathLike
 from pathlib import Path
@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
@@ -44,6 +45,12 @@ from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddlew
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.services import Services
+from reviews import demo as reviews_demo
+from reviews import fragments as review_fragments
+from reviews import jobs as reviews_jobs
+from reviews import pages as review_pages
+from reviews import queries as review_queries
+from reviews.api import ROUTES as REVIEWS_API
 from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
@@ -52,20 +59,44 @@ from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
+from search.signals import TutorSignals
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     PACKAGE_DIR / "templates",
     PACKAGE_DIR.parent / "scheduling" / "templates",
     search_api.TEMPLATES,
+    review_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
+
+
+async def search_signals(
+    session: AsyncSession, tutor_ids: Sequence[int]
+) -> Mapping[int, TutorSignals]:
+    """Search's rating signals come from the reviews aggregates. Search and reviews are siblings
+    and never import each other; this adapter is the only place that sees both."""
+    found = await review_queries.summaries(session, tutor_ids)
+    return {
+        tutor_id: TutorSignals(
+            rating=summary.average,
+            review_count=summary.count,
+            ranking_score=summary.ranking_score,
+        )
+        for tutor_id, summary in found.items()
+    }
 
 
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(
-        [profile_jobs.TASKS, notification_jobs.TASKS, scheduling_jobs.TASKS, search_jobs.TASKS]
+        [
+            profile_jobs.TASKS,
+            notification_jobs.TASKS,
+            scheduling_jobs.TASKS,
+            search_jobs.tasks(search_signals),
+            reviews_jobs.TASKS,
+        ]
     )
 
 
@@ -81,13 +112,14 @@ def periodic_tasks() -> list[tuple[str, int]]:
 
 def demo_extras() -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability]
+    return [scheduling_demo.seed_availability, reviews_demo.seed_reviews]
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
     """Cross-package reactions to domain events (search indexing and others subscribe here)."""
     scheduling_notices.subscribe(events, queue)
     search_jobs.subscribe(events, queue)
+    reviews_jobs.subscribe(events, queue)
 
 
 def build_queue(settings: Settings, broker: dramatiq.Broker | None = None) -> DramatiqQueue:
@@ -138,6 +170,10 @@ def create_app(
         limiter=RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
+    # Sections higher packages add to lower packages' pages.
+    services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
+    services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
+    services.fragments.add("lesson_page", review_fragments.LESSON_PAGE)
     settings.media.root.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
@@ -163,10 +199,18 @@ def create_app(
         *NOTIFICATION_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
+        *REVIEWS_API,
+        *review_pages.ROUTES,
         search_api.router(build_search_backend(settings, engine)),
         create_static_files_router(
             path="/static",
             directories=[STATIC_DIR],
+            opt={"access": Access.PUBLIC},
+            include_in_schema=False,
+        ),
+        create_static_files_router(
+            path="/static/reviews",
+            directories=[review_pages.STATIC],
             opt={"access": Access.PUBLIC},
             include_in_schema=False,
         ),

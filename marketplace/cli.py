@@ -219,6 +219,7 @@ def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
     from marketplace import db
+    from marketplace.app import search_signals
     from marketplace.media import LocalMediaStorage
     from search.factory import build_search_backend
     from search.service import reindex_all
@@ -232,6 +233,7 @@ async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
             backend,
             LocalMediaStorage(settings.media.root).url,
             progress=progress_bar("tutors"),
+            signals=search_signals,
         )
     finally:
         await backend.aclose()

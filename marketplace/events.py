@@ -26,6 +26,13 @@ class TutorProfileChanged:
     tutor_id: int
 
 
+@dataclass(frozen=True)
+class TutorRatingChanged:
+    """A tutor's review aggregates changed (a review written, edited, hidden or restored)."""
+
+    tutor_id: int
+
+
 class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type, list[Handler]] = defaultdict(list)

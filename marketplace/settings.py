@@ -86,6 +86,14 @@ class SchedulingSettings:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    window_days: int = 14
+    """``REVIEW_WINDOW_DAYS``: how long after a completed lesson ends its student may review it."""
+    edit_hours: int = 48
+    """``REVIEW_EDIT_HOURS``: how long after writing a review its author may still change it."""
+
+
+@dataclass(frozen=True)
 class SmsSettings:
     twilio_account_sid: str = ""
     """``TWILIO_ACCOUNT_SID``: Twilio account. Unset (with the two below): SMS go to the outbox."""
@@ -119,6 +127,7 @@ class Settings:
     marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
+    reviews: ReviewSettings = field(default_factory=ReviewSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     search: MeiliSettings = field(default_factory=MeiliSettings)
 
@@ -166,9 +175,17 @@ class Settings:
                 calendar_max_bytes=_int(env, "CALENDAR_MAX_BYTES", 5 * 1024 * 1024),
                 calendar_allow_private_hosts=_bool(env, "CALENDAR_ALLOW_PRIVATE_HOSTS", False),
             ),
+            reviews=ReviewSettings(
+                window_days=_int(env, "REVIEW_WINDOW_DAYS", 14),
+                edit_hours=_int(env, "REVIEW_EDIT_HOURS", 48),
+            ),
             sms=_sms_settings(env),
             search=_meili_settings(env),
         )
+        if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
+            raise ConfigError(
+                "REVIEW_WINDOW_DAYS must be at least 1 and REVIEW_EDIT_HOURS at least 0."
+            )
         if not 0 <= settings.marketplace.platform_fee_bps <= 10_000:
             raise ConfigError("PLATFORM_FEE_BPS must be between 0 and 10000 basis points.")
         return settings

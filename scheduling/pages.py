@@ -164,6 +164,10 @@ async def _lesson_page(
         quote = await changes.refund_quote(
             session, booking, changes.cancel_event(booking, caller), now
         )
+        # Sections of higher packages (a review, ...), registered by the composition root.
+        fragments = await services_of(request).fragments.render(
+            "lesson_page", request, session, booking_id=booking.id, viewer_id=principal.id
+        )
     live = booking.status in ("held", "confirmed") and booking.starts_at > now
     return page(
         request,
@@ -173,6 +177,7 @@ async def _lesson_page(
         role="student" if principal.id == booking.student_id else "tutor",
         live=live,
         quote=quote,
+        fragments=fragments,
         error=error,
         zone=principal.time_zone,
         zone_label=zone_label(principal.time_zone, booking.starts_at),

@@ -1,8 +1,9 @@
-"""The search document: one pure function from a tutor profile to what the index stores.
+"""The search document: one pure function from a tutor profile (and its rating signals) to
+what the index stores.
 
-Both backends index the same document, so a hit looks the same whichever one answers. Reviews
-and scheduling will fill ``rating``, ``review_count``, ``ranking_score`` and ``next_free_at``;
-until they land those stay null/0 and every backend already filters and sorts on them.
+Both backends index the same document, so a hit looks the same whichever one answers.
+``rating``, ``review_count`` and ``ranking_score`` come from reviews through
+``search.signals``; scheduling will fill ``next_free_at``, which stays null until it does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from markdown_it import MarkdownIt
 from marketplace import vocab
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.service import photo_rendition_key
+from search.signals import TutorSignals
 
 BIO_EXCERPT_CHARS = 300
 PHOTO_SIZE = "small"
@@ -59,7 +61,7 @@ class TutorDocument:
     lowest_price_minor: int | None
     price_per_hour_minor: int | None
     photo_url: str | None
-    # Filled by reviews and scheduling once they exist; the index already carries them.
+    # Rating signals from reviews (search.signals); next_free_at awaits scheduling.
     rating: float | None = None
     review_count: int = 0
     ranking_score: float | None = None
@@ -124,8 +126,14 @@ class TutorDocument:
         }
 
 
-def build_document(profile: TutorProfile, media_url: Callable[[str], str]) -> TutorDocument:
-    """The document for ``profile``; ``media_url`` turns a media key into a URL."""
+def build_document(
+    profile: TutorProfile,
+    media_url: Callable[[str], str],
+    signals: TutorSignals | None = None,
+) -> TutorDocument:
+    """The document for ``profile``; ``media_url`` turns a media key into a URL; ``signals``
+    are the tutor's ratings (none: not reviewed yet)."""
+    signals = signals or TutorSignals()
     prices = [(p.duration_minutes, p.price_minor) for p in profile.prices]
     bio = plain_text(profile.bio_markdown)
     photo = photo_rendition_key(profile.photo_key, PHOTO_SIZE) if profile.photo_key else None
@@ -158,6 +166,9 @@ def build_document(profile: TutorProfile, media_url: Callable[[str], str]) -> Tu
         lowest_price_minor=min((price for _, price in prices), default=None),
         price_per_hour_minor=hourly_price(prices),
         photo_url=media_url(photo) if photo else None,
+        rating=signals.rating,
+        review_count=signals.review_count,
+        ranking_score=signals.ranking_score,
     )
 
 

@@ -299,7 +299,8 @@ def sort_expressions(query: SearchQuery) -> list[str] | None:
         case Sort.RELEVANCE:
             return None
         case Sort.RATING:
-            return ["rating:desc", "review_count:desc"]
+            # The Bayesian score, so one five-star review does not beat two hundred 4.9s.
+            return ["ranking_score:desc", "rating:desc", "review_count:desc"]
         case Sort.PRICE_ASC:
             return ["price_per_hour_minor:asc"]
         case Sort.PRICE_DESC:

@@ -228,7 +228,8 @@ def _order(query: SearchQuery, p: Plan, *, distance: str) -> list[str]:
         case Sort.RELEVANCE:
             keys = [*relevance, *_QUALITY]
         case Sort.RATING:
-            keys = ["rating DESC NULLS LAST", "review_count DESC", *relevance]
+            # The Bayesian score, so one five-star review does not beat two hundred 4.9s.
+            keys = [*_QUALITY, *relevance]
         case Sort.PRICE_ASC:
             keys = ["price_per_hour_minor ASC NULLS LAST"]
         case Sort.PRICE_DESC:

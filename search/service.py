@@ -12,6 +12,7 @@ from marketplace.profiles.models import TutorProfile, TutorStatus
 from search.backends import SearchBackend, SearchResult
 from search.documents import TutorDocument, build_document
 from search.query import SearchQuery
+from search.signals import SignalSource, no_signals
 
 MediaUrl = Callable[[str], str]
 Progress = Callable[[int, int], None]
@@ -41,12 +42,13 @@ async def index_tutor(
     backend: SearchBackend,
     media_url: MediaUrl,
     tutor_id: int,
+    signals: SignalSource = no_signals,
 ) -> bool:
     """Upsert the tutor's document if they are searchable, delete it otherwise.
 
     Idempotent, and safe when jobs for the same tutor overlap: a per-tutor lock is held from
-    reading the profile until the index write is done, so the last write always carries the
-    latest committed profile. Returns whether the tutor is now in the index.
+    reading the profile and its rating signals until the index write is done, so the last write
+    always carries the latest committed state. Returns whether the tutor is now in the index.
     """
     async with sessions() as session, session.begin():
         await session.execute(
@@ -54,7 +56,8 @@ async def index_tutor(
         )
         profile = await session.get(TutorProfile, tutor_id)
         if profile is not None and is_searchable(profile):
-            await backend.upsert([build_document(profile, media_url)])
+            found = await signals(session, [tutor_id])
+            await backend.upsert([build_document(profile, media_url, found.get(tutor_id))])
             return True
         await backend.delete([tutor_id])
         return False
@@ -65,8 +68,10 @@ async def reindex_all(
     backend: SearchBackend,
     media_url: MediaUrl,
     progress: Progress | None = None,
+    signals: SignalSource = no_signals,
 ) -> int:
-    """Rebuild the whole index from the profiles and swap it in atomically.
+    """Rebuild the whole index from the profiles (and their rating signals, read once per
+    batch) and swap it in atomically.
 
     ``progress(done, total)`` is called after every batch of profiles read. Returns the number
     of documents in the new index.
@@ -95,7 +100,12 @@ async def reindex_all(
                 if not profiles:
                     break
                 last_id = profiles[-1].user_id
-                yield [build_document(p, media_url) for p in profiles if is_searchable(p)]
+                found = await signals(session, [p.user_id for p in profiles])
+                yield [
+                    build_document(p, media_url, found.get(p.user_id))
+                    for p in profiles
+                    if is_searchable(p)
+                ]
                 done += len(profiles)
                 session.expunge_all()  # keep memory flat over a large rebuild
                 if progress:

@@ -67,15 +67,21 @@ async def tutor_page(request: Request[Any, Any, Any], tutor_id: FromPath[int]) -
     viewer = principal_of(request)
     async with services.sessions() as session:
         profile = await session.get(TutorProfile, tutor_id)
-    may_preview = viewer is not None and (viewer.id == tutor_id or viewer.is_admin)
-    if profile is None or not (profile.is_public or may_preview):
-        raise NotFound("No such tutor.", code="tutor_not_found")
+        may_preview = viewer is not None and (viewer.id == tutor_id or viewer.is_admin)
+        if profile is None or not (profile.is_public or may_preview):
+            raise NotFound("No such tutor.", code="tutor_not_found")
+        # Sections of higher packages (reviews, ...), registered by the composition root.
+        subject = {"tutor_id": tutor_id, "preview": not profile.is_public}
+        fragments = await services.fragments.render("tutor_page", request, session, **subject)
+        header = await services.fragments.render("tutor_header", request, session, **subject)
     return page(
         request,
         "profiles/tutor.html",
         tutor=tutor_out(profile, services.storage),
         status=profile.status,
         preview=not profile.is_public,
+        fragments=fragments,
+        header_fragments=header,
     )
 
 

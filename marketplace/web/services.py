@@ -14,6 +14,7 @@ from marketplace.ratelimit import RateLimiter
 from marketplace.settings import Settings
 from marketplace.tasks import TaskQueue
 from marketplace.uow import unit_of_work
+from marketplace.web.fragments import Fragments
 
 HealthCheck = Callable[[], Awaitable[str]]
 
@@ -28,6 +29,8 @@ class Services:
     storage: MediaStorage
     limiter: RateLimiter
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    # Sections higher packages add to pages (see ``marketplace.web.fragments``).
+    fragments: Fragments = field(default_factory=Fragments)
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return unit_of_work(self.sessions, self.events, self.queue)

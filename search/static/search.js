@@ -109,6 +109,17 @@
     var main = el("span", "hit-main");
     main.appendChild(el("span", "tutor-name", hit.name));
     if (hit.headline) { main.appendChild(el("span", "headline", hit.headline)); }
+    if (hit.review_count && hit.rating !== null && hit.rating !== undefined) {
+      var rating = el("span", "hit-rating");
+      var star = el("span", null, "★");
+      star.setAttribute("aria-hidden", "true");
+      rating.appendChild(star);
+      rating.appendChild(el("span", "visually-hidden", "Rated"));
+      rating.appendChild(document.createTextNode(" " + Number(hit.rating).toFixed(1) + " "));
+      rating.appendChild(el("small", null,
+        "(" + hit.review_count + " review" + (hit.review_count === 1 ? "" : "s") + ")"));
+      main.appendChild(rating);
+    }
     var meta = (hit.instrument_names || []).join(", ");
     if (hit.city) { meta += " · " + hit.city + ", " + hit.country; }
     if (hit.distance_km !== undefined && hit.distance_km !== null) {

@@ -348,7 +348,7 @@ async def test_filter_expressions(
     ("sort", "expected"),
     [
         (Sort.RELEVANCE, None),
-        (Sort.RATING, ["rating:desc", "review_count:desc"]),
+        (Sort.RATING, ["ranking_score:desc", "rating:desc", "review_count:desc"]),
         (Sort.PRICE_ASC, ["price_per_hour_minor:asc"]),
         (Sort.PRICE_DESC, ["price_per_hour_minor:desc"]),
         (Sort.DISTANCE, ["_geoPoint(41.15, -8.61):asc"]),

@@ -281,11 +281,19 @@ async def _with(
 async def test_rating_sort_and_minimum(
     backend: SearchBackend, cast: dict[str, int], sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _with(sessions, backend, cast["Emma Schmidt"], rating=4.9, review_count=12)
-    await _with(sessions, backend, cast["Ana Sousa"], rating=4.5, review_count=20)
-    await _with(sessions, backend, cast["Hugo Martin"], rating=4.5, review_count=3)
+    # "Sort by rating" follows the ranking score (a Bayesian average from reviews), so a single
+    # perfect review does not beat a long, slightly imperfect record; rating_min reads the mean.
+    await _with(
+        sessions, backend, cast["Emma Schmidt"], rating=5.0, review_count=1, ranking_score=4.09
+    )
+    await _with(
+        sessions, backend, cast["Ana Sousa"], rating=4.5, review_count=20, ranking_score=4.33
+    )
+    await _with(
+        sessions, backend, cast["Hugo Martin"], rating=4.5, review_count=3, ranking_score=4.12
+    )
     ranked = hit_names(await find(backend, sort="rating"))
-    assert ranked[:3] == ["Emma Schmidt", "Ana Sousa", "Hugo Martin"] and len(ranked) == 10
+    assert ranked[:3] == ["Ana Sousa", "Hugo Martin", "Emma Schmidt"] and len(ranked) == 10
     assert hit_names(await find(backend, rating_min=4.6)) == ["Emma Schmidt"]
     assert len(hit_names(await find(backend, rating_min=0))) == 10  # 0 = any, unrated too
 
