@@ -1,7 +1,7 @@
 """reviews: reviews of completed lessons, replies, reports, moderation, tutor aggregates
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0009
 Create Date: 2026-12-02 13:59:32.660336
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
