@@ -44,11 +44,17 @@ from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddlew
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.services import Services
+from payouts import api as payouts_api
+from payouts import demo as payouts_demo
+from payouts import jobs as payouts_jobs
+from payouts import pages as payouts_pages
+from payouts.purchases import KINDS as PURCHASE_KINDS
 from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
+from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
@@ -58,6 +64,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     PACKAGE_DIR / "templates",
     PACKAGE_DIR.parent / "scheduling" / "templates",
     search_api.TEMPLATES,
+    payouts_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -65,7 +72,13 @@ STATIC_DIR = PACKAGE_DIR / "static"
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(
-        [profile_jobs.TASKS, notification_jobs.TASKS, scheduling_jobs.TASKS, search_jobs.TASKS]
+        [
+            profile_jobs.TASKS,
+            notification_jobs.TASKS,
+            payouts_jobs.TASKS,
+            scheduling_jobs.TASKS,
+            search_jobs.TASKS,
+        ]
     )
 
 
@@ -76,18 +89,26 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC]
 
 
 def demo_extras() -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability]
+    return [scheduling_demo.seed_availability, payouts_demo.seed_payout_accounts]
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
     """Cross-package reactions to domain events (search indexing and others subscribe here)."""
     scheduling_notices.subscribe(events, queue)
     search_jobs.subscribe(events, queue)
+    register_purchases()
+
+
+def register_purchases() -> None:
+    """What payments may sell, and who delivers it (called inside the payment's transaction)."""
+    lessons = BookingPurchases()
+    PURCHASE_KINDS.register(BOOKING, lessons)
+    PURCHASE_KINDS.register(SERIES, lessons)
 
 
 def build_queue(settings: Settings, broker: dramatiq.Broker | None = None) -> DramatiqQueue:
@@ -163,6 +184,8 @@ def create_app(
         *NOTIFICATION_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
+        *payouts_api.ROUTES,
+        *payouts_pages.ROUTES,
         search_api.router(build_search_backend(settings, engine)),
         create_static_files_router(
             path="/static",

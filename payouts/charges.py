@@ -63,8 +63,13 @@ async def record_success(
             f"charge:{item.id}",
             [
                 Leg("student", payment.payer_id, "card", -item.amount_minor, "charge"),
-                Leg("tutor", payment.payee_id, "pending", item.amount_minor - item.fee_minor,
-                    "charge"),
+                Leg(
+                    "tutor",
+                    payment.payee_id,
+                    "pending",
+                    item.amount_minor - item.fee_minor,
+                    "charge",
+                ),
                 Leg("platform", None, "fees", item.fee_minor, "fee"),
             ],
             currency=payment.currency,

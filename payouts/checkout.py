@@ -82,7 +82,9 @@ async def _open_payment(
         raise AlreadyPaid("This is paid for already.")
     current = await session.scalar(
         select(Payment)
-        .where(Payment.kind == purchase.kind, Payment.ref == purchase.ref, Payment.status.in_(_OPEN))
+        .where(
+            Payment.kind == purchase.kind, Payment.ref == purchase.ref, Payment.status.in_(_OPEN)
+        )
         .with_for_update()
     )
     if current is not None:

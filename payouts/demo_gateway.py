@@ -96,11 +96,18 @@ class DemoGateway:
                 return dict(earlier.data), False
         return data, True
 
+    async def _by_key(self, key: str) -> dict[str, Any] | None:
+        async with self._tx() as session:
+            row = await session.scalar(select(DemoObject).where(DemoObject.idempotency_key == key))
+            return dict(row.data) if row is not None else None
+
     async def get(self, object_id: str, kind: str) -> dict[str, Any]:
         async with self._tx() as session:
             row = await session.get(DemoObject, object_id)
             if row is None or row.kind != kind:
-                raise gw.GatewayError(f"No such {kind}: {object_id}", code="stripe_resource_missing")
+                raise gw.GatewayError(
+                    f"No such {kind}: {object_id}", code="stripe_resource_missing"
+                )
             return dict(row.data)
 
     async def _update(
@@ -109,11 +116,15 @@ class DemoGateway:
         async with self._tx() as session:
             row = await session.get(DemoObject, object_id, with_for_update=True)
             if row is None or row.kind != kind:
-                raise gw.GatewayError(f"No such {kind}: {object_id}", code="stripe_resource_missing")
+                raise gw.GatewayError(
+                    f"No such {kind}: {object_id}", code="stripe_resource_missing"
+                )
             row.data = change(dict(row.data))
             return dict(row.data)
 
-    async def deliver(self, event_type: str, obj: dict[str, Any], account: str | None = None) -> str:
+    async def deliver(
+        self, event_type: str, obj: dict[str, Any], account: str | None = None
+    ) -> str:
         """Send an event the way Stripe would: signed, to the webhook receiver."""
         from payouts import webhooks  # the receiver imports the gateway port, not this module
 
@@ -292,6 +303,8 @@ class DemoGateway:
     async def create_refund(
         self, *, key: str, payment_intent: str, amount: int, metadata: dict[str, str]
     ) -> gw.Refund:
+        if (earlier := await self._by_key(key)) is not None:
+            return gw.Refund(id=earlier["id"], status=earlier["status"], amount=earlier["amount"])
         intent = await self.get(payment_intent, "payment_intent")
         charge_id = intent.get("latest_charge")
         if intent["status"] != "succeeded" or not charge_id:
@@ -396,6 +409,8 @@ class DemoGateway:
     async def create_reversal(
         self, *, key: str, transfer_id: str, amount: int, metadata: dict[str, str]
     ) -> gw.Reversal:
+        if (earlier := await self._by_key(key)) is not None:
+            return gw.Reversal(id=earlier["id"], amount=earlier["amount"], transfer=transfer_id)
         current = await self.get(transfer_id, "transfer")
         if int(current["amount_reversed"]) + amount > int(current["amount"]):
             raise gw.GatewayError(
@@ -424,4 +439,6 @@ class DemoGateway:
         try:
             return gw.WebhookEvent.from_payload(payload)
         except ValueError:
-            raise gw.InvalidSignature("The event is not valid JSON.", code="malformed_event") from None
+            raise gw.InvalidSignature(
+                "The event is not valid JSON.", code="malformed_event"
+            ) from None

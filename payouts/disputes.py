@@ -115,7 +115,5 @@ async def closed(
             )
             if fronted > 0 and transfer is not None:
                 await reverse(session, transfer, fronted, cause=f"dispute:{dispute.id}")
-    await KINDS.get(payment.kind).dispute_changed(
-        session, payment, items, "won" if won else "lost"
-    )
+    await KINDS.get(payment.kind).dispute_changed(session, payment, items, "won" if won else "lost")
     return f"dispute {'won' if won else 'lost'}"

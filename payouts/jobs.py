@@ -75,7 +75,9 @@ async def cancel_payment_intent(pay: Payments, payment_id: int) -> None:
             return
         intent_id = payment.intent_id
     try:
-        await pay.gateway.cancel_payment_intent(key=f"duet-cancel-{payment_id}", intent_id=intent_id)
+        await pay.gateway.cancel_payment_intent(
+            key=f"duet-cancel-{payment_id}", intent_id=intent_id
+        )
     except GatewayError as exc:
         if exc.retryable:
             raise
@@ -93,7 +95,7 @@ async def sweep(ctx: JobContext) -> None:
             )
         )
         pending = MoneyStatus.PENDING.value
-        work = {
+        work: dict[str, type[Refund] | type[TransferReversal] | type[Transfer]] = {
             refunds.REFUND_TASK: Refund,
             refunds.REVERSAL_TASK: TransferReversal,
             settlement.TRANSFER_TASK: Transfer,

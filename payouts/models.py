@@ -297,9 +297,7 @@ class LedgerEntry(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"))
-    item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("payment_items.id", ondelete="RESTRICT")
-    )
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("payment_items.id", ondelete="RESTRICT"))
     memo: Mapped[str] = mapped_column(String(200), server_default="")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

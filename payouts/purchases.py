@@ -51,9 +51,7 @@ class LineView:
 
 
 class PurchaseKind(Protocol):
-    async def check_payable(
-        self, session: AsyncSession, purchase: Purchase, now: datetime
-    ) -> None:
+    async def check_payable(self, session: AsyncSession, purchase: Purchase, now: datetime) -> None:
         """Lock what is bought and raise (403/409) if it cannot be paid for now."""
         ...
 

@@ -187,9 +187,7 @@ async def book_refund(
         session, item.id, "student", "card"
     )
     fee_part = ledger.fee_kept(item.amount_minor, item.fee_minor, paid_back_before) - (
-        ledger.fee_kept(
-            item.amount_minor, item.fee_minor, paid_back_before + refund.amount_minor
-        )
+        ledger.fee_kept(item.amount_minor, item.fee_minor, paid_back_before + refund.amount_minor)
     )
     tutor_part = refund.amount_minor - fee_part
     pending = await ledger.item_balance(session, item.id, "tutor", "pending")
@@ -229,10 +227,13 @@ async def reverse(session: AsyncSession, transfer: Transfer, amount: int, *, cau
     defer_job(session, REVERSAL_TASK, reversal.id)
 
 
-async def _fail(pay: Payments, model: type[Refund] | type[TransferReversal], row_id: int,
-                exc: GatewayError) -> None:
+async def _fail(
+    pay: Payments, model: type[Refund] | type[TransferReversal], row_id: int, exc: GatewayError
+) -> None:
     async with pay.tx() as session:
-        row = await session.get(model, row_id, with_for_update=True)
+        row: Refund | TransferReversal | None = await session.get(
+            model, row_id, with_for_update=True
+        )
         assert row is not None
         row.attempts += 1
         row.error = exc.message[:500]

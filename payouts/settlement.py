@@ -79,7 +79,9 @@ async def settle_item(session: AsyncSession, item_kind: str, item_id: int) -> Tr
     session.add(transfer)
     await session.flush()
     if account is None:
-        logger.error("transfer %s: tutor %s has no connected account", transfer.id, payment.payee_id)
+        logger.error(
+            "transfer %s: tutor %s has no connected account", transfer.id, payment.payee_id
+        )
     else:
         defer_job(session, TRANSFER_TASK, transfer.id)
     return transfer

@@ -66,7 +66,7 @@ class StripeGateway:
         )
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
         try:
@@ -189,9 +189,7 @@ class StripeGateway:
     async def cancel_payment_intent(self, *, key: str, intent_id: str) -> gw.PaymentIntent:
         intent = await self._call(
             "cancel payment intent",
-            self._client.v1.payment_intents.cancel_async(
-                intent_id, None, {"idempotency_key": key}
-            ),
+            self._client.v1.payment_intents.cancel_async(intent_id, None, {"idempotency_key": key}),
         )
         return self._intent(intent)
 
@@ -254,7 +252,8 @@ class StripeGateway:
             self._client.v1.transfers.list_async({"transfer_group": transfer_group, "limit": 100}),
         )
         for transfer in page.data:
-            if (transfer.get("metadata") or {}).get("duet_transfer") == our_id:
+            metadata: Any = transfer.metadata or {}
+            if metadata.get("duet_transfer") == our_id:
                 return self._transfer(transfer)
         return None
 
@@ -281,4 +280,6 @@ class StripeGateway:
         try:
             return gw.WebhookEvent.from_payload(payload)
         except ValueError:
-            raise gw.InvalidSignature("The event is not valid JSON.", code="malformed_event") from None
+            raise gw.InvalidSignature(
+                "The event is not valid JSON.", code="malformed_event"
+            ) from None

@@ -164,8 +164,9 @@ async def _charged_payment(session: AsyncSession, charge: dict[str, Any]) -> Pay
         return None
     if payment.status != PaymentStatus.SUCCEEDED.value and charge.get("paid"):
         created = datetime.fromtimestamp(int(charge.get("created") or 0), UTC)
-        await charges.record_success(session, payment, charge_id=_id(charge.get("id")),
-                                     paid_at=created)
+        await charges.record_success(
+            session, payment, charge_id=_id(charge.get("id")), paid_at=created
+        )
     if payment.charge_id is None:
         payment.charge_id = _id(charge.get("id"))
     return payment
@@ -243,7 +244,9 @@ async def _dispute_payment(session: AsyncSession, obj: dict[str, Any]) -> Paymen
         session, charge_id=charge_id, intent_id=_id(obj.get("payment_intent"))
     )
     if payment is not None and payment.status != PaymentStatus.SUCCEEDED.value:
-        await charges.record_success(session, payment, charge_id=charge_id, paid_at=datetime.now(UTC))
+        await charges.record_success(
+            session, payment, charge_id=charge_id, paid_at=datetime.now(UTC)
+        )
     return payment
 
 

@@ -39,6 +39,8 @@ def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
             vocab=vocab,
             currency=settings.marketplace.currency,
             embedded=settings.embedded,
+            # No Stripe keys: the demo gateway takes the payments; every page says so.
+            payments_demo=not settings.payments.uses_stripe,
             notices=NOTICES,
         )
         env.filters["money"] = format_money
