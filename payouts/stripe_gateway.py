@@ -48,6 +48,20 @@ def translate(exc: stripe.StripeError) -> gw.GatewayError:
     )
 
 
+class _HTTPXClient(stripe.HTTPXClient):
+    """Stripe's httpx client, sending the encoded form as ``content``: httpx deprecates raw
+    bodies passed as ``data``."""
+
+    def _get_request_args_kwargs(  # type: ignore[no-untyped-def]
+        self, method: str, url: str, headers: Any, post_data: Any
+    ):
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        body = kwargs.pop("data", None)
+        if body:
+            kwargs["content"] = body
+        return args, kwargs
+
+
 class StripeGateway:
     mode = "stripe"
 
@@ -57,7 +71,7 @@ class StripeGateway:
         bases: Any = {}
         if settings.stripe_api_base:
             bases = {"api": settings.stripe_api_base, "connect": settings.stripe_api_base}
-        self._http = stripe.HTTPXClient(timeout=settings.stripe_timeout)
+        self._http = _HTTPXClient(timeout=settings.stripe_timeout)
         self._client = stripe.StripeClient(
             settings.stripe_secret_key,
             base_addresses=bases,
@@ -141,7 +155,8 @@ class StripeGateway:
     # ------------------------------------------------------------ payments
 
     @staticmethod
-    def _intent(obj: Any) -> gw.PaymentIntent:
+    def _intent(found: Any) -> gw.PaymentIntent:
+        obj = found.to_dict()
         charge = obj.get("latest_charge")
         if charge is not None and not isinstance(charge, str):
             charge = charge.get("id")
@@ -208,7 +223,8 @@ class StripeGateway:
     # ------------------------------------------------------------ transfers
 
     @staticmethod
-    def _transfer(obj: Any) -> gw.Transfer:
+    def _transfer(found: Any) -> gw.Transfer:
+        obj = found.to_dict()
         destination = obj.get("destination")
         if destination is not None and not isinstance(destination, str):
             destination = destination.get("id")
@@ -252,7 +268,7 @@ class StripeGateway:
             self._client.v1.transfers.list_async({"transfer_group": transfer_group, "limit": 100}),
         )
         for transfer in page.data:
-            metadata: Any = transfer.metadata or {}
+            metadata: Any = transfer.to_dict().get("metadata") or {}
             if metadata.get("duet_transfer") == our_id:
                 return self._transfer(transfer)
         return None

@@ -51,7 +51,9 @@ def enable_payouts(client: TestClient[Any], tutor_id: int, account_id: str | Non
 
 def disable_payouts(client: TestClient[Any], tutor_id: int) -> None:
     run_sql(
-        client, "UPDATE connected_accounts SET payouts_enabled = false WHERE tutor_id = $1", tutor_id
+        client,
+        "UPDATE connected_accounts SET payouts_enabled = false WHERE tutor_id = $1",
+        tutor_id,
     )
 
 
