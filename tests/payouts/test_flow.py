@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.payouts.flow import (
     FEE,
     PRICE,
@@ -146,10 +148,8 @@ def test_settling_twice_and_a_settlement_killed_after_stripe_answered(env: Env) 
 
             pay_.gateway.create_transfer = answered_then_killed  # type: ignore[method-assign]
             [transfer_id] = [r[0] for r in sql(env.client, "SELECT id FROM transfers")]
-            try:
+            with pytest.raises(Killed):
                 await settlement.execute_transfer(pay_, transfer_id)
-            except Killed:
-                pass
 
     run_async(settle_and_die())
     assert status_of(env, booking["id"]) == "settled"
