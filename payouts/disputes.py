@@ -95,9 +95,9 @@ async def closed(
             pending -= await _in_flight_transfer(session, item.id)
             fees = await ledger.item_balance(session, item.id, "platform", "fees")
             transfer = await transfer_of(session, item.id)
-            share = (
-                item.amount_minor + await ledger.item_balance(session, item.id, "student", "card")
-            ) - fees
+            # What the student paid for the line and did not get back, less the platform's fee.
+            remaining = -await ledger.item_balance(session, item.id, "student", "card")
+            share = remaining - fees
             from_pending = max(0, min(pending, share))
             fronted = share - from_pending if transfer is not None else 0
             await ledger.record(
