@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
@@ -64,7 +64,12 @@ def _next_url(lines: list[tuple[PaymentItem, Any]]) -> str:
     return "/"
 
 
-@get("/checkout/{payment_id:int}", access=Access.STUDENT, include_in_schema=False)
+@get(
+    "/checkout/{payment_id:int}",
+    access=Access.STUDENT,
+    include_in_schema=False,
+    media_type=MediaType.HTML,
+)
 async def checkout_page(request: Request[Any, Any, Any], payment_id: FromPath[int]) -> Any:
     return await _checkout_view(request, payment_id)
 
@@ -93,7 +98,12 @@ async def _checkout_view(
     )
 
 
-@post("/checkout/{payment_id:int}/demo", access=Access.STUDENT, include_in_schema=False)
+@post(
+    "/checkout/{payment_id:int}/demo",
+    access=Access.STUDENT,
+    include_in_schema=False,
+    media_type=MediaType.HTML,
+)
 async def demo_pay(request: Request[Any, Any, Any], payment_id: FromPath[int]) -> Any:
     """The demo payment step: accept or decline the 'card'. The outcome reaches Duet as a
     signed event through the webhook pipeline, exactly like Stripe's."""
@@ -256,7 +266,12 @@ async def _admin_view(
     )
 
 
-@post("/admin/payments/{payment_id:int}/refund", access=Access.ADMIN, include_in_schema=False)
+@post(
+    "/admin/payments/{payment_id:int}/refund",
+    access=Access.ADMIN,
+    include_in_schema=False,
+    media_type=MediaType.HTML,
+)
 async def admin_refund(request: Request[Any, Any, Any], payment_id: FromPath[int]) -> Any:
     form = await form_data(request)
     services = services_of(request)
