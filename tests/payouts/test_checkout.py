@@ -193,7 +193,6 @@ def test_a_lost_answer_is_replayed_not_repeated(env: Env) -> None:
 
 def test_a_declined_card_on_the_server_is_a_clear_402(env: Env) -> None:
     from payouts import gateway
-
     from tests.helpers import run_async
     from tests.payouts.flow import payments
 

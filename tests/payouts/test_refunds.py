@@ -31,7 +31,7 @@ def _refunds(env: Env) -> list[tuple[int, str, str]]:
 
 
 def test_free_cancellation_refunds_in_full_from_the_platform(env: Env) -> None:
-    booking, payment, _, _, me = paid_booking(env, days=5)
+    booking, _, _, _, me = paid_booking(env, days=5)
     response = env.client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={}, headers=me)
     assert response.status_code == 200 and response.json()["refund_minor"] == PRICE
     deliver(env)
