@@ -74,7 +74,12 @@ async def by_stripe_id(session: AsyncSession, account_id: str) -> ConnectedAccou
 def apply_snapshot(
     session: AsyncSession, row: ConnectedAccount, snap: gw.ConnectedAccount, at: datetime
 ) -> bool:
-    """Apply what the provider says, unless we already applied something newer."""
+    """Apply what the provider says, unless we already applied something newer.
+
+    Stripe's event times have whole seconds; our own reads are truncated alike, so an event
+    from the same second as a read still applies.
+    """
+    at = at.replace(microsecond=0)
     if row.synced_at is not None and at < row.synced_at:
         return False
     was_enabled = row.payouts_enabled

@@ -189,7 +189,9 @@ async def begin_attempt(
     now = now or datetime.now(UTC)
     async with pay.tx() as session:
         payment = await session.get(Payment, payment_id, with_for_update=True)
-        if payment is None or payment.payer_id != payer_id:
+        if payment is None:
+            raise NotFound("No such payment.", code="payment_not_found")
+        if payment.payer_id != payer_id:
             raise Forbidden("This is not your payment.", code="not_your_payment")
         if payment.status == PaymentStatus.SUCCEEDED.value:
             raise AlreadyPaid("This is paid for already.")

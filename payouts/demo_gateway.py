@@ -63,7 +63,6 @@ class DemoGateway:
         self._settings = settings
         self._tx = tx
         self._secret = demo_secret(settings)
-        self._base = settings.web.base_url
 
     async def aclose(self) -> None:
         return None
@@ -171,11 +170,11 @@ class DemoGateway:
         self, *, key: str, account_id: str, refresh_url: str, return_url: str
     ) -> gw.Link:
         await self.get(account_id, "account")
-        return gw.Link(url=f"{self._base}/payments/demo/onboarding/{account_id}")
+        return gw.Link(url=f"/payments/demo/onboarding/{account_id}")  # a page of this site
 
     async def create_login_link(self, *, key: str, account_id: str) -> gw.Link:
         await self.get(account_id, "account")
-        return gw.Link(url=f"{self._base}/payments/demo/dashboard/{account_id}")
+        return gw.Link(url=f"/payments/demo/dashboard/{account_id}")
 
     async def complete_onboarding(self, account_id: str) -> None:
         """The demo onboarding page's button: the account may now receive payouts."""

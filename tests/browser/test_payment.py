@@ -69,3 +69,23 @@ def test_student_pays_with_the_demo_gateway_and_the_lesson_is_confirmed(
     assert line.get_by_test_id("transfer-status").inner_text() == "pending"
     assert page.get_by_test_id("upcoming").inner_text() == "€38.25"
     _shot(page, "earnings")
+
+
+def test_tutor_sets_up_demo_payouts_and_becomes_bookable(
+    live_server: str, browser_page: Any, client: TestClient[Any], queue: DramatiqQueue
+) -> None:
+    tutor_id, _ = approved_tutor(client, payouts=False)
+    tutor_email = sql(client, "SELECT email FROM users WHERE id = $1", tutor_id)[0][0]
+    page = browser_page
+    _login(page, live_server, tutor_email)
+    page.goto(live_server + "/tutor/earnings")
+    assert "Set up payouts" in page.get_by_test_id("payout-state").inner_text() + page.content()
+    page.get_by_role("button", name="Set up payouts").click()
+    page.wait_for_url(re.compile(r".*/payments/demo/onboarding/acct_demo_\w+$"))
+    page.get_by_role("button", name="Complete demo onboarding").click()
+    page.wait_for_url("**/tutor/earnings?notice=payouts_ready")
+    assert page.get_by_test_id("payout-state").inner_text().startswith("ready")
+    run_jobs(queue)  # account.updated, through the webhook pipeline
+    page.get_by_role("button", name="Open your Stripe Express dashboard").click()
+    page.wait_for_url(re.compile(r".*/payments/demo/dashboard/acct_demo_\w+$"))
+    assert "Demo" in page.inner_text("h1")

@@ -116,3 +116,20 @@ def test_payouts_paid_then_failed_in_either_order(env: Env) -> None:
     drain(env)
     assert ledger_is_balanced(env) == {"tutor/available": -1500, "tutor/paid_out": 1500}
     assert pay  # the module's helpers stay imported for the permutations above
+
+
+def test_the_sweep_requeues_an_event_whose_job_was_lost(env: Env) -> None:
+    from dramatiq.brokers.stub import StubBroker
+
+    double = env.double
+    assert double is not None
+    event = double.event("customer.created", {"id": "cus_2", "object": "customer"})
+    double.take()
+    double.deliver(env.client, [event])
+    broker = env.queue.broker
+    assert isinstance(broker, StubBroker)
+    broker.flush_all()  # the message is lost
+    sql(env.client, "UPDATE webhook_events SET received_at = now() - interval '10 minutes'")
+    env.queue.enqueue("payouts.sweep")
+    drain(env)
+    assert sql(env.client, "SELECT outcome FROM webhook_events")[0][0] == "ignored"
