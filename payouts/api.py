@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from marketplace.web.access import Access, require_principal
 from payouts import accounts, checkout, refunds, reports, webhooks
-from payouts._web import account_out, payment_out, payments_of, services_of
+from payouts.web import account_out, payment_out, payments_of, services_of
 from payouts.schemas import (
     AdminRefundIn,
     EarningsOut,

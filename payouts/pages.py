@@ -17,7 +17,7 @@ from marketplace.web.access import Access, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts, checkout, refunds, reports
-from payouts._web import account_out, payment_out, payments_of, services_of
+from payouts.web import account_out, payment_out, payments_of, services_of
 from payouts.api import earnings_csv_response
 from payouts.demo_gateway import DemoGateway
 from payouts.models import ConnectedAccount, Payment, PaymentItem, PaymentStatus

@@ -22,7 +22,7 @@ from marketplace.web.access import Access, principal_of, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts as payout_accounts
-from payouts._web import payments_of
+from payouts.web import payments_of
 from scheduling import availability, changes, payments, service
 from scheduling._web import caller_of, dispute_window, services_of
 from scheduling.presenters import booking_outs

@@ -1,4 +1,4 @@
-"""Small helpers shared by the payments API and pages."""
+"""Web helpers for payments, shared by its API and pages and by scheduling's checkout routes."""
 
 from __future__ import annotations
 
