@@ -10,7 +10,6 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from marketplace.web.access import Access, require_principal
 from payouts import accounts, checkout, refunds, reports, webhooks
-from payouts.web import account_out, payment_out, payments_of, services_of
 from payouts.schemas import (
     AdminRefundIn,
     EarningsOut,
@@ -20,6 +19,7 @@ from payouts.schemas import (
     PlatformOut,
     RefundOut,
 )
+from payouts.web import account_out, payment_out, payments_of, services_of
 
 
 @post(

@@ -17,11 +17,11 @@ from marketplace.web.access import Access, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts, checkout, refunds, reports
-from payouts.web import account_out, payment_out, payments_of, services_of
 from payouts.api import earnings_csv_response
 from payouts.demo_gateway import DemoGateway
 from payouts.models import ConnectedAccount, Payment, PaymentItem, PaymentStatus
 from payouts.purchases import KINDS
+from payouts.web import account_out, payment_out, payments_of, services_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

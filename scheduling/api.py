@@ -11,8 +11,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from marketplace.errors import NotFound
 from marketplace.web.access import Access, require_principal
-from payouts.web import payment_out, payments_of
 from payouts.schemas import PaymentOut
+from payouts.web import payment_out, payments_of
 from scheduling import availability, calendars, changes, payments, service
 from scheduling._web import caller_of, dispute_window, load_me, services_of
 from scheduling.calendar_api import ICS
