@@ -13,6 +13,7 @@ from marketplace.app import build_queue, create_app
 from marketplace.settings import PaymentSettings, Settings
 from marketplace.tasks import DramatiqQueue, build_broker
 from tests.payouts.flow import Env
+from tests.scheduling.conftest import live_api  # noqa: F401 - a real server for the races
 from tests.stripe_double import StripeDouble
 
 
