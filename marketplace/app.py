@@ -45,6 +45,11 @@ from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddlew
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.services import Services
+from payouts import api as payouts_api
+from payouts import demo as payouts_demo
+from payouts import jobs as payouts_jobs
+from payouts import pages as payouts_pages
+from payouts.purchases import KINDS as PURCHASE_KINDS
 from reviews import demo as reviews_demo
 from reviews import fragments as review_fragments
 from reviews import jobs as reviews_jobs
@@ -56,6 +61,7 @@ from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
+from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
@@ -67,6 +73,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     PACKAGE_DIR.parent / "scheduling" / "templates",
     search_api.TEMPLATES,
     review_pages.TEMPLATES,
+    payouts_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -93,6 +100,7 @@ def task_specs() -> list[TaskSpec]:
         [
             profile_jobs.TASKS,
             notification_jobs.TASKS,
+            payouts_jobs.TASKS,
             scheduling_jobs.TASKS,
             search_jobs.tasks(search_signals),
             reviews_jobs.TASKS,
@@ -107,12 +115,16 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC]
 
 
 def demo_extras() -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability, reviews_demo.seed_reviews]
+    return [
+        scheduling_demo.seed_availability,
+        payouts_demo.seed_payout_accounts,
+        reviews_demo.seed_reviews,
+    ]
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
@@ -120,6 +132,14 @@ def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
     scheduling_notices.subscribe(events, queue)
     search_jobs.subscribe(events, queue)
     reviews_jobs.subscribe(events, queue)
+    register_purchases()
+
+
+def register_purchases() -> None:
+    """What payments may sell, and who delivers it (called inside the payment's transaction)."""
+    lessons = BookingPurchases()
+    PURCHASE_KINDS.register(BOOKING, lessons)
+    PURCHASE_KINDS.register(SERIES, lessons)
 
 
 def build_queue(settings: Settings, broker: dramatiq.Broker | None = None) -> DramatiqQueue:
@@ -201,6 +221,8 @@ def create_app(
         *SCHEDULING_PAGES,
         *REVIEWS_API,
         *review_pages.ROUTES,
+        *payouts_api.ROUTES,
+        *payouts_pages.ROUTES,
         search_api.router(build_search_backend(settings, engine)),
         create_static_files_router(
             path="/static",

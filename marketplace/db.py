@@ -70,6 +70,7 @@ def load_models() -> None:
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401
+    from payouts import models as _payouts  # noqa: F401
     from reviews import models as _reviews  # noqa: F401
     from scheduling import models as _scheduling  # noqa: F401
     from search import models as _search  # noqa: F401

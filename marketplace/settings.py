@@ -71,7 +71,7 @@ class MediaSettings:
 
 @dataclass(frozen=True)
 class SchedulingSettings:
-    dispute_window_hours: int = 72
+    dispute_window_hours: int = 48
     """``DISPUTE_WINDOW_HOURS``: after a lesson ends, how long a student may dispute it before
     it settles and the tutor is paid."""
     calendar_refresh_minutes: int = 60
@@ -91,6 +91,29 @@ class ReviewSettings:
     """``REVIEW_WINDOW_DAYS``: how long after a completed lesson ends its student may review it."""
     edit_hours: int = 48
     """``REVIEW_EDIT_HOURS``: how long after writing a review its author may still change it."""
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    stripe_secret_key: str = ""
+    """``STRIPE_SECRET_KEY``: the platform's Stripe secret key. Unset (with the two below): the
+    demo gateway, which completes payments locally and says so on every page."""
+    stripe_publishable_key: str = ""
+    """``STRIPE_PUBLISHABLE_KEY``: the key the checkout page gives stripe.js."""
+    stripe_webhook_secret: str = ""
+    """``STRIPE_WEBHOOK_SECRET``: the signing secret of the webhook endpoint (``whsec_...``)."""
+    stripe_api_base: str | None = None
+    """``STRIPE_API_BASE``: another address for Stripe's API (stripe-mock, a local test double).
+    Unset: Stripe itself."""
+    stripe_timeout: float = 20.0
+    """``STRIPE_TIMEOUT``: seconds to wait for one Stripe API answer."""
+    hold_extension_minutes: int = 10
+    """``PAYMENT_HOLD_EXTENSION_MINUTES``: how long a held lesson is kept while a payment is in
+    progress (3-D Secure, a slow bank)."""
+
+    @property
+    def uses_stripe(self) -> bool:
+        return bool(self.stripe_secret_key)
 
 
 @dataclass(frozen=True)
@@ -130,6 +153,7 @@ class Settings:
     reviews: ReviewSettings = field(default_factory=ReviewSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     search: MeiliSettings = field(default_factory=MeiliSettings)
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
 
     @property
     def embedded(self) -> bool:
@@ -169,7 +193,7 @@ class Settings:
                 max_audio_seconds=float(env.get("MAX_AUDIO_SECONDS", "120")),
             ),
             scheduling=SchedulingSettings(
-                dispute_window_hours=_int(env, "DISPUTE_WINDOW_HOURS", 72),
+                dispute_window_hours=_int(env, "DISPUTE_WINDOW_HOURS", 48),
                 calendar_refresh_minutes=_int(env, "CALENDAR_REFRESH_MINUTES", 60),
                 calendar_fetch_timeout=float(env.get("CALENDAR_FETCH_TIMEOUT", "10")),
                 calendar_max_bytes=_int(env, "CALENDAR_MAX_BYTES", 5 * 1024 * 1024),
@@ -181,6 +205,7 @@ class Settings:
             ),
             sms=_sms_settings(env),
             search=_meili_settings(env),
+            payments=_payment_settings(env),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(
@@ -220,6 +245,35 @@ def _meili_settings(env: Mapping[str, str]) -> MeiliSettings:
             "search with PostgreSQL."
         )
     return MeiliSettings(url=url, api_key=api_key)
+
+
+_STRIPE_VARS = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET")
+
+
+def _payment_settings(env: Mapping[str, str]) -> PaymentSettings:
+    """All three Stripe keys, or none (the demo gateway); a partial set names what is missing."""
+    values = {name: env.get(name, "").strip() for name in _STRIPE_VARS}
+    given = [name for name, value in values.items() if value]
+    if given and len(given) < len(_STRIPE_VARS):
+        missing = ", ".join(name for name in _STRIPE_VARS if not values[name])
+        raise ConfigError(
+            f"{missing} is not set. Set all of {', '.join(_STRIPE_VARS)} to take payments "
+            "through Stripe, or none of them to use the demo gateway."
+        )
+    timeout = float(env.get("STRIPE_TIMEOUT") or "20")
+    if not 0 < timeout <= 120:
+        raise ConfigError("STRIPE_TIMEOUT must be between 0 and 120 seconds.")
+    extension = _int(env, "PAYMENT_HOLD_EXTENSION_MINUTES", 10)
+    if not 1 <= extension <= 60:
+        raise ConfigError("PAYMENT_HOLD_EXTENSION_MINUTES must be between 1 and 60.")
+    return PaymentSettings(
+        stripe_secret_key=values["STRIPE_SECRET_KEY"],
+        stripe_publishable_key=values["STRIPE_PUBLISHABLE_KEY"],
+        stripe_webhook_secret=values["STRIPE_WEBHOOK_SECRET"],
+        stripe_api_base=(env.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
+        stripe_timeout=timeout,
+        hold_extension_minutes=extension,
+    )
 
 
 _TWILIO_VARS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")

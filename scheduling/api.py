@@ -11,7 +11,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from marketplace.errors import NotFound
 from marketplace.web.access import Access, require_principal
-from scheduling import availability, calendars, changes, service
+from payouts.schemas import PaymentOut
+from payouts.web import payment_out, payments_of
+from scheduling import availability, calendars, changes, payments, service
 from scheduling._web import caller_of, dispute_window, load_me, services_of
 from scheduling.calendar_api import ICS
 from scheduling.calendar_api import ROUTES as CALENDAR_ROUTES
@@ -133,6 +135,18 @@ class BookingController(Controller):
                 session, booking_id, caller_of(require_principal(request))
             )
             return (await booking_outs(session, [booking]))[0]
+
+    @post("/{booking_id:int}/checkout", access=Access.STUDENT, status_code=200)
+    async def checkout(
+        self, request: Request[Any, Any, Any], booking_id: FromPath[int]
+    ) -> PaymentOut:
+        """Open (or reuse) the payment for a held booking, or for every held week of its
+        series; the price is the server's. Give ``client_secret`` to Stripe's Payment Element
+        (``mode`` ``demo``: pay on ``checkout_url`` instead)."""
+        principal = require_principal(request)
+        async with payments_of(request) as pay:
+            payment = await payments.start_checkout(pay, booking_id, caller_of(principal))
+            return payment_out(payment, pay.gateway, principal.id)
 
     @get("/{booking_id:int}/refund-quote", access=Access.USER)
     async def refund_quote(

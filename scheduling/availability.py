@@ -324,6 +324,7 @@ class Bookable:
     display_name: str
     currency: str
     time_zone: str
+    trial_price_minor: int | None = None
 
 
 async def bookable_tutor(session: AsyncSession, tutor_id: int) -> tuple[Bookable, dict[int, int]]:
@@ -337,6 +338,7 @@ async def bookable_tutor(session: AsyncSession, tutor_id: int) -> tuple[Bookable
                 User.time_zone,
                 LessonPrice.duration_minutes,
                 LessonPrice.price_minor,
+                TutorProfile.trial_price_minor,
             )
             .join(User, User.id == TutorProfile.user_id)
             .outerjoin(LessonPrice, LessonPrice.tutor_id == TutorProfile.user_id)
@@ -350,7 +352,7 @@ async def bookable_tutor(session: AsyncSession, tutor_id: int) -> tuple[Bookable
         raise NotFound("No such tutor.", code="tutor_not_found")
     name, currency, zone = rows[0][:3]
     prices = {int(r[3]): int(r[4]) for r in rows if r[3] is not None}
-    return Bookable(tutor_id, name, currency, zone), prices
+    return Bookable(tutor_id, name, currency, zone, rows[0][5]), prices
 
 
 async def durations_of(session: AsyncSession, tutor_id: int) -> list[int]:

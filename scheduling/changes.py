@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.uow import emit
-from scheduling import availability, lifecycle, policy
+from scheduling import availability, lifecycle, payments, policy
 from scheduling.lifecycle import LIVE_STATES, Action, Actor
 from scheduling.models import Booking, RescheduleRequest
 from scheduling.service import (
@@ -69,7 +69,7 @@ async def apply_event(
     refund: int | None = None
     if rule is not None and Action.REFUND in rule.actions:
         refund = (await refund_quote(session, booking, event, now)).refund_minor
-    await lifecycle.transition(
+    applied = await lifecycle.transition(
         session,
         booking,
         event,
@@ -79,6 +79,7 @@ async def apply_event(
         refund_minor=refund,
         now=now,
     )
+    await payments.carry_out(session, booking, applied, refund, reason.strip())
     if event in ("student_cancel", "tutor_cancel"):
         booking.cancelled_by = actor.value
         booking.cancel_reason = reason.strip()[:500]
@@ -204,6 +205,7 @@ async def run_timed_transitions(
             await lifecycle.transition(
                 session, booking, rule.event, Actor.SYSTEM, dispute_window=dispute_window, now=now
             )
+            await payments.carry_out(session, booking, rule, None, "")
             count += 1
         done[rule.event] = count
     return done

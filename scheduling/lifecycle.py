@@ -104,6 +104,17 @@ TRANSITIONS: tuple[Transition, ...] = (
         closes=Anchor.HOLD_EXPIRES,
         label="confirmed",
     ),
+    # While a payment is in progress the hold is extended (and set back when it fails), so a
+    # slow 3-D Secure step does not lose the slot; a failed payment past the hold releases it.
+    _t(
+        "adjust_hold",
+        {S.HELD},
+        None,
+        {A.PAYMENT},
+        closes=Anchor.HOLD_EXPIRES,
+        label="hold adjusted for a payment",
+    ),
+    _t("release", {S.HELD}, S.EXPIRED, {A.PAYMENT}, label="released: the payment failed"),
     _t(
         "expire",
         {S.HELD},
@@ -118,7 +129,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         {S.HELD, S.CONFIRMED},
         S.CANCELLED_BY_STUDENT,
         {A.STUDENT, A.ADMIN},
-        (Action.REFUND, Action.NOTIFY),
+        # A late cancellation keeps part of the price; the tutor's share of it is paid out now.
+        (Action.REFUND, Action.TRANSFER, Action.NOTIFY),
         closes=Anchor.STARTS,
         label="cancelled by the student",
     ),
@@ -212,6 +224,32 @@ TRANSITIONS: tuple[Transition, ...] = (
         (Action.REFUND, Action.NOTIFY),
         label="dispute resolved for the student",
     ),
+    # Card disputes (chargebacks), driven by the payment provider's webhooks. The money is
+    # already held by the card network, so losing one is no refund of ours.
+    _t(
+        "card_dispute",
+        {S.CONFIRMED, S.COMPLETED, S.SETTLED},
+        S.DISPUTED,
+        {A.PAYMENT},
+        (Action.NOTIFY,),
+        label="disputed with the card issuer",
+    ),
+    _t(
+        "dispute_won",
+        {S.DISPUTED},
+        S.COMPLETED,
+        {A.PAYMENT},
+        (Action.NOTIFY,),
+        label="card dispute closed for the tutor",
+    ),
+    _t(
+        "dispute_lost",
+        {S.DISPUTED},
+        S.REFUNDED,
+        {A.PAYMENT},
+        (Action.NOTIFY,),
+        label="card dispute closed for the student",
+    ),
 )
 BY_EVENT: Mapping[str, Transition] = {t.event: t for t in TRANSITIONS}
 TIMED: tuple[Transition, ...] = tuple(t for t in TRANSITIONS if t.timed)
@@ -254,7 +292,7 @@ async def transition(
     actor: Actor,
     *,
     actor_id: int | None = None,
-    dispute_window: timedelta = timedelta(hours=72),
+    dispute_window: timedelta = timedelta(hours=48),
     refund_minor: int | None = None,
     now: datetime | None = None,
 ) -> Transition:

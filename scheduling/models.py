@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -176,6 +177,8 @@ class Booking(Timestamped, Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
     cancel_reason: Mapped[str] = mapped_column(String(500), server_default="")
     refund_minor: Mapped[int | None] = mapped_column(Integer)
+    trial: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """Priced at the tutor's trial price (a student's first lesson with this tutor)."""
 
 
 class BookingTransition(Base):

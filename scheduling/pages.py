@@ -21,7 +21,9 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access, principal_of, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
-from scheduling import availability, changes, service
+from payouts import accounts as payout_accounts
+from payouts.web import payments_of
+from scheduling import availability, changes, payments, service
 from scheduling._web import caller_of, dispute_window, services_of
 from scheduling.presenters import booking_outs
 from scheduling.tutor_pages import ROUTES as TUTOR_ROUTES
@@ -71,6 +73,7 @@ async def pick_slot(
     async with services_of(request).sessions() as session:
         profile, prices = await availability.bookable_tutor(session, tutor_id)
         minutes, found = await service.open_slots(session, tutor_id, start, end, duration, now)
+        takes_payments = await payout_accounts.can_receive_payouts(session, tutor_id)
     days: dict[date, list[tuple[str, str]]] = defaultdict(list)
     for s, _ in found:
         local = s.astimezone(ZoneInfo(zone))
@@ -88,7 +91,8 @@ async def pick_slot(
         week=first,
         previous=first - timedelta(days=DAYS_SHOWN) if first > now.date() else None,
         next_week=first + timedelta(days=DAYS_SHOWN),
-        can_book=principal is not None and "student" in principal.roles,
+        can_book=principal is not None and "student" in principal.roles and takes_payments,
+        takes_payments=takes_payments,
         key=secrets.token_urlsafe(16),
     )
 
@@ -125,7 +129,28 @@ async def hold(request: Request[Any, Any, Any]) -> Response[Any]:
             tutor_id=tutor_id,
             duration=duration,
         )
-    return redirect(f"/lessons/{bookings[0].id}", "held" if len(bookings) == 1 else "series_held")
+    # Straight on to paying; if the checkout cannot open now, the lesson page offers it again.
+    return await _to_checkout(request, bookings[0].id)
+
+
+async def _to_checkout(request: Request[Any, Any, Any], booking_id: int) -> Response[Any]:
+    caller = caller_of(require_principal(request))
+    try:
+        async with payments_of(request) as pay:
+            payment = await payments.start_checkout(pay, booking_id, caller)
+    except DomainError as exc:
+        if exc.status_code in (401, 404):
+            raise
+        return await _lesson_page(
+            request, booking_id, status_code=exc.status_code, error=exc.message
+        )
+    return redirect(f"/checkout/{payment.id}")
+
+
+@post("/lessons/{booking_id:int}/pay", access=Access.STUDENT, include_in_schema=False)
+async def pay(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Response[Any]:
+    """The lesson page's "Pay now": open (or reuse) the checkout for this held booking."""
+    return await _to_checkout(request, booking_id)
 
 
 @get("/lessons", access=Access.USER, include_in_schema=False)
@@ -258,4 +283,4 @@ async def answer(
     return await _act(request, booking_id, action, f"reschedule_{answer}")
 
 
-ROUTES = [pick_slot, hold, my_lessons, lesson, cancel, reschedule, answer, *TUTOR_ROUTES]
+ROUTES = [pick_slot, hold, pay, my_lessons, lesson, cancel, reschedule, answer, *TUTOR_ROUTES]

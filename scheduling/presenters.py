@@ -82,6 +82,7 @@ def booking_out(
         )
         if request
         else None,
+        trial=b.trial,
     )
 
 

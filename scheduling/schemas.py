@@ -60,6 +60,8 @@ class BookingOut(msgspec.Struct):
     cancel_reason: str
     refund_minor: int | None
     reschedule: RescheduleOut | None
+    trial: bool = False
+    """Priced at the tutor's trial price (a first lesson together)."""
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):

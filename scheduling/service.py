@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from marketplace.uow import emit
+from payouts import accounts as payout_accounts
 from scheduling import availability, lifecycle, slots
 from scheduling.lifecycle import (
     HOLD,
@@ -152,6 +153,25 @@ async def _expire_stale_holds(
         await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
 
 
+async def _has_lessons_with(session: AsyncSession, student_id: int, tutor_id: int) -> bool:
+    """Any booking with this tutor that was not dropped (expired or cancelled unpaid)."""
+    dropped = [
+        State.EXPIRED.value,
+        State.CANCELLED_BY_STUDENT.value,
+        State.CANCELLED_BY_TUTOR.value,
+    ]
+    found = await session.scalar(
+        select(Booking.id)
+        .where(
+            Booking.student_id == student_id,
+            Booking.tutor_id == tutor_id,
+            Booking.status.not_in(dropped),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def check_offered(cal: slots.Calendar, start: datetime, duration: int, now: datetime) -> None:
     if (problem := slots.why_not(cal, start, duration, now)) is None:
         return
@@ -173,6 +193,7 @@ def _new_booking(
     rules: slots.Rules,
     now: datetime,
     series_id: uuid.UUID | None = None,
+    trial: bool = False,
 ) -> Booking:
     end = start + timedelta(minutes=duration)
     return Booking(
@@ -195,6 +216,7 @@ def _new_booking(
         series_id=series_id,
         sequence=0,
         cancel_reason="",
+        trial=trial,
     )
 
 
@@ -268,7 +290,12 @@ async def hold(
     if isinstance(claimed, list):
         return claimed
     tutor, prices = await availability.bookable_tutor(session, tutor_id)
+    # Only a tutor who can be paid can be booked (their payout account is set up).
+    await payout_accounts.require_payouts(session, tutor_id)
     duration = _duration(prices, duration)
+    trial = tutor.trial_price_minor is not None and not await _has_lessons_with(
+        session, student_id, tutor_id
+    )
     zone = ZoneInfo(tutor.time_zone)
     # Weekly in the tutor's wall-clock time: 17:00 in Berlin stays 17:00 across DST.
     local = start.astimezone(zone).replace(tzinfo=None)
@@ -297,14 +324,18 @@ async def hold(
             student_id=student_id,
             start=s,
             duration=duration,
-            price=prices[duration],
+            # The first lesson with a tutor is at their trial price, when they offer one.
+            price=tutor.trial_price_minor
+            if trial and i == 0 and tutor.trial_price_minor
+            else (prices[duration]),
             currency=tutor.currency,
             zone=tutor.time_zone,
             rules=cal.rules,
             now=now,
             series_id=series,
+            trial=trial and i == 0,
         )
-        for s in starts
+        for i, s in enumerate(starts)
     ]
     await _insert(session, bookings)
     if isinstance(claimed, IdempotencyKey):

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.errors import ValidationFailed
 from marketplace.profiles.models import TutorProfile, TutorStatus
+from payouts import accounts as payout_accounts
 from search.backends import SearchBackend, SearchResult
 from search.documents import TutorDocument, build_document
 from search.query import SearchQuery
@@ -21,9 +22,10 @@ REINDEX_BATCH = 500
 _LOCK_NAMESPACE = 0x5EA2C4
 
 
-def is_searchable(profile: TutorProfile) -> bool:
-    """Approved (so neither pending nor suspended) and bookable: something to book, at a price."""
-    return profile.is_public and bool(profile.prices) and bool(profile.instruments)
+def is_searchable(profile: TutorProfile, can_be_paid: bool) -> bool:
+    """Approved (so neither pending nor suspended) and bookable: something to book, at a price,
+    with a payout account that may receive the money (``can_be_paid``)."""
+    return profile.is_public and bool(profile.prices) and bool(profile.instruments) and can_be_paid
 
 
 async def search(backend: SearchBackend, query: SearchQuery) -> SearchResult:
@@ -55,7 +57,8 @@ async def index_tutor(
             select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, func.hashint8(tutor_id)))
         )
         profile = await session.get(TutorProfile, tutor_id)
-        if profile is not None and is_searchable(profile):
+        payable = await payout_accounts.can_receive_payouts(session, tutor_id)
+        if profile is not None and is_searchable(profile, payable):
             found = await signals(session, [tutor_id])
             await backend.upsert([build_document(profile, media_url, found.get(tutor_id))])
             return True
@@ -100,11 +103,13 @@ async def reindex_all(
                 if not profiles:
                     break
                 last_id = profiles[-1].user_id
-                found = await signals(session, [p.user_id for p in profiles])
+                ids = [p.user_id for p in profiles]
+                payable = await payout_accounts.payout_ready(session, ids)
+                found = await signals(session, ids)
                 yield [
                     build_document(p, media_url, found.get(p.user_id))
                     for p in profiles
-                    if is_searchable(p)
+                    if is_searchable(p, p.user_id in payable)
                 ]
                 done += len(profiles)
                 session.expunge_all()  # keep memory flat over a large rebuild

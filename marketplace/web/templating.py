@@ -43,6 +43,8 @@ def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
             currency=settings.marketplace.currency,
             embedded=settings.embedded,
             sms_outbox=not settings.sms.uses_twilio,
+            # No Stripe keys: the demo gateway takes the payments; every page says so.
+            payments_demo=not settings.payments.uses_stripe,
             notices=NOTICES,
         )
         env.filters["money"] = format_money

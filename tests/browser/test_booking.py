@@ -41,7 +41,9 @@ def test_student_picks_a_slot_in_their_zone_and_sees_the_hold(
     assert label == local.strftime("%H:%M")  # 17:00 in Berlin, shown as New York time
     assert datetime.fromisoformat(starts_at).astimezone(ZoneInfo("Europe/Berlin")).hour in (17, 18)
     first.click()
-    page.wait_for_url(re.compile(r".*/lessons/\d+\?notice=held"))
+    page.wait_for_url(re.compile(r".*/checkout/\d+$"))  # straight on to paying
+    page.get_by_role("link", name="← Back to the lesson").click()
+    page.wait_for_url(re.compile(r".*/lessons/\d+$"))
     assert page.get_by_test_id("status").inner_text() == "held"
     assert "Held for you until" in page.get_by_test_id("hold").inner_text()
     assert local.strftime("%H:%M") in page.get_by_test_id("when").inner_text()

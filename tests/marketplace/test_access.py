@@ -29,6 +29,16 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("PUT", "/api/v1/students/me/profile", {"instruments": []}, Access.STUDENT),
     ("GET", "/api/v1/admin/tutors/pending", None, Access.ADMIN),
     ("POST", "/api/v1/admin/tutors/1/moderation", {"action": "approve"}, Access.ADMIN),
+    ("POST", "/api/v1/bookings/1/checkout", None, Access.STUDENT),
+    ("GET", "/api/v1/payments/1", None, Access.USER),
+    ("POST", "/api/v1/payments/1/attempt", None, Access.STUDENT),
+    ("GET", "/api/v1/tutors/me/payouts", None, Access.TUTOR),
+    ("POST", "/api/v1/tutors/me/payouts/onboarding", None, Access.TUTOR),
+    ("POST", "/api/v1/tutors/me/payouts/refresh", None, Access.TUTOR),
+    ("POST", "/api/v1/tutors/me/payouts/dashboard-link", None, Access.TUTOR),
+    ("GET", "/api/v1/tutors/me/earnings", None, Access.TUTOR),
+    ("GET", "/api/v1/admin/payments", None, Access.ADMIN),
+    ("POST", "/api/v1/admin/payments/1/refunds", {"amount_minor": 1, "reason": "x"}, Access.ADMIN),
 ]
 ROLES = ["student", "tutor", "admin"]
 
@@ -73,13 +83,15 @@ def test_role_matrix(client: TestClient[Any]) -> None:
 
 
 def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestClient[Any]) -> None:
-    for path in ["/account", "/tutor/profile", "/admin/tutors"]:
+    for path in ["/account", "/tutor/profile", "/admin/tutors", "/tutor/earnings", "/checkout/1"]:
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
     student = account(client, "student")
     assert client.get("/tutor/profile", headers=student).status_code == 403
     assert client.get("/admin/tutors", headers=student).status_code == 403
+    assert client.get("/admin/payments", headers=student).status_code == 403
+    assert client.get("/tutor/earnings", headers=student).status_code == 403
 
 
 def test_page_forms_require_csrf(client: TestClient[Any]) -> None:

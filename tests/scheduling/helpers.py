@@ -8,6 +8,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.helpers import COMPLETE_PROFILE, account, login, register
+from tests.payouts.accounts import enable_payouts
 
 ALL_DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 OPEN_RULES: dict[str, Any] = {
@@ -28,11 +29,14 @@ def approved_tutor(
     time_zone: str = "Europe/Berlin",
     windows: list[tuple[str, str, str]] | None = None,
     rules: dict[str, Any] | None = None,
+    payouts: bool = True,
+    trial_price_minor: int | None = None,
 ) -> tuple[int, dict[str, str]]:
-    """A public tutor (30 and 60 minute prices) open 09:00–21:00 local every day by default."""
+    """A public tutor (30 and 60 minute prices) open 09:00–21:00 local every day by default,
+    with a payout account that may receive payouts (``payouts=False``: not bookable)."""
     user = register(client, "tutor", time_zone=time_zone)
     headers = login(client, user["email"])
-    body = {**COMPLETE_PROFILE, "formats": ["online"]}
+    body = {**COMPLETE_PROFILE, "formats": ["online"], "trial_price_minor": trial_price_minor}
     assert client.put("/api/v1/tutors/me/profile", json=body, headers=headers).status_code == 200
     assert client.post("/api/v1/tutors/me/submit", headers=headers).status_code == 200
     admin = account(client, "admin")
@@ -53,6 +57,8 @@ def approved_tutor(
         headers=headers,
     )
     assert put.status_code == 200, put.text
+    if payouts:
+        enable_payouts(client, user["id"])
     return user["id"], headers
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.app import demo_extras
 from marketplace.seed.load import seed_demo
+from payouts import accounts as payout_accounts
 from scheduling import service
 from scheduling.models import AvailabilityRule
 
@@ -29,3 +30,6 @@ async def test_demo_tutors_have_open_slots(sessions: async_sessionmaker[AsyncSes
             found += len(open_slots)
     assert rules and rules <= 6 * 4
     assert found > 6 * 10
+    async with sessions() as session:
+        # Bookable: every demo tutor has a demo payout account that may receive payouts.
+        assert await payout_accounts.payout_ready(session, tutors) == set(tutors)

@@ -25,6 +25,7 @@ from search.backends import SearchBackend
 from search.factory import build_search_backend
 from search.postgres_backend import PostgresBackend
 from search.service import reindex_all
+from tests.payouts.accounts import add_demo_account
 
 _emails = itertools.count(1)
 
@@ -43,6 +44,7 @@ class Tutor:
     status: str = "approved"
     travel_radius_km: int | None = None
     photo: bool = False
+    payouts: bool = True  # a payout account that may receive payouts (else not bookable)
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -233,6 +235,8 @@ async def add_tutor(session: AsyncSession, tutor: Tutor) -> int:
             prices=[LessonPrice(duration_minutes=m, price_minor=p) for m, p in tutor.prices],
         )
     )
+    if tutor.payouts:
+        add_demo_account(session, user.id)
     await session.flush()
     return user.id
 

@@ -20,6 +20,7 @@ from search.postgres_backend import PostgresBackend
 from search.query import build_query
 from tests.conftest import run_jobs
 from tests.helpers import COMPLETE_PROFILE, account
+from tests.payouts.accounts import enable_payouts
 from tests.search.factories import CAST, MEDIA_URL, add_tutors
 
 SEARCH = "/api/v1/tutors/search"
@@ -42,6 +43,7 @@ def test_an_approved_tutor_appears_edits_follow_and_a_suspension_removes_them(
 ) -> None:
     tutor, admin = account(client, "tutor"), account(client, "admin")
     me = client.put("/api/v1/tutors/me/profile", json=_profile(), headers=tutor).json()
+    enable_payouts(client, me["id"])  # bookable: payouts/test_onboarding covers the other way
     assert client.post("/api/v1/tutors/me/submit", headers=tutor).status_code == 200
     run_jobs(queue)
     assert _found(client, q="Sousa") == []  # pending: not public yet
@@ -82,6 +84,7 @@ def _porto_id() -> int:
 def test_the_index_job_is_idempotent(client: TestClient[Any], queue: DramatiqQueue) -> None:
     tutor, admin = account(client, "tutor"), account(client, "admin")
     me = client.put("/api/v1/tutors/me/profile", json=_profile(), headers=tutor).json()
+    enable_payouts(client, me["id"])
     client.post("/api/v1/tutors/me/submit", headers=tutor)
     client.post(
         f"/api/v1/admin/tutors/{me['id']}/moderation", json={"action": "approve"}, headers=admin
