@@ -170,6 +170,17 @@ def test_time_off_and_imported_busy_times() -> None:
     assert slots.why_not(busy, at(10), 60, LONG_AGO)[0] == "busy"  # type: ignore[index]
 
 
+def test_notice_ending_mid_minute_still_gives_grid_slots_that_can_be_booked() -> None:
+    # "now + notice" falls at 10:37:23.5: the first slot is 11:00, not 10:59, and booking the
+    # listed slot is accepted.
+    cal = cal_at(rules=Rules(min_notice=90, window_days=365, granularity=30))
+    now = at(9, 7) + timedelta(seconds=23, microseconds=500_000)
+    listed = [s for s, _ in slots.open_slots(cal, at(0), at(23), 60, now=now)]
+    assert hours(listed) == ["11:00", "11:30", "12:00"]
+    assert all(s.second == 0 and s.minute % 30 == 0 for s in listed)
+    assert slots.why_not(cal, listed[0], 60, now) is None
+
+
 def test_slots_start_on_the_local_grid() -> None:
     cal = Calendar(
         time_zone="UTC",
