@@ -320,7 +320,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Decided before the embedded URLs are filled in: this is the embedded default, so the
-    # CSRF secret may come from var/secret_key. The children get it through their environment.
+    # CSRF secret and the certificate signing key may come from var/. The children get them
+    # through their environment.
     settings = settings.with_embedded_secrets()
     with embedded_services(settings, redis=True) as live:
         assert live.database.url and live.broker.redis_url
@@ -336,6 +337,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "REDIS_URL": live.broker.redis_url,
             "DUET_VAR_DIR": str(live.var_dir),
             "SECRET_KEY": live.web.secret_key,
+            "CERTIFICATE_SIGNING_KEY": live.courses.signing_key,
         }
         children = [
             _spawn("worker", [sys.executable, "-m", "marketplace.cli", "worker"], env),

@@ -72,3 +72,7 @@ def load_models() -> None:
     from marketplace.profiles import models as _profiles  # noqa: F401
     from scheduling import models as _scheduling  # noqa: F401
     from search import models as _search  # noqa: F401
+    from lessons.certificates import models as _certificates  # noqa: F401
+    from lessons.courses import models as _courses  # noqa: F401
+    from lessons.notes import models as _notes  # noqa: F401
+    from lessons.quizzes import models as _quizzes  # noqa: F401
