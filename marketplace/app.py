@@ -19,6 +19,9 @@ from litestar.template import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from lessons import demo as lessons_demo
+from lessons import jobs as lessons_jobs
+from lessons import web as lessons_web
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
@@ -58,6 +61,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     PACKAGE_DIR / "templates",
     PACKAGE_DIR.parent / "scheduling" / "templates",
     search_api.TEMPLATES,
+    lessons_web.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -65,13 +69,19 @@ STATIC_DIR = PACKAGE_DIR / "static"
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(
-        [profile_jobs.TASKS, notification_jobs.TASKS, scheduling_jobs.TASKS, search_jobs.TASKS]
+        [
+            profile_jobs.TASKS,
+            notification_jobs.TASKS,
+            scheduling_jobs.TASKS,
+            search_jobs.TASKS,
+            lessons_jobs.TASKS,
+        ]
     )
 
 
 def startup_tasks() -> list[str]:
     """Tasks each worker enqueues when it starts (sweeps for work whose job was lost)."""
-    return [*profile_jobs.ON_WORKER_START]
+    return [*profile_jobs.ON_WORKER_START, *lessons_jobs.ON_WORKER_START]
 
 
 def periodic_tasks() -> list[tuple[str, int]]:
@@ -79,9 +89,14 @@ def periodic_tasks() -> list[tuple[str, int]]:
     return [*scheduling_jobs.PERIODIC]
 
 
-def demo_extras() -> list[DemoExtra]:
-    """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability]
+def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
+    """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's. Demo
+    courses store generated media, so they are seeded only when the settings are given."""
+    extras: list[DemoExtra] = [scheduling_demo.seed_availability]
+    if settings is not None:
+        storage = LocalMediaStorage(settings.media.root)
+        extras.append(lessons_demo.course_seeder(storage, settings.marketplace.currency))
+    return extras
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
@@ -163,6 +178,7 @@ def create_app(
         *NOTIFICATION_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
+        *lessons_web.routes(settings),
         search_api.router(build_search_backend(settings, engine)),
         create_static_files_router(
             path="/static",

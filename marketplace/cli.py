@@ -186,7 +186,7 @@ async def _seed(settings: Settings, tutors: int) -> None:
             settings.marketplace.currency,
             tutor_count=tutors,
             progress=progress_bar("tutors"),
-            extras=demo_extras(),
+            extras=demo_extras(settings),
         )
         # The seed writes profiles directly, without events: index them all at once.
         await _reindex(settings, engine)

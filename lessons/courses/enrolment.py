@@ -85,7 +85,9 @@ async def buy(session: AsyncSession, course_id: int, student_id: int) -> None:
 
 async def enrolment_of(session: AsyncSession, course_id: int, student_id: int) -> Enrolment | None:
     return await session.scalar(
-        select(Enrolment).where(Enrolment.course_id == course_id, Enrolment.student_id == student_id)
+        select(Enrolment).where(
+            Enrolment.course_id == course_id, Enrolment.student_id == student_id
+        )
     )
 
 

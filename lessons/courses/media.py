@@ -124,7 +124,9 @@ def _probe_pdf(path: Path) -> MediaProbe:
 def _real_video_streams(container: av.container.InputContainer) -> list[av.VideoStream]:
     # Album art in an MP3 or M4A shows up as a one-frame "video" stream: not a video.
     return [
-        s for s in container.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)
+        s
+        for s in container.streams.video
+        if not (s.disposition & av.stream.Disposition.attached_pic)
     ]
 
 
@@ -211,7 +213,9 @@ def transcode_audio(
     try:
         with (
             av.open(str(source)) as src,
-            av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as dst,
+            av.open(
+                str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}
+            ) as dst,
         ):
             out = dst.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
             out.bit_rate = AUDIO_BITRATE

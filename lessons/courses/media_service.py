@@ -64,7 +64,11 @@ async def accept_upload(
         if item.kind not in (ItemKind.AUDIO.value, ItemKind.VIDEO.value, ItemKind.FILE.value):
             raise ValidationFailed({"file": "Only audio, video and file items take an upload."})
         probe = await asyncio.to_thread(
-            media.probe, staged.path, item.kind, staged.content_type, limits_for(item.kind, settings)
+            media.probe,
+            staged.path,
+            item.kind,
+            staged.content_type,
+            limits_for(item.kind, settings),
         )
     except BaseException:
         staged.path.unlink(missing_ok=True)

@@ -99,9 +99,7 @@ class CourseItem(Timestamped, Base):
 
     __tablename__ = "course_items"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('text', 'audio', 'video', 'file', 'quiz')", name="known_kind"
-        ),
+        CheckConstraint("kind IN ('text', 'audio', 'video', 'file', 'quiz')", name="known_kind"),
         Index("ix_course_items_module", "module_id", "position"),
         Index("ix_course_items_course", "course_id"),
     )

@@ -64,7 +64,9 @@ async def viewable_course(
 ) -> Course:
     """Published courses for everyone; drafts for their tutor (preview) and admins."""
     course = await load_course(session, course_id)
-    if course.is_published or (viewer_id is not None and (viewer_id == course.tutor_id or is_admin)):
+    if course.is_published or (
+        viewer_id is not None and (viewer_id == course.tutor_id or is_admin)
+    ):
         return course
     raise NotFound("No such course.", code="course_not_found")
 
@@ -127,7 +129,9 @@ async def outline(session: AsyncSession, course: Course) -> Outline:
         m.item_id: m
         for m in await session.scalars(select(CourseMedia).where(CourseMedia.item_id.in_(ids)))
     }
-    quizzes = {q.item_id: q for q in await session.scalars(select(Quiz).where(Quiz.item_id.in_(ids)))}
+    quizzes = {
+        q.item_id: q for q in await session.scalars(select(Quiz).where(Quiz.item_id.in_(ids)))
+    }
     return Outline(course, [(m, by_module[m.id]) for m in modules], media, quizzes)
 
 
@@ -358,12 +362,16 @@ async def reorder(session: AsyncSession, course: Course, data: OrderIn) -> None:
 async def _write_order(
     session: AsyncSession, course: Course, order: Sequence[tuple[int, list[int]]]
 ) -> None:
-    modules = {m.id: m for m in await session.scalars(
-        select(CourseModule).where(CourseModule.course_id == course.id)
-    )}
-    items = {i.id: i for i in await session.scalars(
-        select(CourseItem).where(CourseItem.course_id == course.id)
-    )}
+    modules = {
+        m.id: m
+        for m in await session.scalars(
+            select(CourseModule).where(CourseModule.course_id == course.id)
+        )
+    }
+    items = {
+        i.id: i
+        for i in await session.scalars(select(CourseItem).where(CourseItem.course_id == course.id))
+    }
     for m_pos, (module_id, item_ids) in enumerate(order, start=1):
         modules[module_id].position = m_pos
         for i_pos, item_id in enumerate(item_ids, start=1):

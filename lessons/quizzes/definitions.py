@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from marketplace.errors import FieldErrors
 from lessons.quizzes import tones
 from lessons.quizzes.grading import KINDS
 from lessons.quizzes.schemas import QuestionIn
+from marketplace.errors import FieldErrors
 
 MAX_OPTIONS = 12
 MAX_TEXT = 500
@@ -58,7 +58,9 @@ def build_spec(data: QuestionIn) -> dict[str, Any]:
             options.append({"id": new_id(), "text": o.text.strip(), "feedback": o.feedback.strip()})
         spec = {
             "options": options,
-            "correct": [opt["id"] for opt, o in zip(options, data.options, strict=True) if o.correct],
+            "correct": [
+                opt["id"] for opt, o in zip(options, data.options, strict=True) if o.correct
+            ],
         }
         if data.kind == "music":
             if data.clip is None:
@@ -149,7 +151,11 @@ def to_form(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     if kind in ("single", "multiple", "music"):
         return {
             "options": [
-                {"text": o["text"], "correct": o["id"] in spec["correct"], "feedback": o["feedback"]}
+                {
+                    "text": o["text"],
+                    "correct": o["id"] in spec["correct"],
+                    "feedback": o["feedback"],
+                }
                 for o in spec["options"]
             ],
             "clip": spec.get("clip"),

@@ -104,9 +104,7 @@ class QuizAttempt(Base):
     __tablename__ = "quiz_attempts"
     __table_args__ = (
         UniqueConstraint("quiz_id", "student_id", "number", name="uq_quiz_attempts_number"),
-        CheckConstraint(
-            "status IN ('in_progress', 'submitted', 'expired')", name="known_status"
-        ),
+        CheckConstraint("status IN ('in_progress', 'submitted', 'expired')", name="known_status"),
         # At most one open attempt per student and quiz, even when two tabs start at once.
         Index(
             "uq_quiz_attempts_open",

@@ -87,7 +87,9 @@ def duration(clip: Clip) -> float:
     return (4 + sum(abs(b) for b in clip.notes)) * beat + 0.5
 
 
-def _tone(samples: array.array[float], start: int, freq: float, seconds: float, gain: float) -> None:
+def _tone(
+    samples: array.array[float], start: int, freq: float, seconds: float, gain: float
+) -> None:
     """Adds a decaying tone (four harmonics) into ``samples`` from ``start``."""
     length = min(int(seconds * RATE), len(samples) - start)
     partials = [(freq * k, gain / k**1.5) for k in range(1, 5) if freq * k < RATE / 2]
