@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lessons.courses.models import Course, Enrolment, EnrolmentSource
-from lessons.courses.service import load_course
+from lessons.courses.service import load_course, tutor_is_approved
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -52,7 +52,7 @@ async def grant_enrolment(
 async def enrol(session: AsyncSession, course_id: int, student_id: int) -> Enrolment:
     """A student's own enrolment: free courses only; a paid course needs the checkout."""
     course = await load_course(session, course_id)
-    if not course.is_published:
+    if not course.is_published or not await tutor_is_approved(session, course.tutor_id):
         raise NotFound("No such course.", code="course_not_found")
     if not course.is_free:
         raise Conflict(
@@ -70,7 +70,7 @@ async def enrol(session: AsyncSession, course_id: int, student_id: int) -> Enrol
 async def buy(session: AsyncSession, course_id: int, student_id: int) -> None:
     """The "Buy" action until the checkout is wired: a clear 409, nothing written."""
     course = await load_course(session, course_id)
-    if not course.is_published:
+    if not course.is_published or not await tutor_is_approved(session, course.tutor_id):
         raise NotFound("No such course.", code="course_not_found")
     if course.is_free:
         raise ValidationFailed({"course": "This course is free: enrol instead."})

@@ -19,6 +19,7 @@ from lessons.courses.models import (
     CourseMedia,
     CourseModule,
     CourseStatus,
+    Enrolment,
     ItemKind,
     MediaState,
 )
@@ -28,7 +29,7 @@ from lessons.quizzes.models import Question, Quiz
 from marketplace import vocab
 from marketplace.accounts.models import User
 from marketplace.errors import Conflict, FieldErrors, NotFound, ValidationFailed
-from marketplace.profiles.models import TutorProfile
+from marketplace.profiles.models import TutorProfile, TutorStatus
 from marketplace.text import render_markdown
 
 MIN_PRICE_MINOR = 100
@@ -62,13 +63,27 @@ async def owned_course(
 async def viewable_course(
     session: AsyncSession, course_id: int, viewer_id: int | None, is_admin: bool = False
 ) -> Course:
-    """Published courses for everyone; drafts for their tutor (preview) and admins."""
+    """Published courses of approved tutors for everyone; any course for its tutor (preview),
+    admins and the students enrolled in it (who keep access if it is taken down)."""
     course = await load_course(session, course_id)
-    if course.is_published or (
-        viewer_id is not None and (viewer_id == course.tutor_id or is_admin)
-    ):
+    if course.is_published and await tutor_is_approved(session, course.tutor_id):
         return course
+    if viewer_id is not None:
+        if viewer_id == course.tutor_id or is_admin:
+            return course
+        enrolled = await session.scalar(
+            select(Enrolment.id).where(
+                Enrolment.course_id == course.id, Enrolment.student_id == viewer_id
+            )
+        )
+        if enrolled is not None:
+            return course
     raise NotFound("No such course.", code="course_not_found")
+
+
+async def tutor_is_approved(session: AsyncSession, tutor_id: int) -> bool:
+    profile = await session.get(TutorProfile, tutor_id)
+    return profile is not None and profile.status == TutorStatus.APPROVED.value
 
 
 async def item_of(session: AsyncSession, course: Course, item_id: int) -> CourseItem:
@@ -439,6 +454,11 @@ async def publish_problems(session: AsyncSession, course: Course) -> dict[str, s
 
 
 async def publish(session: AsyncSession, course: Course) -> Course:
+    if not await tutor_is_approved(session, course.tutor_id):
+        raise Conflict(
+            "Your tutor profile must be approved before you publish a course.",
+            code="tutor_not_approved",
+        )
     problems = await publish_problems(session, course)
     if problems:
         raise ValidationFailed(problems, "This course cannot be published yet.")
@@ -488,10 +508,13 @@ def _catalogue(
         .scalar_subquery()
     )
     stmt = (
-        select(Course, func.coalesce(TutorProfile.display_name, User.full_name), items)
+        select(Course, TutorProfile.display_name, items)
         .join(User, User.id == Course.tutor_id)
-        .outerjoin(TutorProfile, TutorProfile.user_id == Course.tutor_id)
-        .where(Course.status == CourseStatus.PUBLISHED.value)
+        .join(TutorProfile, TutorProfile.user_id == Course.tutor_id)
+        .where(
+            Course.status == CourseStatus.PUBLISHED.value,
+            TutorProfile.status == TutorStatus.APPROVED.value,
+        )
     )
     if instrument:
         stmt = stmt.where(Course.instrument == instrument)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from tests.conftest import run_jobs  # noqa: F401  (re-exported for the tests)
-from tests.helpers import login, register
+from tests.helpers import COMPLETE_PROFILE, account, login, register
 
 COURSE = {
     "title": "Blues guitar in twelve bars",
@@ -21,8 +21,20 @@ COURSE = {
 
 
 def user(client: TestClient[Any], role: str) -> tuple[int, dict[str, str]]:
+    """A new account; a tutor's profile is approved, so their courses can be published."""
     u = register(client, role)
-    return u["id"], login(client, u["email"])
+    headers = login(client, u["email"])
+    if role == "tutor":
+        profile = {**COMPLETE_PROFILE, "formats": ["online"]}
+        assert client.put("/api/v1/tutors/me/profile", json=profile, headers=headers).is_success
+        assert client.post("/api/v1/tutors/me/submit", headers=headers).is_success
+        approved = client.post(
+            f"/api/v1/admin/tutors/{u['id']}/moderation",
+            json={"action": "approve"},
+            headers=account(client, "admin"),
+        )
+        assert approved.status_code == 200, approved.text
+    return u["id"], headers
 
 
 def course(client: TestClient[Any], tutor: dict[str, str], **overrides: Any) -> dict[str, Any]:

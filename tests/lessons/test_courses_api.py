@@ -184,3 +184,31 @@ def test_media_position_resumes_and_completes_near_the_end(client: TestClient[An
     assert client.post(url, json={"completed": True}, headers=stranger).status_code == 404
     public = client.get(f"/api/v1/courses/{cid}").json()
     assert public["modules"][0]["items"][0]["body_html"] == ""  # content is for the enrolled
+
+
+def test_only_approved_tutors_publish_and_suspension_hides_their_courses(
+    client: TestClient[Any],
+) -> None:
+    from tests.helpers import account, login, register
+
+    draft_tutor = register(client, "tutor")
+    headers = login(client, draft_tutor["email"])
+    c = course(client, headers)
+    m = module(client, headers, c["id"], "M")
+    item(client, headers, c["id"], m, "text", "T", body="text")
+    r = client.post(f"/api/v1/tutor/courses/{c['id']}/publish", headers=headers)
+    assert r.status_code == 409 and r.json()["code"] == "tutor_not_approved"
+    tutor_id, tutor = user(client, "tutor")
+    built = published_course(client, tutor)
+    cid = built["course"]["id"]
+    _, student = user(client, "student")
+    client.post(f"/api/v1/courses/{cid}/enrol", headers=student)
+    admin = account(client, "admin")
+    client.post(
+        f"/api/v1/admin/tutors/{tutor_id}/moderation",
+        json={"action": "suspend", "reason": "Reported content"},
+        headers=admin,
+    )
+    assert client.get("/api/v1/courses").json()["total"] == 0
+    assert client.get(f"/api/v1/courses/{cid}").status_code == 404
+    assert client.get(f"/api/v1/courses/{cid}", headers=student).status_code == 200  # enrolled
