@@ -185,7 +185,8 @@ async def continue_course(request: Request[Any, Any, Any], course_id: FromPath[i
     context = await _course_context(request, course_id)
     item = context["continue_item"] or (context["plan"].items[0] if context["plan"].items else None)
     notice = request.query_params.get("notice")
-    if item is None:
+    enrolment = context["enrolment"]
+    if item is None or (enrolment is not None and enrolment.completed_at is not None):
         return redirect(f"/courses/{course_id}", notice)
     return redirect(f"/courses/{course_id}/items/{item.id}", notice)
 
