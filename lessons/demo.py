@@ -204,7 +204,7 @@ def _sheet_pdf(title: str, lines: list[str]) -> bytes:
     pdf.cell(0, 12, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "", 12)
     for line in lines:
-        pdf.multi_cell(0, 8, line)
+        pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
     # Five empty staves to write on.
     y = pdf.get_y() + 10
     for staff in range(5):
@@ -316,10 +316,11 @@ def course_seeder(
                         (
                             "text",
                             "What an interval is",
-                            "An **interval** is the distance between two "
-                            "notes, counted in semitones (half steps).\n\n- minor third: 3 semitones\n"
-                            "- major third: 4\n- perfect fifth: 7\n- octave: 12\n\nTip: the first two "
-                            "notes of *Here Comes the Bride* are a perfect fourth.",
+                            "An **interval** is the distance between two notes, counted in "
+                            "semitones (half steps).\n\n- minor third: 3 semitones\n"
+                            "- major third: 4\n- perfect fifth: 7\n- octave: 12\n\n"
+                            "Tip: the first two notes of *Here Comes the Bride* are a "
+                            "perfect fourth.",
                         ),
                         (
                             "quiz",
@@ -381,7 +382,8 @@ def course_seeder(
                             "text",
                             "Root, third and seventh",
                             "A shell voicing keeps the notes that "
-                            "define the chord: the root in the left hand, the **3rd and 7th** on top.",
+                            "define the chord: the root in the left hand, the **3rd and 7th** "
+                            "on top.",
                         ),
                         (
                             "audio",

@@ -172,7 +172,9 @@ async def certificate_pdf(request: Request[Any, Any, Any], code: FromPath[str]) 
         data,
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="duet-certificate-{certificate.number}.pdf"'
+            "Content-Disposition": (
+                f'attachment; filename="duet-certificate-{certificate.number}.pdf"'
+            )
         },
     )
 

@@ -151,9 +151,10 @@ def _probe_media(path: Path, kind: str, max_seconds: float) -> MediaProbe:
                 # Decode the first frame: proves the codec is real, not just a header.
                 container.seek(0)
                 frame = next(container.decode(wanted), None)
-                if frame is None:
+                if not isinstance(frame, av.VideoFrame):
                     raise ValidationFailed({"file": "The video has no pictures we can read."})
-                width, height = frame.width, frame.height
+                width: int | None = frame.width
+                height: int | None = frame.height
             else:
                 container.seek(0)
                 if next(container.decode(wanted), None) is None:

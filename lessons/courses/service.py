@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -500,7 +501,7 @@ class Listed:
 
 def _catalogue(
     instrument: str | None, level: str | None, language: str | None, q: str | None
-) -> Select[tuple[Course, str, int]]:
+) -> Select[Any]:
     items = (
         select(func.count())
         .select_from(CourseItem)
@@ -545,7 +546,8 @@ async def public_courses(
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
-    return [Listed(c, name, n) for c, name, n in rows.all()], int(total or 0)
+    listed = [Listed(course, name, count) for course, name, count in rows.all()]
+    return listed, int(total or 0)
 
 
 async def tutor_name(session: AsyncSession, tutor_id: int) -> str:

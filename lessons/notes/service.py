@@ -106,26 +106,12 @@ async def add_file(
     max_bytes: int,
 ) -> LessonFile:
     """A PDF, PNG or JPEG, checked by content (422 and nothing kept when it is not)."""
-    try:
-        declared = content_type.split(";", 1)[0].strip().lower()
-        size = staged.stat().st_size
-        if size > max_bytes:
-            raise ValidationFailed(
-                {"file": f"The file must be at most {max_bytes // 1_048_576} MB."}
-            )
-        if size == 0:
-            raise ValidationFailed({"file": "The file is empty."})
-        real = await asyncio.to_thread(_sniff, staged, max_bytes)
-        if declared not in ("", "application/octet-stream") and declared != real:
-            raise ValidationFailed({"file": f"The file is declared as {declared} but is {real}."})
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
-    suffix = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}[real]
-    key = new_key("lesson-files", suffix)
-    target = storage.path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged.replace(target)
+    declared = content_type.split(";", 1)[0].strip().lower()
+    key_for = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+    real, size = await asyncio.to_thread(_check, staged, declared, max_bytes)
+    key = new_key("lesson-files", key_for[real])
+    await asyncio.to_thread(_move, staged, storage.path(key))
+    suffix = key_for[real]
     row = LessonFile(
         booking_id=s.booking.id,
         uploaded_by=user_id,
@@ -137,6 +123,29 @@ async def add_file(
     session.add(row)
     await session.flush()
     return row
+
+
+def _check(staged: Path, declared: str, max_bytes: int) -> tuple[str, int]:
+    try:
+        size = staged.stat().st_size
+        if size > max_bytes:
+            raise ValidationFailed(
+                {"file": f"The file must be at most {max_bytes // 1_048_576} MB."}
+            )
+        if size == 0:
+            raise ValidationFailed({"file": "The file is empty."})
+        real = _sniff(staged, max_bytes)
+        if declared not in ("", "application/octet-stream") and declared != real:
+            raise ValidationFailed({"file": f"The file is declared as {declared} but is {real}."})
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return real, size
+
+
+def _move(staged: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged.replace(target)
 
 
 def _sniff(path: Path, max_bytes: int) -> str:

@@ -124,8 +124,8 @@ def answer_text(q: Question, answer: Any) -> str:
     if q.kind == "true_false":
         return "True" if answer is True or answer == "true" else "False"
     if q.kind == "ordering" and isinstance(answer, list):
-        texts = {i["id"]: i["text"] for i in spec["items"]}
-        return " → ".join(texts.get(a, "?") for a in answer)
+        items = {i["id"]: i["text"] for i in spec["items"]}
+        return " → ".join(items.get(a, "?") for a in answer)
     if q.kind == "matching" and isinstance(answer, dict):
         rights = {p["right_id"]: p["right"] for p in spec["pairs"]}
         return "; ".join(

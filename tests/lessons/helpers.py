@@ -85,9 +85,7 @@ def question(
 def quiz_settings(
     client: TestClient[Any], tutor: dict[str, str], course_id: int, quiz_id: int, **s: Any
 ) -> dict[str, Any]:
-    r = client.put(
-        f"/api/v1/tutor/courses/{course_id}/quizzes/{quiz_id}", json=s, headers=tutor
-    )
+    r = client.put(f"/api/v1/tutor/courses/{course_id}/quizzes/{quiz_id}", json=s, headers=tutor)
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body

@@ -25,8 +25,9 @@ def video(seconds: float = 2.0, *, fmt: str = "webm", width: int = 320, height: 
             frame.pts = i
             container.mux(v.encode(frame.reformat(format="yuv420p")))
         container.mux(v.encode(None))
-        resampler = av.AudioResampler(format=a.codec_context.format.name, layout="stereo",
-                                      rate=48_000)
+        resampler = av.AudioResampler(
+            format=a.codec_context.format.name, layout="stereo", rate=48_000
+        )
         total, pos, chunk = int(seconds * 48_000), 0, 1024
         while pos < total:
             n = min(chunk, total - pos)

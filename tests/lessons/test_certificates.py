@@ -71,8 +71,13 @@ def test_pdf_has_the_facts_and_the_verification_link(client: TestClient[Any]) ->
     assert len(reader.pages) == 1
     text = reader.pages[0].extract_text()
     number = client.get(f"/api/v1/certificates/{code}").json()["number"]
-    for fact in ("Student Number", "Blues guitar in twelve bars", "taught by Ana Sousa", number,
-                 f"/certificates/{code}"):
+    for fact in (
+        "Student Number",
+        "Blues guitar in twelve bars",
+        "taught by Ana Sousa",
+        number,
+        f"/certificates/{code}",
+    ):
         assert fact in text, fact
     assert reader.pages[0].images, "the QR code image is missing"
 
@@ -118,7 +123,9 @@ def test_badge_verifies_with_the_published_key_and_fails_when_tampered(
     assert check == {"signature_valid": True, "status": "valid", "code": code}
     forged = copy.deepcopy(credential)
     forged["credentialSubject"]["name"] = "Mallory"
-    assert client.post("/api/v1/certificates/verify", json=forged).json()["signature_valid"] is False
+    assert (
+        client.post("/api/v1/certificates/verify", json=forged).json()["signature_valid"] is False
+    )
 
 
 def test_signing_key_is_required_outside_the_embedded_default(tmp_path: Path) -> None:

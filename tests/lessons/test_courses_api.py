@@ -38,7 +38,11 @@ def test_catalogue_lists_published_courses_with_filters(client: TestClient[Any])
     _, tutor = user(client, "tutor")
     published_course(client, tutor)
     published_course(
-        client, tutor, title="Piano from zero", instrument="piano", level="intermediate",
+        client,
+        tutor,
+        title="Piano from zero",
+        instrument="piano",
+        level="intermediate",
         language="pt",
     )
     course(client, tutor, title="A draft nobody sees")
@@ -84,8 +88,14 @@ def test_authoring_validates_and_reorders(client: TestClient[Any]) -> None:
     )
     assert incomplete.status_code == 422
     html = client.post(
-        f"{base}/items", json={"kind": "text", "title": "XSS", "module_id": m1,
-                               "body": "<script>alert(1)</script> **bold**"}, headers=tutor,
+        f"{base}/items",
+        json={
+            "kind": "text",
+            "title": "XSS",
+            "module_id": m1,
+            "body": "<script>alert(1)</script> **bold**",
+        },
+        headers=tutor,
     ).json()
     assert "<script>" not in html["body_html"] and "<strong>bold</strong>" in html["body_html"]
     video = item(client, tutor, c["id"], m1, "video", "No upload yet")
@@ -148,7 +158,8 @@ def test_progress_completion_and_certificate(client: TestClient[Any]) -> None:
     client.post(f"/api/v1/courses/{cid}/enrol", headers=student)
     quiz_done = client.post(
         f"/api/v1/courses/{cid}/items/{built['quiz']['id']}/progress",
-        json={"completed": True}, headers=student,
+        json={"completed": True},
+        headers=student,
     )
     assert quiz_done.status_code == 422  # a quiz is completed by passing it
     mine = client.get("/api/v1/me/courses", headers=student).json()[0]

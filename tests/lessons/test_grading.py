@@ -123,9 +123,7 @@ def test_ordering_partial_credit_by_position() -> None:
 
 
 def test_matching_partial_credit_per_pair() -> None:
-    kind, s = spec(
-        kind="matching", pairs=[PairIn("m3", "3"), PairIn("M3", "4"), PairIn("P4", "5")]
-    )
+    kind, s = spec(kind="matching", pairs=[PairIn("m3", "3"), PairIn("M3", "4"), PairIn("P4", "5")])
     p = s["pairs"]
     right = {x["id"]: x["right_id"] for x in p}
     assert grading.grade(kind, s, 3, right).earned == 3

@@ -23,8 +23,9 @@ def settings(settings: Settings) -> Settings:
     # Videos of 3 seconds or more get HLS here, so the test clip exercises it.
     return replace(
         settings,
-        courses=replace(settings.courses, hls_min_seconds=3.0, max_audio_seconds=30.0,
-                        max_file_bytes=200_000),
+        courses=replace(
+            settings.courses, hls_min_seconds=3.0, max_audio_seconds=30.0, max_file_bytes=200_000
+        ),
     )
 
 
@@ -35,7 +36,12 @@ def _setup(client: TestClient[Any]) -> tuple[dict[str, str], int, int]:
 
 
 def _upload(
-    client: TestClient[Any], tutor: dict[str, str], cid: int, iid: int, name: str, data: bytes,
+    client: TestClient[Any],
+    tutor: dict[str, str],
+    cid: int,
+    iid: int,
+    name: str,
+    data: bytes,
     content_type: str,
 ) -> Any:
     return client.post(
@@ -83,10 +89,18 @@ def test_video_becomes_h264_aac_mp4_and_hls_when_long(
     tutor, cid, mid = _setup(client)
     short = item(client, tutor, cid, mid, "video", "Short")
     long = item(client, tutor, cid, mid, "video", "Long")
-    assert _upload(client, tutor, cid, short["id"], "a.webm", media.video(1.0), "video/webm"
-                   ).status_code == 202
-    assert _upload(client, tutor, cid, long["id"], "b.mp4", media.video(4.0, fmt="mp4"),
-                   "video/mp4").status_code == 202
+    assert (
+        _upload(
+            client, tutor, cid, short["id"], "a.webm", media.video(1.0), "video/webm"
+        ).status_code
+        == 202
+    )
+    assert (
+        _upload(
+            client, tutor, cid, long["id"], "b.mp4", media.video(4.0, fmt="mp4"), "video/mp4"
+        ).status_code
+        == 202
+    )
     run_jobs(queue)
     base = f"/api/v1/tutor/courses/{cid}/items"
     s = client.get(f"{base}/{short['id']}/media", headers=tutor).json()
@@ -132,8 +146,12 @@ def test_bad_uploads_are_422_and_nothing_is_stored(
         assert r.status_code == 422, (name, declared, r.text)
         assert message in r.json()["fields"]["file"], (name, r.json())
     assert _stored(settings) == before
-    assert client.get(f"/api/v1/tutor/courses/{cid}/items/{audio['id']}/media",
-                      headers=tutor).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/tutor/courses/{cid}/items/{audio['id']}/media", headers=tutor
+        ).status_code
+        == 404
+    )
     ok = _upload(client, tutor, cid, sheet["id"], "scale.pdf", media.pdf(), "application/pdf")
     assert ok.status_code == 202 and ok.json()["status"] == "ready"
     assert client.get(ok.json()["url"]).content.startswith(b"%PDF-")

@@ -31,7 +31,8 @@ def test_notes_homework_practice_and_files(client: TestClient[Any]) -> None:
     assert client.put(f"{base}/notes", json={"body": "mine"}, headers=student).status_code == 403
     due = (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
     hw = client.post(
-        f"{base}/homework", json={"title": "F major barre, 5 min a day", "due_on": due},
+        f"{base}/homework",
+        json={"title": "F major barre, 5 min a day", "due_on": due},
         headers=tutor,
     )
     assert hw.status_code == 201
@@ -46,12 +47,21 @@ def test_notes_homework_practice_and_files(client: TestClient[Any]) -> None:
         headers=student,
     )
     assert logged.status_code == 201
-    assert client.post(f"{base}/practice", json={"practiced_on": today, "minutes": 25},
-                       headers=tutor).status_code == 403
-    assert client.post(f"{base}/practice", json={"practiced_on": today, "minutes": 0},
-                       headers=student).status_code == 422
+    assert (
+        client.post(
+            f"{base}/practice", json={"practiced_on": today, "minutes": 25}, headers=tutor
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"{base}/practice", json={"practiced_on": today, "minutes": 0}, headers=student
+        ).status_code
+        == 422
+    )
     sheet = client.post(
-        f"{base}/files", files={"file": ("scale.pdf", media.pdf(), "application/pdf")},
+        f"{base}/files",
+        files={"file": ("scale.pdf", media.pdf(), "application/pdf")},
         headers=tutor,
     )
     assert sheet.status_code == 201, sheet.text
@@ -74,19 +84,23 @@ def test_notes_homework_practice_and_files(client: TestClient[Any]) -> None:
 
 
 def test_only_the_pair_sees_the_notes(client: TestClient[Any]) -> None:
-    booking, tutor, student = _lesson(client)
+    booking, tutor, _ = _lesson(client)
     client.put(f"/api/v1/bookings/{booking}/notes", json={"body": "private"}, headers=tutor)
     files = client.post(
         f"/api/v1/bookings/{booking}/files",
-        files={"file": ("s.pdf", media.pdf(), "application/pdf")}, headers=tutor,
+        files={"file": ("s.pdf", media.pdf(), "application/pdf")},
+        headers=tutor,
     ).json()
     strangers = [account(client, "student"), account(client, "tutor"), account(client, "admin")]
     for who in strangers:
         for method, path, body in [
             ("GET", f"/api/v1/bookings/{booking}/notes", None),
             ("PUT", f"/api/v1/bookings/{booking}/notes", {"body": "x"}),
-            ("POST", f"/api/v1/bookings/{booking}/practice",
-             {"practiced_on": "2026-01-01", "minutes": 5}),
+            (
+                "POST",
+                f"/api/v1/bookings/{booking}/practice",
+                {"practiced_on": "2026-01-01", "minutes": 5},
+            ),
             ("GET", files["url"], None),
             ("GET", f"/lessons/{booking}/notes", None),
         ]:

@@ -22,7 +22,10 @@ EVERY_KIND: list[dict[str, Any]] = [
     {
         "kind": "single",
         "prompt": "Pick the tonic of G major.",
-        "options": [{"text": "Gsecret", "correct": True, "feedback": "FEEDBACK-ONE"}, {"text": "D"}],
+        "options": [
+            {"text": "Gsecret", "correct": True, "feedback": "FEEDBACK-ONE"},
+            {"text": "D"},
+        ],
         "feedback_correct": "FEEDBACK-RIGHT",
         "feedback_incorrect": "FEEDBACK-WRONG",
     },
@@ -64,7 +67,7 @@ def _build(client: TestClient[Any], **settings: Any) -> tuple[dict[str, str], in
 
 
 def test_answers_never_reach_the_student_before_submission(client: TestClient[Any]) -> None:
-    tutor, course_id, quiz_id, key = _build(client, review_policy="after_submission")
+    _, course_id, quiz_id, key = _build(client, review_policy="after_submission")
     _, student = user(client, "student")
     assert client.post(f"/api/v1/courses/{course_id}/enrol", headers=student).status_code == 201
     payloads = [
@@ -82,8 +85,16 @@ def test_answers_never_reach_the_student_before_submission(client: TestClient[An
         text = response.text
         for secret in SECRETS:
             assert secret not in text, (secret, response.url)
-        for forbidden in ('"correct"', '"accepted"', '"tolerance"', '"value"', '"right_id"',
-                          '"feedback"', '"spec"', '"definition"'):
+        for forbidden in (
+            '"correct"',
+            '"accepted"',
+            '"tolerance"',
+            '"value"',
+            '"right_id"',
+            '"feedback"',
+            '"spec"',
+            '"definition"',
+        ):
             assert forbidden not in text, (forbidden, response.url)
     assert payloads[-2].status_code == 409  # no result while the attempt is open
     # The ordering question is never shown in its correct order.
@@ -123,7 +134,9 @@ def test_full_marks_partial_credit_and_pass_mark(client: TestClient[Any]) -> Non
         str(q["true_false"]["id"]): True,
         str(q["short"]["id"]): " AM ",
         str(q["numeric"]["id"]): "440,3",
-        str(q["ordering"]["id"]): [texts["ordering"][t] for t in ("first-x", "second-x", "third-x")],
+        str(q["ordering"]["id"]): [
+            texts["ordering"][t] for t in ("first-x", "second-x", "third-x")
+        ],
         str(q["matching"]["id"]): {left["m3"]: texts["matching"]["three"]},  # one of two
         str(q["music"]["id"]): texts["music"]["Minor third"],  # wrong
     }
@@ -192,11 +205,20 @@ def test_question_banks_draw_at_random(client: TestClient[Any]) -> None:
     quiz = item(client, tutor, c["id"], m, "quiz", "Draw")
     for n in range(6):
         question(
-            client, tutor, c["id"], quiz["quiz_id"], kind="numeric", prompt=f"Q{n}", value=n,
+            client,
+            tutor,
+            c["id"],
+            quiz["quiz_id"],
+            kind="numeric",
+            prompt=f"Q{n}",
+            value=n,
             bank="easy" if n < 4 else "hard",
         )
     quiz_settings(
-        client, tutor, c["id"], quiz["quiz_id"],
+        client,
+        tutor,
+        c["id"],
+        quiz["quiz_id"],
         draw_rules=[{"bank": "easy", "count": 2}, {"bank": "hard", "count": 1}],
     )
     client.post(f"/api/v1/tutor/courses/{c['id']}/publish", headers=tutor)
@@ -221,17 +243,26 @@ def test_ungradable_quizzes_are_refused_at_publish(client: TestClient[Any]) -> N
     empty = client.post(publish, headers=tutor)
     assert empty.status_code == 422 and "has no questions" in json.dumps(empty.json())
     question(
-        client, tutor, c["id"], quiz["quiz_id"], kind="single", prompt="?",
+        client,
+        tutor,
+        c["id"],
+        quiz["quiz_id"],
+        kind="single",
+        prompt="?",
         options=[{"text": "a"}, {"text": "b"}],
     )
     no_correct = client.post(publish, headers=tutor)
     assert no_correct.status_code == 422 and "no correct option" in json.dumps(no_correct.json())
-    view = question(client, tutor, c["id"], quiz["quiz_id"], kind="true_false", prompt="?",
-                    answer=True)
+    view = question(
+        client, tutor, c["id"], quiz["quiz_id"], kind="true_false", prompt="?", answer=True
+    )
     bad = view["questions"][0]["id"]
-    client.delete(f"/api/v1/tutor/courses/{c['id']}/quizzes/{quiz['quiz_id']}/questions/{bad}",
-                  headers=tutor)
-    quiz_settings(client, tutor, c["id"], quiz["quiz_id"], draw_rules=[{"bank": "nope", "count": 1}])
+    client.delete(
+        f"/api/v1/tutor/courses/{c['id']}/quizzes/{quiz['quiz_id']}/questions/{bad}", headers=tutor
+    )
+    quiz_settings(
+        client, tutor, c["id"], quiz["quiz_id"], draw_rules=[{"bank": "nope", "count": 1}]
+    )
     empty_bank = client.post(publish, headers=tutor)
     assert empty_bank.status_code == 422 and "which is empty" in json.dumps(empty_bank.json())
     quiz_settings(client, tutor, c["id"], quiz["quiz_id"], draw_rules=[])

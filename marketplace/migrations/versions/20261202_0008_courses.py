@@ -571,7 +571,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "kind IN ('single', 'multiple', 'true_false', 'short', 'numeric', 'ordering', 'matching', 'music')",
+            "kind IN ('single', 'multiple', 'true_false', 'short', 'numeric', 'ordering', "
+            "'matching', 'music')",
             name=op.f("ck_quiz_questions_known_kind"),
         ),
         sa.CheckConstraint("points BETWEEN 1 AND 100", name=op.f("ck_quiz_questions_points")),
