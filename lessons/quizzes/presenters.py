@@ -114,7 +114,7 @@ def result_out(
 def answer_text(q: Question, answer: Any) -> str:
     """An answer (or the key) in words, for the review page."""
     spec = q.spec
-    if answer is None:
+    if answer is None or (isinstance(answer, str) and not answer.strip()):
         return "—"
     if q.kind in ("single", "music"):
         return next((o["text"] for o in spec["options"] if o["id"] == answer), "—")

@@ -181,3 +181,17 @@ def test_a_failed_conversion_shows_its_reason_and_can_be_retried(
     # A student never sees the tutor's error text; another tutor cannot see the media at all.
     _, other = user(client, "tutor")
     assert client.get(f"{base}/media", headers=other).status_code == 404
+
+
+def test_conversion_reports_progress(tmp_path: Path) -> None:
+    from lessons.courses import media as conversion
+
+    source = tmp_path / "in.webm"
+    source.write_bytes(media.video(2.0))
+    probe = conversion.probe(source, "video", "video/webm", conversion.Limits(10**7, 60))
+    seen: list[float] = []
+    seconds, width, height = conversion.transcode_video(
+        source, tmp_path / "out.mp4", probe.duration_seconds or 0, seen.append
+    )
+    assert (width, height) == (320, 240) and 1.9 < seconds < 2.1
+    assert len(seen) >= 5 and seen == sorted(seen) and 0 < seen[0] and seen[-1] < 1
