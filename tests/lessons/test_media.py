@@ -194,4 +194,4 @@ def test_conversion_reports_progress(tmp_path: Path) -> None:
         source, tmp_path / "out.mp4", probe.duration_seconds or 0, seen.append
     )
     assert (width, height) == (320, 240) and 1.9 < seconds < 2.1
-    assert len(seen) >= 5 and seen == sorted(seen) and 0 < seen[0] and seen[-1] < 1
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[0] > 0 and seen[-1] < 1
