@@ -8,7 +8,6 @@ big or too long is refused with a 422 before anything is stored.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -357,7 +356,3 @@ class _Reporter:
         if done - self.reported >= 0.05:
             self.reported = done
             self.progress(done)
-
-
-def read_head(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.params import FromPath, QueryParameter
@@ -84,6 +85,10 @@ async def catalogue(
         languages=_languages(),
         page_number=page_number,
         pages=max(1, -(-total // PER_PAGE)),
+        query=urlencode(
+            {k: v for k, v in (("instrument", instrument), ("level", level),
+                               ("language", language), ("q", q)) if v}
+        ),
     )
 
 
