@@ -10,6 +10,7 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 
 from lessons.certificates.signing import Signer, signer_for
+from marketplace import vocab
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.media import MediaStorage
@@ -67,3 +68,8 @@ async def stage_upload(
         path.unlink(missing_ok=True)
         raise ValidationFailed({"file": "The file is empty."})
     return path, size
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name) of every teaching language, by name, for the course forms."""
+    return sorted(vocab.LANGUAGES.items(), key=lambda kv: kv[1])

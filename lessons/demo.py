@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fpdf import FPDF
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lessons.certificates.pdf import FONTS
-from lessons.courses import service
+from lessons.courses import publishing, service
 from lessons.courses.models import Course, CourseMedia, CourseStatus
 from lessons.courses.schemas import CourseIn, ItemIn
 from lessons.quizzes import service as quizzes
@@ -279,7 +279,7 @@ async def _course(
                     )
                 )
     await session.flush()
-    await service.publish(session, course)
+    await publishing.publish(session, course)
     course.status = CourseStatus.PUBLISHED.value
     course.published_at = datetime.now(UTC)
 
@@ -293,6 +293,13 @@ def course_seeder(
         theory = await _tutor_for(session, tutor_ids, "music-theory")
         piano = await _tutor_for(session, tutor_ids, "piano")
         assert theory is not None and piano is not None
+        existing = await session.scalar(
+            select(func.count())
+            .select_from(Course)
+            .where(Course.tutor_id.in_([theory, piano]), Course.title.in_([EAR_TRAINING, JAZZ]))
+        )
+        if existing == 2:
+            return  # both demo courses exist: nothing to synthesise
         arpeggio = tones.clip_m4a("melodic", "D4 F4 A4 C5 G3 B3 D4 F4 C4 E4 G4 B4", 120)
         await _course(
             session,

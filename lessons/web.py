@@ -10,6 +10,7 @@ from litestar.static_files import create_static_files_router
 from lessons.certificates.api import ROUTES as CERTIFICATE_ROUTES
 from lessons.certificates.signing import signer_for
 from lessons.courses.api import ROUTES as COURSE_API
+from lessons.courses.authoring_api import ROUTES as AUTHORING_API
 from lessons.courses.pages import ROUTES as COURSE_PAGES
 from lessons.notes.api import ROUTES as NOTES_ROUTES
 from lessons.quizzes.api import ROUTES as QUIZ_API
@@ -26,6 +27,7 @@ def routes(settings: Settings) -> list[Any]:
     signer_for(settings.courses.signing_key, settings.web.base_url)
     return [
         *COURSE_API,
+        *AUTHORING_API,
         *COURSE_PAGES,
         *QUIZ_API,
         *QUIZ_PAGES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lessons.courses.catalogue import Listed
 from lessons.courses.models import Course, CourseMedia, ItemProgress
 from lessons.courses.schemas import (
     CourseOut,
@@ -10,7 +11,7 @@ from lessons.courses.schemas import (
     MediaOut,
     ModuleOut,
 )
-from lessons.courses.service import Listed, Outline
+from lessons.courses.service import Outline
 from marketplace.media import MediaStorage
 
 

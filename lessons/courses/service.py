@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lessons.courses.models import (
@@ -22,11 +20,9 @@ from lessons.courses.models import (
     CourseStatus,
     Enrolment,
     ItemKind,
-    MediaState,
 )
 from lessons.courses.schemas import CourseIn, ItemIn, ItemUpdateIn, OrderIn
-from lessons.quizzes import definitions
-from lessons.quizzes.models import Question, Quiz
+from lessons.quizzes.models import Quiz
 from marketplace import vocab
 from marketplace.accounts.models import User
 from marketplace.errors import Conflict, FieldErrors, NotFound, ValidationFailed
@@ -399,155 +395,6 @@ async def _write_order(
 async def _renumber(session: AsyncSession, course: Course) -> None:
     plan = await outline(session, course)
     await _write_order(session, course, [(m.id, [i.id for i in its]) for m, its in plan.modules])
-
-
-# ---------------------------------------------------------------- publishing
-
-
-async def quiz_problems(session: AsyncSession, quiz: Quiz) -> list[str]:
-    """Why ``quiz`` cannot be graded: its questions, its banks and its rules."""
-    questions = list(await session.scalars(select(Question).where(Question.quiz_id == quiz.id)))
-    found: list[str] = []
-    if not questions:
-        found.append("has no questions")
-    for number, q in enumerate(sorted(questions, key=lambda q: q.position), start=1):
-        for problem in definitions.problems(q.kind, q.spec, q.audio_key is not None):
-            found.append(f"question {number} {problem}")
-    banks: dict[str, int] = {}
-    for q in questions:
-        banks[q.bank] = banks.get(q.bank, 0) + 1
-    for rule in quiz.draw_rules:
-        have = banks.get(rule["bank"], 0)
-        if have == 0:
-            found.append(f"draws from the bank “{rule['bank']}”, which is empty")
-        elif rule["count"] > have:
-            found.append(
-                f"draws {rule['count']} questions from “{rule['bank']}”, which has only {have}"
-            )
-    if quiz.review_policy == "after_last_attempt" and quiz.max_attempts is None:
-        found.append("shows answers after the last attempt but has no attempt limit")
-    return found
-
-
-async def publish_problems(session: AsyncSession, course: Course) -> dict[str, str]:
-    plan = await outline(session, course)
-    problems: dict[str, str] = {}
-    items = plan.items
-    if not items:
-        problems["items"] = "Add at least one item before publishing."
-    elif not any(i.required for i in items):
-        problems["items"] = "Mark at least one item as required (it defines completion)."
-    for item in items:
-        key = f"items[{item.id}]"
-        if item.kind in (ItemKind.AUDIO.value, ItemKind.VIDEO.value, ItemKind.FILE.value):
-            media = plan.media.get(item.id)
-            if media is None:
-                problems[key] = f"“{item.title}” has no file yet."
-            elif media.status != MediaState.READY.value:
-                problems[key] = f"“{item.title}” is still {media.status}."
-        elif item.kind == ItemKind.TEXT.value and not item.body_markdown.strip():
-            problems[key] = f"“{item.title}” has no text."
-        elif item.kind == ItemKind.QUIZ.value:
-            found = await quiz_problems(session, plan.quizzes[item.id])
-            if found:
-                problems[key] = f"The quiz “{item.title}” cannot be graded: {'; '.join(found)}."
-    return problems
-
-
-async def publish(session: AsyncSession, course: Course) -> Course:
-    if not await tutor_is_approved(session, course.tutor_id):
-        raise Conflict(
-            "Your tutor profile must be approved before you publish a course.",
-            code="tutor_not_approved",
-        )
-    problems = await publish_problems(session, course)
-    if problems:
-        raise ValidationFailed(problems, "This course cannot be published yet.")
-    if not course.is_published:
-        course.status = CourseStatus.PUBLISHED.value
-        course.published_at = course.published_at or datetime.now(UTC)
-    return course
-
-
-async def unpublish(session: AsyncSession, course: Course) -> Course:
-    """Hidden from the catalogue and closed to new students; enrolled students keep access."""
-    course.status = CourseStatus.DRAFT.value
-    return course
-
-
-async def ensure_still_gradable(session: AsyncSession, quiz: Quiz) -> None:
-    """A quiz in a published course may change, but never into one that cannot be graded."""
-    course = await load_course(session, quiz.course_id)
-    if not course.is_published:
-        return
-    await session.flush()
-    found = await quiz_problems(session, quiz)
-    if found:
-        raise ValidationFailed(
-            {"quiz": "; ".join(found)},
-            "The course is published, so its quizzes must stay gradable: " + "; ".join(found),
-        )
-
-
-# ---------------------------------------------------------------- catalogue
-
-
-@dataclass(frozen=True)
-class Listed:
-    course: Course
-    tutor_name: str
-    items: int
-
-
-def _catalogue(
-    instrument: str | None, level: str | None, language: str | None, q: str | None
-) -> Select[Any]:
-    items = (
-        select(func.count())
-        .select_from(CourseItem)
-        .where(CourseItem.course_id == Course.id)
-        .scalar_subquery()
-    )
-    stmt = (
-        select(Course, TutorProfile.display_name, items)
-        .join(User, User.id == Course.tutor_id)
-        .join(TutorProfile, TutorProfile.user_id == Course.tutor_id)
-        .where(
-            Course.status == CourseStatus.PUBLISHED.value,
-            TutorProfile.status == TutorStatus.APPROVED.value,
-        )
-    )
-    if instrument:
-        stmt = stmt.where(Course.instrument == instrument)
-    if level:
-        stmt = stmt.where(Course.level == level)
-    if language:
-        stmt = stmt.where(Course.language == language)
-    if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Course.title.ilike(like), Course.summary.ilike(like)))
-    return stmt
-
-
-async def public_courses(
-    session: AsyncSession,
-    *,
-    instrument: str | None = None,
-    level: str | None = None,
-    language: str | None = None,
-    q: str | None = None,
-    page: int = 1,
-    per_page: int = 20,
-) -> tuple[list[Listed], int]:
-    stmt = _catalogue(instrument, level, language, q)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = await session.execute(
-        stmt.order_by(Course.published_at.desc(), Course.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    listed = [Listed(course, name, count) for course, name, count in rows.all()]
-    return listed, int(total or 0)
 
 
 async def tutor_name(session: AsyncSession, tutor_id: int) -> str:

@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from lessons._web import me, services_of, signer_of
+from lessons.courses import publishing
 from lessons.courses import service as courses
 from lessons.quizzes import definitions, presenters, service
 from lessons.quizzes.models import AttemptStatus
@@ -67,7 +68,7 @@ async def quiz_out(session: Any, services: Any, quiz: Any) -> QuizOut:
         shuffle_options=quiz.shuffle_options,
         review_policy=quiz.review_policy,
         draw_rules=list(quiz.draw_rules),
-        problems=await courses.quiz_problems(session, quiz),
+        problems=await publishing.quiz_problems(session, quiz),
         questions=[
             QuestionKeyOut(
                 id=q.id,

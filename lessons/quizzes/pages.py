@@ -122,7 +122,7 @@ def settings_from_form(form: Any) -> QuizSettingsIn:
 async def _quiz_edit(
     request: Request[Any, Any, Any], course_id: int, quiz_id: int, action: Any, notice: str
 ) -> Any:
-    from lessons.courses.pages import _item_editor
+    from lessons.courses.tutor_pages import _item_editor
 
     services = services_of(request)
     item_id = 0

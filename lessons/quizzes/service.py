@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lessons import progress
 from lessons.certificates.signing import Signer
 from lessons.courses.models import Course, CourseItem, Enrolment
-from lessons.courses.service import ensure_still_gradable, load_course
+from lessons.courses.publishing import ensure_still_gradable
+from lessons.courses.service import load_course
 from lessons.quizzes import definitions, grading, tones
 from lessons.quizzes.models import AttemptStatus, Question, Quiz, QuizAttempt, ReviewPolicy
 from lessons.quizzes.schemas import QuestionIn, QuizSettingsIn

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.conftest import run_jobs  # noqa: F401  (re-exported for the tests)
 from tests.helpers import COMPLETE_PROFILE, account, login, register
 
 COURSE = {

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lessons import progress
 from lessons.certificates.signing import signer_for
-from lessons.courses import enrolment, service
+from lessons.courses import catalogue, enrolment, service
 from lessons.courses.models import Course
 from lessons.demo import EAR_TRAINING, JAZZ
 from lessons.quizzes import grading
@@ -33,7 +33,7 @@ async def test_demo_courses_are_published_idempotent_and_completable(
         courses = list(await session.scalars(select(Course).order_by(Course.id)))
         assert [c.title for c in courses] == [EAR_TRAINING, JAZZ]
         assert all(c.is_published for c in courses)
-        _, total = await service.public_courses(session)
+        _, total = await catalogue.public_courses(session)
         assert total == 2
         music = await session.scalar(
             select(func.count()).select_from(Question).where(Question.kind == "music")

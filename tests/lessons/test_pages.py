@@ -16,7 +16,8 @@ def _page_login(client: TestClient[Any], headers: dict[str, str]) -> None:
     email = client.get("/api/v1/me", headers=headers).json()["email"]
     token = _csrf(client, "/login")
     r = client.post(
-        "/login", data={"_csrf_token": token, "email": email, "password": PASSWORD},
+        "/login",
+        data={"_csrf_token": token, "email": email, "password": PASSWORD},
         follow_redirects=False,
     )
     assert r.status_code == 303
@@ -37,13 +38,16 @@ def test_item_editor_uploads_through_the_form_and_shows_errors(client: TestClien
     editor = f"/teach/courses/{c['id']}/items/{sheet['id']}"
     token = _csrf(client, editor)
     bad = client.post(
-        f"{editor}/upload", data={"_csrf_token": token},
+        f"{editor}/upload",
+        data={"_csrf_token": token},
         files={"file": ("x.pdf", b"not a pdf at all", "application/pdf")},
     )
     assert bad.status_code == 422 and "not a PDF" in bad.text
     ok = client.post(
-        f"{editor}/upload", data={"_csrf_token": token},
-        files={"file": ("scale.pdf", media.pdf(), "application/pdf")}, follow_redirects=False,
+        f"{editor}/upload",
+        data={"_csrf_token": token},
+        files={"file": ("scale.pdf", media.pdf(), "application/pdf")},
+        follow_redirects=False,
     )
     assert ok.status_code == 303 and "notice=uploaded" in ok.headers["location"]
     assert "scale.pdf" in client.get(editor).text
