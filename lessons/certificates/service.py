@@ -18,6 +18,7 @@ from lessons.courses.models import Course, Enrolment
 from lessons.courses.service import tutor_name
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
+from marketplace.notifications import service as notifications
 from marketplace.uow import emit
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
@@ -78,6 +79,14 @@ async def issue(
     )
     session.add(certificate)
     await session.flush()
+    await notifications.notify(
+        session,
+        student.id,
+        kind="certificate_issued",
+        title=f"You completed “{course.title}”",
+        body=f"Your certificate {number} is ready to download and share.",
+        link=f"/certificates/{code}",
+    )
     emit(session, CertificateIssued(certificate.id, student.id, course.id))
     return certificate
 

@@ -20,6 +20,7 @@ from lessons.courses import media
 from lessons.notes.models import Homework, LessonFile, LessonNote, PracticeEntry
 from marketplace.errors import FieldErrors, Forbidden, NotFound, ValidationFailed
 from marketplace.media import MediaStorage, new_key
+from marketplace.notifications import service as notifications
 from marketplace.text import render_markdown
 from scheduling.models import Booking
 
@@ -80,6 +81,15 @@ async def add_homework(
     )
     session.add(homework)
     await session.flush()
+    due = f" (due {due_on.isoformat()})" if due_on else ""
+    await notifications.notify(
+        session,
+        s.booking.student_id,
+        kind="homework_added",
+        title="New homework from your tutor",
+        body=f"{homework.title}{due}",
+        link=f"/lessons/{s.booking.id}/notes",
+    )
     return homework
 
 

@@ -149,6 +149,8 @@ def test_a_malformed_signing_key_stops_start_up(settings: Settings) -> None:
 
 def test_certificate_json_lists_mine(client: TestClient[Any]) -> None:
     code, _, student = _certificate(client)
+    notes = client.get("/api/v1/me/notifications", headers=student).json()
+    assert any(n["link"] == f"/certificates/{code}" for n in notes["items"]), notes
     mine = client.get("/api/v1/me/certificates", headers=student).json()
     assert [c["code"] for c in mine] == [code]
     assert json.loads(json.dumps(mine))[0]["number"].startswith("DUET-")
