@@ -112,6 +112,40 @@ def build_spec(data: QuestionIn) -> dict[str, Any]:
     return spec
 
 
+def keep_ids(kind: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """An edited question keeps the ids of options, items and pairs whose text is unchanged, so
+    open attempts and past reviews still point at the same choices."""
+
+    def reuse(
+        old_rows: list[dict[str, Any]],
+        new_rows: list[dict[str, Any]],
+        key: str,
+        fields: tuple[str, ...],
+    ) -> dict[str, str]:
+        free: dict[str, list[dict[str, Any]]] = {}
+        for row in old_rows:
+            free.setdefault(row[key], []).append(row)
+        renamed: dict[str, str] = {}
+        for row in new_rows:
+            match = free.get(row[key])
+            if match:
+                previous = match.pop(0)
+                for name in fields:
+                    renamed[row[name]] = previous[name]
+                    row[name] = previous[name]
+        return renamed
+
+    if kind in ("single", "multiple", "music") and "options" in old:
+        renamed = reuse(old["options"], new["options"], "text", ("id",))
+        new["correct"] = [renamed.get(i, i) for i in new["correct"]]
+    elif kind == "ordering" and "items" in old:
+        reuse(old["items"], new["items"], "text", ("id",))
+    elif kind == "matching" and "pairs" in old:
+        reuse(old["pairs"], new["pairs"], "left", ("id",))
+        reuse(old["pairs"], new["pairs"], "right", ("right_id",))
+    return new
+
+
 def problems(kind: str, spec: dict[str, Any], has_audio: bool) -> list[str]:
     """Why this question cannot be graded (empty when it can)."""
     found: list[str] = []

@@ -24,6 +24,7 @@ NOTICES.update(
     {
         "question_added": "Question added.",
         "question_deleted": "Question deleted.",
+        "question_saved": "Question saved.",
         "quiz_saved": "Quiz settings saved.",
     }
 )
@@ -175,6 +176,28 @@ async def question_form(
 
 
 @post(
+    "/teach/courses/{course_id:int}/quizzes/{quiz_id:int}/questions/{question_id:int}",
+    access=Access.TUTOR,
+    include_in_schema=False,
+)
+async def edit_question_form(
+    request: Request[Any, Any, Any],
+    course_id: FromPath[int],
+    quiz_id: FromPath[int],
+    question_id: FromPath[int],
+) -> Any:
+    form = await form_data(request)
+    services = services_of(request)
+
+    async def action(session: Any, quiz: Any) -> None:
+        await service.save_question(
+            session, services.storage, quiz, question_from_form(form), question_id
+        )
+
+    return await _quiz_edit(request, course_id, quiz_id, action, "question_saved")
+
+
+@post(
     "/teach/courses/{course_id:int}/quizzes/{quiz_id:int}/questions/{question_id:int}/delete",
     access=Access.TUTOR,
     include_in_schema=False,
@@ -318,6 +341,7 @@ async def submit_form(request: Request[Any, Any, Any], attempt_id: FromPath[int]
 ROUTES = [
     settings_form,
     question_form,
+    edit_question_form,
     delete_question_form,
     start_form,
     attempt_page,

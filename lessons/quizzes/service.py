@@ -108,6 +108,8 @@ async def save_question(
             raise NotFound("No such question.", code="question_not_found")
         question = found
     old_clip = (question.spec or {}).get("clip") if question_id else None
+    if question_id is not None and question.kind == data.kind:
+        spec = definitions.keep_ids(data.kind, question.spec, spec)
     question.kind = data.kind
     question.prompt = data.prompt.strip()
     question.points = data.points

@@ -68,3 +68,54 @@ def test_catalogue_course_and_my_courses_pages(client: TestClient[Any]) -> None:
     assert r.status_code == 409 and "not available yet" in r.text
     assert "You are not enrolled" in client.get("/my/courses").text
     assert client.get(f"/courses/{cid}/items/{built['text']['id']}").status_code == 404
+
+
+def test_quiz_questions_are_added_and_edited_through_the_forms(client: TestClient[Any]) -> None:
+    _, tutor = user(client, "tutor")
+    built = published_course(client, tutor)
+    cid, quiz = built["course"]["id"], built["quiz"]
+    _page_login(client, tutor)
+    editor = f"/teach/courses/{cid}/items/{quiz['id']}"
+    page = client.get(editor)
+    assert page.status_code == 200 and "Edit question 1" in page.text
+    assert 'value="Minor pentatonic"' in page.text  # the edit form is filled in
+    token = _csrf(client, editor)
+    base = f"/teach/courses/{cid}/quizzes/{quiz['quiz_id']}/questions"
+    added = client.post(
+        base,
+        data={
+            "_csrf_token": token,
+            "kind": "music",
+            "prompt": "Which interval?",
+            "option_0": "Perfect fifth",
+            "correct": "0",
+            "option_1": "Octave",
+            "clip_mode": "melodic",
+            "clip_notes": "C4 G4",
+            "clip_tempo": "90",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    assert ".m4a" in client.get(editor).text  # the generated audio prompt is on the page
+    key = client.get(f"/api/v1/tutor/courses/{cid}/quizzes/{quiz['quiz_id']}", headers=tutor).json()
+    numeric = next(q for q in key["questions"] if q["kind"] == "numeric")
+    edited = client.post(
+        f"{base}/{numeric['id']}",
+        data={
+            "_csrf_token": token,
+            "kind": "numeric",
+            "prompt": "Bars in a blues?",
+            "value": "12",
+            "tolerance": "0",
+            "tolerance_kind": "absolute",
+        },
+        follow_redirects=False,
+    )
+    assert edited.status_code == 303
+    # Removing the answer from a published quiz is refused and explained in place.
+    broken = client.post(
+        f"{base}/{numeric['id']}",
+        data={"_csrf_token": token, "kind": "numeric", "prompt": "Bars in a blues?"},
+    )
+    assert broken.status_code == 422 and "has no correct number" in broken.text

@@ -283,3 +283,39 @@ def test_tutor_preview_attempts_do_not_count(client: TestClient[Any]) -> None:
     assert r.status_code == 404 and r.json()["code"] == "not_enrolled"
     other = client.get(f"/api/v1/quiz-attempts/{a.json()['id']}", headers=stranger)
     assert other.status_code == 404
+
+
+def test_editing_a_question_keeps_the_ids_of_unchanged_choices(client: TestClient[Any]) -> None:
+    _, tutor = user(client, "tutor")
+    built = published_course(client, tutor)
+    cid, qid = built["course"]["id"], built["quiz"]["quiz_id"]
+    _, student = user(client, "student")
+    client.post(f"/api/v1/courses/{cid}/enrol", headers=student)
+    a = client.post(f"/api/v1/quizzes/{qid}/attempts", headers=student).json()
+    single = next(q for q in a["questions"] if q["kind"] == "single")
+    right = next(c["id"] for c in single["choices"] if c["text"] == "Minor pentatonic")
+    # The tutor fixes a typo in a wrong option while the attempt is open.
+    edited = {
+        "kind": "single",
+        "prompt": "Which scale is the blues built on?",
+        "options": [
+            {"text": "Minor pentatonic", "correct": True},
+            {"text": "Lydian mode"},
+            {"text": "Whole tone"},
+        ],
+    }
+    r = client.put(
+        f"/api/v1/tutor/courses/{cid}/quizzes/{qid}/questions/{single['id']}",
+        json=edited,
+        headers=tutor,
+    )
+    assert r.status_code == 200, r.text
+    again = client.get(f"/api/v1/quiz-attempts/{a['id']}", headers=student).json()
+    shown = next(q for q in again["questions"] if q["id"] == single["id"])
+    assert right in [c["id"] for c in shown["choices"]]
+    result = client.post(
+        f"/api/v1/quiz-attempts/{a['id']}/submit",
+        json={"answers": {str(single["id"]): right}},
+        headers=student,
+    ).json()
+    assert next(q for q in result["questions"] if q["question_id"] == single["id"])["correct"]
