@@ -184,9 +184,12 @@ def open_slots(
     out: list[Interval] = []
     for w_start, w_end in open_windows(cal, earliest, latest + length):
         local = w_start.astimezone(zone)
-        minute = local.hour * 60 + local.minute + (1 if local.second or local.microsecond else 0)
+        # Round up to a whole minute first (a window clipped at "now + notice" has seconds),
+        # then to the tutor's grid; both roundings must move the same base.
+        carry = 1 if local.second or local.microsecond else 0
+        minute = local.hour * 60 + local.minute + carry
         offset = -minute % rules.granularity
-        slot = w_start.replace(second=0, microsecond=0) + timedelta(minutes=offset)
+        slot = w_start.replace(second=0, microsecond=0) + timedelta(minutes=carry + offset)
         if slot < w_start:
             slot += step
         while slot + length <= w_end:
