@@ -219,6 +219,7 @@ async def _page(
         "lessons/notes.html",
         status_code=status_code,
         n=out,
+        starts_at=seat.booking.starts_at,
         zone=me(request).time_zone,
         today=datetime.now(UTC).date().isoformat(),
         errors=errors or {},
