@@ -20,6 +20,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lessons import demo as lessons_demo
+from lessons import jobs as lessons_jobs
+from lessons import web as lessons_web
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
@@ -74,6 +77,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     search_api.TEMPLATES,
     review_pages.TEMPLATES,
     payouts_pages.TEMPLATES,
+    lessons_web.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -104,13 +108,14 @@ def task_specs() -> list[TaskSpec]:
             scheduling_jobs.TASKS,
             search_jobs.tasks(search_signals),
             reviews_jobs.TASKS,
+            lessons_jobs.TASKS,
         ]
     )
 
 
 def startup_tasks() -> list[str]:
     """Tasks each worker enqueues when it starts (sweeps for work whose job was lost)."""
-    return [*profile_jobs.ON_WORKER_START]
+    return [*profile_jobs.ON_WORKER_START, *lessons_jobs.ON_WORKER_START]
 
 
 def periodic_tasks() -> list[tuple[str, int]]:
@@ -118,13 +123,18 @@ def periodic_tasks() -> list[tuple[str, int]]:
     return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC]
 
 
-def demo_extras() -> list[DemoExtra]:
-    """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [
+def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
+    """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's. Demo
+    courses store generated media, so they are seeded only when the settings are given."""
+    extras: list[DemoExtra] = [
         scheduling_demo.seed_availability,
         payouts_demo.seed_payout_accounts,
         reviews_demo.seed_reviews,
     ]
+    if settings is not None:
+        storage = LocalMediaStorage(settings.media.root)
+        extras.append(lessons_demo.course_seeder(storage, settings.marketplace.currency))
+    return extras
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
@@ -223,6 +233,7 @@ def create_app(
         *review_pages.ROUTES,
         *payouts_api.ROUTES,
         *payouts_pages.ROUTES,
+        *lessons_web.routes(settings),
         search_api.router(build_search_backend(settings, engine)),
         create_static_files_router(
             path="/static",

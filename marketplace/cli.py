@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("alembic", "httpx"):
+    for noisy in ("alembic", "httpx", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
@@ -186,7 +186,7 @@ async def _seed(settings: Settings, tutors: int) -> None:
             settings.marketplace.currency,
             tutor_count=tutors,
             progress=progress_bar("tutors"),
-            extras=demo_extras(),
+            extras=demo_extras(settings),
         )
         # The seed writes profiles directly, without events: index them all at once.
         await _reindex(settings, engine)
@@ -322,7 +322,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     # Decided before the embedded URLs are filled in: this is the embedded default, so the
-    # CSRF secret may come from var/secret_key. The children get it through their environment.
+    # CSRF secret and the certificate signing key may come from var/. The children get them
+    # through their environment.
     settings = settings.with_embedded_secrets()
     with embedded_services(settings, redis=True) as live:
         assert live.database.url and live.broker.redis_url
@@ -338,6 +339,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "REDIS_URL": live.broker.redis_url,
             "DUET_VAR_DIR": str(live.var_dir),
             "SECRET_KEY": live.web.secret_key,
+            "CERTIFICATE_SIGNING_KEY": live.courses.signing_key,
         }
         children = [
             _spawn("worker", [sys.executable, "-m", "marketplace.cli", "worker"], env),

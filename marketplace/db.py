@@ -67,6 +67,10 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 def load_models() -> None:
     """Import every models module so ``Base.metadata`` is complete (Alembic, tests)."""
+    from lessons.certificates import models as _certificates  # noqa: F401
+    from lessons.courses import models as _courses  # noqa: F401
+    from lessons.notes import models as _notes  # noqa: F401
+    from lessons.quizzes import models as _quizzes  # noqa: F401
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401

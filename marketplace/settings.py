@@ -6,9 +6,10 @@ and the result is passed into ``create_app(settings)`` and the worker.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -139,6 +140,25 @@ class MeiliSettings:
 
 
 @dataclass(frozen=True)
+class CourseSettings:
+    max_audio_bytes: int = 200 * 1024 * 1024
+    """``COURSE_MAX_AUDIO_BYTES``: largest audio lesson upload."""
+    max_audio_seconds: float = 3 * 3600.0
+    """``COURSE_MAX_AUDIO_SECONDS``: longest audio lesson."""
+    max_video_bytes: int = 2 * 1024 * 1024 * 1024
+    """``COURSE_MAX_VIDEO_BYTES``: largest video lesson upload."""
+    max_video_seconds: float = 3 * 3600.0
+    """``COURSE_MAX_VIDEO_SECONDS``: longest video lesson."""
+    max_file_bytes: int = 30 * 1024 * 1024
+    """``COURSE_MAX_FILE_BYTES``: largest sheet-music PDF (course downloads, lesson files)."""
+    hls_min_seconds: float = 600.0
+    """``COURSE_HLS_MIN_SECONDS``: videos at least this long also get an HLS playlist."""
+    signing_key: str = ""
+    """``CERTIFICATE_SIGNING_KEY``: the Ed25519 private key (32 bytes, base64url) that signs
+    Open Badges credentials. Required unless running on the embedded default."""
+
+
+@dataclass(frozen=True)
 class Settings:
     var_dir: Path = Path("var")
     """``DUET_VAR_DIR``: data of the embedded services, media and generated secrets."""
@@ -154,6 +174,7 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     search: MeiliSettings = field(default_factory=MeiliSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
+    courses: CourseSettings = field(default_factory=CourseSettings)
 
     @property
     def embedded(self) -> bool:
@@ -206,6 +227,15 @@ class Settings:
             sms=_sms_settings(env),
             search=_meili_settings(env),
             payments=_payment_settings(env),
+            courses=CourseSettings(
+                max_audio_bytes=_int(env, "COURSE_MAX_AUDIO_BYTES", 200 * 1024 * 1024),
+                max_audio_seconds=float(env.get("COURSE_MAX_AUDIO_SECONDS") or 3 * 3600),
+                max_video_bytes=_int(env, "COURSE_MAX_VIDEO_BYTES", 2 * 1024 * 1024 * 1024),
+                max_video_seconds=float(env.get("COURSE_MAX_VIDEO_SECONDS") or 3 * 3600),
+                max_file_bytes=_int(env, "COURSE_MAX_FILE_BYTES", 30 * 1024 * 1024),
+                hls_min_seconds=float(env.get("COURSE_HLS_MIN_SECONDS") or 600),
+                signing_key=env.get("CERTIFICATE_SIGNING_KEY", "").strip(),
+            ),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(
@@ -219,21 +249,45 @@ class Settings:
         """Fill secrets the embedded default may generate, or fail naming what to set.
 
         On the embedded default the CSRF secret is generated once and kept in
-        ``var/secret_key`` (the start-up log says so). Anywhere else a missing secret is an error.
+        ``var/secret_key`` (the start-up log says so), and the certificate signing key in
+        ``var/certificate_signing_key``. Anywhere else a missing secret is an error.
         """
-        if self.web.secret_key:
+        settings = self
+        if not settings.web.secret_key:
+            if not settings.embedded:
+                raise ConfigError(
+                    "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                )
+            secret = _generated_once(
+                settings.var_dir / "secret_key", lambda: secrets.token_urlsafe(48)
+            )
+            settings = replace(settings, web=replace(settings.web, secret_key=secret))
+        return settings._with_signing_key()
+
+    def _with_signing_key(self) -> Settings:
+        if self.courses.signing_key:
             return self
         if not self.embedded:
             raise ConfigError(
-                "SECRET_KEY is not set. Set SECRET_KEY to a long random string "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+                "CERTIFICATE_SIGNING_KEY is not set. Set it to an Ed25519 key, 32 random bytes in "
+                "base64url (for example: python -c 'import base64, secrets; "
+                "print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())')."
             )
-        key_file = self.var_dir / "secret_key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
-        return replace(self, web=replace(self.web, secret_key=key_file.read_text().strip()))
+        key = _generated_once(
+            self.var_dir / "certificate_signing_key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        )
+        return replace(self, courses=replace(self.courses, signing_key=key))
+
+
+def _generated_once(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in ``path`` (mode 600), made on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _meili_settings(env: Mapping[str, str]) -> MeiliSettings:

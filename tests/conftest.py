@@ -28,6 +28,8 @@ from marketplace.tasks import DramatiqQueue, build_broker
 from tests.helpers import run_async
 
 TEST_DB = "duet_test"
+# A fixed Ed25519 seed for certificate signatures in tests (never used anywhere else).
+TEST_SIGNING_KEY = "dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE="
 
 
 def _plain_dsn(url: str) -> str:
@@ -99,6 +101,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         base,
         database=replace(base.database, url=database_url, pool_size=5),
         web=replace(base.web, secret_key="test-secret-key-" + "x" * 32),
+        courses=replace(base.courses, signing_key=TEST_SIGNING_KEY),
     )
 
 

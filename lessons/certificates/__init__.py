@@ -1,0 +1,1 @@
+"""Certificates of completion: PDF, public verification and signed Open Badges credentials."""

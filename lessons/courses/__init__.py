@@ -1,0 +1,1 @@
+"""Self-paced courses: authoring, media, enrolment and progress."""

@@ -1,0 +1,1 @@
+"""Around a booked lesson: the tutor's notes, homework, shared files and the practice log."""

@@ -1,0 +1,1 @@
+"""Quizzes: question definitions, banks, attempts and automatic grading."""

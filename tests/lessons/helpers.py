@@ -1,0 +1,122 @@
+"""Helpers for lessons tests: a tutor with a course, students, quick question definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.testing import TestClient
+
+from tests.helpers import COMPLETE_PROFILE, account, login, register
+
+COURSE = {
+    "title": "Blues guitar in twelve bars",
+    "instrument": "electric-guitar",
+    "level": "beginner",
+    "language": "en",
+    "summary": "Shuffle rhythm, the minor pentatonic and your first solo.",
+    "description": "We start with the **shuffle** and end with a solo.",
+    "price_minor": 0,
+}
+
+
+def user(client: TestClient[Any], role: str) -> tuple[int, dict[str, str]]:
+    """A new account; a tutor's profile is approved, so their courses can be published."""
+    u = register(client, role)
+    headers = login(client, u["email"])
+    if role == "tutor":
+        profile = {**COMPLETE_PROFILE, "formats": ["online"]}
+        assert client.put("/api/v1/tutors/me/profile", json=profile, headers=headers).is_success
+        assert client.post("/api/v1/tutors/me/submit", headers=headers).is_success
+        approved = client.post(
+            f"/api/v1/admin/tutors/{u['id']}/moderation",
+            json={"action": "approve"},
+            headers=account(client, "admin"),
+        )
+        assert approved.status_code == 200, approved.text
+    return u["id"], headers
+
+
+def course(client: TestClient[Any], tutor: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/tutor/courses", json={**COURSE, **overrides}, headers=tutor)
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def module(client: TestClient[Any], tutor: dict[str, str], course_id: int, title: str) -> int:
+    r = client.post(
+        f"/api/v1/tutor/courses/{course_id}/modules", json={"title": title}, headers=tutor
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["modules"][-1]["id"])
+
+
+def item(
+    client: TestClient[Any],
+    tutor: dict[str, str],
+    course_id: int,
+    module_id: int,
+    kind: str,
+    title: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    r = client.post(
+        f"/api/v1/tutor/courses/{course_id}/items",
+        json={"kind": kind, "title": title, "module_id": module_id, **extra},
+        headers=tutor,
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def question(
+    client: TestClient[Any], tutor: dict[str, str], course_id: int, quiz_id: int, **q: Any
+) -> dict[str, Any]:
+    r = client.post(
+        f"/api/v1/tutor/courses/{course_id}/quizzes/{quiz_id}/questions", json=q, headers=tutor
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def quiz_settings(
+    client: TestClient[Any], tutor: dict[str, str], course_id: int, quiz_id: int, **s: Any
+) -> dict[str, Any]:
+    r = client.put(f"/api/v1/tutor/courses/{course_id}/quizzes/{quiz_id}", json=s, headers=tutor)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+SINGLE = {
+    "kind": "single",
+    "prompt": "Which scale is the blues built on?",
+    "options": [
+        {"text": "Minor pentatonic", "correct": True, "feedback": "Yes, plus the blue note."},
+        {"text": "Lydian", "feedback": "Bright, but not bluesy."},
+        {"text": "Whole tone"},
+    ],
+}
+NUMERIC = {
+    "kind": "numeric",
+    "prompt": "How many bars in a standard blues?",
+    "value": 12,
+    "tolerance": 0,
+}
+
+
+def published_course(
+    client: TestClient[Any], tutor: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
+    """A published course: one text item and one quiz (single choice + numeric)."""
+    c = course(client, tutor, **overrides)
+    m = module(client, tutor, c["id"], "The shuffle")
+    text = item(client, tutor, c["id"], m, "text", "Feel the shuffle", body="Swing the eighths.")
+    quiz = item(client, tutor, c["id"], m, "quiz", "Check yourself")
+    question(client, tutor, c["id"], quiz["quiz_id"], **SINGLE)
+    question(client, tutor, c["id"], quiz["quiz_id"], **NUMERIC)
+    r = client.post(f"/api/v1/tutor/courses/{c['id']}/publish", headers=tutor)
+    assert r.status_code == 200, r.text
+    return {"course": r.json(), "text": text, "quiz": quiz}

@@ -1,0 +1,156 @@
+"""Certificates: verification page and JSON, revocation, the PDF, the signed badge, the key."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from litestar.testing import TestClient
+from pypdf import PdfReader
+
+from lessons.certificates.signing import public_key_from_multikey, verify
+from marketplace.app import create_app
+from marketplace.settings import ConfigError, Settings
+from tests.helpers import account
+from tests.lessons.helpers import published_course, user
+from tests.lessons.test_courses_api import _finish
+
+
+def _certificate(client: TestClient[Any]) -> tuple[str, dict[str, str], dict[str, str]]:
+    _, tutor = user(client, "tutor")
+    built = published_course(client, tutor)
+    _, student = user(client, "student")
+    client.post(f"/api/v1/courses/{built['course']['id']}/enrol", headers=student)
+    _finish(client, student, built)
+    code = client.get("/api/v1/me/courses", headers=student).json()[0]["certificate_code"]
+    return code, tutor, student
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_verification_page_valid_revoked_unknown(client: TestClient[Any]) -> None:
+    code, tutor, student = _certificate(client)
+    valid = client.get(f"/certificates/{code}")
+    assert valid.status_code == 200 and "Valid" in valid.text and "Student Number" in valid.text
+    unknown = client.get("/certificates/NOSUCHCODE123")
+    assert unknown.status_code == 404 and "Unknown" in unknown.text
+    assert client.get("/api/v1/certificates/NOSUCHCODE123").json()["status"] == "unknown"
+    assert client.get("/api/v1/certificates/<script>").json()["status"] == "unknown"
+    # Only the course's tutor or an admin may revoke, with a reason.
+    path = f"/api/v1/certificates/{code}/revoke"
+    assert client.post(path, json={"reason": "I want to"}, headers=student).status_code == 403
+    _, other_tutor = user(client, "tutor")
+    assert client.post(path, json={"reason": "Not mine"}, headers=other_tutor).status_code == 403
+    assert client.post(path, json={"reason": "no"}, headers=tutor).status_code == 422
+    admin = account(client, "admin")
+    r = client.post(path, json={"reason": "Quiz answers were shared"}, headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    revoked = client.get(f"/certificates/{code}")
+    assert "Revoked" in revoked.text and "Quiz answers were shared" in revoked.text
+    status = client.get(f"/api/v1/certificates/{code}").json()
+    assert status["status"] == "revoked" and status["revoke_reason"] == "Quiz answers were shared"
+    pdf = client.get(f"/certificates/{code}/certificate.pdf")
+    assert "REVOKED" in PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+
+
+def test_pdf_has_the_facts_and_the_verification_link(client: TestClient[Any]) -> None:
+    code, _, _ = _certificate(client)
+    r = client.get(f"/certificates/{code}/certificate.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(r.content))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    number = client.get(f"/api/v1/certificates/{code}").json()["number"]
+    for fact in (
+        "Student Number",
+        "Blues guitar in twelve bars",
+        "taught by Ana Sousa",
+        number,
+        f"/certificates/{code}",
+    ):
+        assert fact in text, fact
+    assert reader.pages[0].images, "the QR code image is missing"
+
+
+def test_badge_verifies_with_the_published_key_and_fails_when_tampered(
+    client: TestClient[Any],
+) -> None:
+    code, _, _ = _certificate(client)
+    credential = client.get(f"/certificates/{code}/credential.json").json()
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json" in credential["@context"]
+    assert credential["credentialSubject"]["achievement"]["name"] == "Blues guitar in twelve bars"
+    proof = credential["proof"]
+    assert proof["cryptosuite"] == "eddsa-jcs-2022" and proof["proofPurpose"] == "assertionMethod"
+    # The key named by the proof, from the published issuer document…
+    issuer = client.get("/.well-known/duet-issuer.json").json()
+    method = next(m for m in issuer["verificationMethod"] if m["id"] == proof["verificationMethod"])
+    key = public_key_from_multikey(method["publicKeyMultibase"])
+    # …is the same key as in the JWKS.
+    jwk = client.get("/.well-known/jwks.json").json()["keys"][0]
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519"
+    assert proof["verificationMethod"].endswith("#" + jwk["kid"])
+    assert Ed25519PublicKey.from_public_bytes(_b64(jwk["x"])).public_bytes_raw() == (
+        key.public_bytes_raw()
+    )
+    assert verify(credential, key)
+    for path, value in [
+        (("credentialSubject", "name"), "Someone Else"),
+        (("validFrom",), "2020-01-01T00:00:00Z"),
+        (("proof", "created"), "2020-01-01T00:00:00Z"),
+        (("credentialSubject", "achievement", "name"), "Another course"),
+    ]:
+        tampered = copy.deepcopy(credential)
+        target = tampered
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+        assert not verify(tampered, key), path
+    broken = copy.deepcopy(credential)
+    broken["proof"]["proofValue"] = "z" + "1" * 80
+    assert not verify(broken, key)
+    check = client.post("/api/v1/certificates/verify", json=credential).json()
+    assert check == {"signature_valid": True, "status": "valid", "code": code}
+    forged = copy.deepcopy(credential)
+    forged["credentialSubject"]["name"] = "Mallory"
+    assert (
+        client.post("/api/v1/certificates/verify", json=forged).json()["signature_valid"] is False
+    )
+
+
+def test_signing_key_is_required_outside_the_embedded_default(tmp_path: Path) -> None:
+    production = Settings.from_env(
+        {"DATABASE_URL": "postgresql://duet@db/duet", "SECRET_KEY": "s" * 40}
+    )
+    with pytest.raises(ConfigError, match="CERTIFICATE_SIGNING_KEY"):
+        production.with_embedded_secrets()
+    embedded = Settings.from_env({"DUET_VAR_DIR": str(tmp_path)})
+    first = embedded.with_embedded_secrets().courses.signing_key
+    again = Settings.from_env({"DUET_VAR_DIR": str(tmp_path)}).with_embedded_secrets()
+    assert first == again.courses.signing_key and len(_b64(first)) == 32
+    assert (tmp_path / "certificate_signing_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_malformed_signing_key_stops_start_up(settings: Settings) -> None:
+    bad = replace(settings, courses=replace(settings.courses, signing_key="too-short"))
+    with pytest.raises(ConfigError, match="CERTIFICATE_SIGNING_KEY"):
+        create_app(bad)
+
+
+def test_certificate_json_lists_mine(client: TestClient[Any]) -> None:
+    code, _, student = _certificate(client)
+    notes = client.get("/api/v1/me/notifications", headers=student).json()
+    assert any(n["link"] == f"/certificates/{code}" for n in notes["items"]), notes
+    mine = client.get("/api/v1/me/certificates", headers=student).json()
+    assert [c["code"] for c in mine] == [code]
+    assert json.loads(json.dumps(mine))[0]["number"].startswith("DUET-")

@@ -1,0 +1,71 @@
+"""Demo courses: two published courses with quizzes; a demo student can finish one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lessons import progress
+from lessons.certificates.signing import signer_for
+from lessons.courses import catalogue, enrolment, service
+from lessons.courses.models import Course
+from lessons.demo import EAR_TRAINING, JAZZ
+from lessons.quizzes import grading
+from lessons.quizzes import service as quizzes
+from lessons.quizzes.models import Question
+from marketplace.accounts.models import User
+from marketplace.app import demo_extras
+from marketplace.seed.load import seed_demo
+from marketplace.settings import Settings
+
+
+async def test_demo_courses_are_published_idempotent_and_completable(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    extras = demo_extras(settings)
+    await seed_demo(sessions, "EUR", tutor_count=8, extras=extras)
+    await seed_demo(sessions, "EUR", tutor_count=8, extras=extras)  # idempotent
+    async with sessions() as session:
+        courses = list(await session.scalars(select(Course).order_by(Course.id)))
+        assert [c.title for c in courses] == [EAR_TRAINING, JAZZ]
+        assert all(c.is_published for c in courses)
+        _, total = await catalogue.public_courses(session)
+        assert total == 2
+        music = await session.scalar(
+            select(func.count()).select_from(Question).where(Question.kind == "music")
+        )
+        assert music and music >= 6
+        clips = list(
+            await session.scalars(select(Question.audio_key).where(Question.audio_key.is_not(None)))
+        )
+        assert all(settings.media.root.joinpath(k).stat().st_size > 1000 for k in clips)
+        student = await session.scalar(select(User).where(User.email.like("student1@%")))
+        assert student is not None
+    free = courses[0]
+    assert free.is_free and not courses[1].is_free
+    signer = signer_for(settings.courses.signing_key, settings.web.base_url)
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        e = await enrolment.enrol(session, free.id, student.id)
+        plan = await service.outline(session, free)
+        for item in plan.items:
+            if item.kind == "text":
+                await progress.record(session, signer, free, e, item, now, completed=True)
+        for quiz in plan.quizzes.values():
+            _, attempt = await quizzes.start_attempt(session, quiz.id, student.id, now)
+            questions = await quizzes.drawn_questions(session, attempt)
+            answers: dict[str, Any] = {
+                str(q.id): grading.correct_answer(q.kind, q.spec) for q in questions
+            }
+            _, done = await quizzes.submit(session, signer, attempt.id, student.id, answers, now)
+            assert done.percent == 100.0, [q.kind for q in questions]
+        await session.refresh(e)
+        assert e.completed_at is not None and e.progress_percent == 100
+
+
+def test_demo_extras_without_settings_skip_courses(settings: Settings) -> None:
+    assert len(demo_extras(replace(settings))) == len(demo_extras()) + 1
