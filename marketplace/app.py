@@ -48,16 +48,26 @@ from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
+from scheduling.lifecycle import BookingTransitioned
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
+from video import api as video_api
+from video import demo as video_demo
+from video import jobs as video_jobs
+from video import pages as video_pages
+from video import signaling as video_signaling
+from video import twilio_turn
+from video.ice import IceServers
+from video.registry import RoomRegistry
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     PACKAGE_DIR / "templates",
     PACKAGE_DIR.parent / "scheduling" / "templates",
     search_api.TEMPLATES,
+    video_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -65,7 +75,13 @@ STATIC_DIR = PACKAGE_DIR / "static"
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(
-        [profile_jobs.TASKS, notification_jobs.TASKS, scheduling_jobs.TASKS, search_jobs.TASKS]
+        [
+            profile_jobs.TASKS,
+            notification_jobs.TASKS,
+            scheduling_jobs.TASKS,
+            search_jobs.TASKS,
+            video_jobs.TASKS,
+        ]
     )
 
 
@@ -76,12 +92,12 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *video_jobs.PERIODIC]
 
 
 def demo_extras() -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability]
+    return [scheduling_demo.seed_availability, video_demo.seed_demo_lesson]
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
@@ -139,12 +155,17 @@ def create_app(
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
     settings.media.root.mkdir(parents=True, exist_ok=True)
+    # The lesson rooms live in this process; the app owns them and closes them on shutdown.
+    rooms = RoomRegistry(services, IceServers(settings.video, twilio_turn.from_settings(settings)))
+    events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await rooms.start()
         try:
             yield
         finally:
+            await rooms.close_all()
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -164,6 +185,15 @@ def create_app(
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         search_api.router(build_search_backend(settings, engine)),
+        *video_signaling.ROUTES,
+        *video_api.ROUTES,
+        *video_pages.ROUTES,
+        create_static_files_router(
+            path="/static/video",
+            directories=[video_pages.STATIC],
+            opt={"access": Access.PUBLIC},
+            include_in_schema=False,
+        ),
         create_static_files_router(
             path="/static",
             directories=[STATIC_DIR],
@@ -212,6 +242,11 @@ def create_app(
         state=None,
     )
     app.state.services = services
+    app.state.rooms = rooms
+    # Sections higher packages add to the lesson page (scheduling cannot import them).
+    app.state.lesson_panels = [
+        video_pages.lesson_panel(settings.video.recording_retention_days)
+    ]
     return app
 
 

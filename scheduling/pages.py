@@ -21,7 +21,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access, principal_of, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
-from scheduling import availability, changes, service
+from scheduling import availability, changes, rooms, service
 from scheduling._web import caller_of, dispute_window, services_of
 from scheduling.presenters import booking_outs
 from scheduling.tutor_pages import ROUTES as TUTOR_ROUTES
@@ -164,6 +164,14 @@ async def _lesson_page(
         quote = await changes.refund_quote(
             session, booking, changes.cancel_event(booking, caller), now
         )
+        settings = services_of(request).settings.scheduling
+        room_state = await rooms.current_state(session, booking, now, settings)
+        # Panels of higher packages (the lesson's recording, ...), wired by the composition root.
+        panels = [
+            found
+            for panel in getattr(request.app.state, "lesson_panels", ())
+            if (found := await panel(session, booking, principal)) is not None
+        ]
     live = booking.status in ("held", "confirmed") and booking.starts_at > now
     return page(
         request,
@@ -174,6 +182,11 @@ async def _lesson_page(
         live=live,
         quote=quote,
         error=error,
+        room_state=room_state.value,
+        can_join=principal.id in (booking.tutor_id, booking.student_id)
+        or (principal.is_admin and settings.room_admin_observe),
+        room=rooms.room_window(booking, settings),
+        panels=panels,
         zone=principal.time_zone,
         zone_label=zone_label(principal.time_zone, booking.starts_at),
         default_new=booking.starts_at.astimezone(ZoneInfo(principal.time_zone)).strftime(

@@ -1,0 +1,148 @@
+"""Lesson room pages: the room, the pre-lesson check, the recording file, and the recording
+panel of the lesson page (``scheduling/lesson.html`` shows the panels the app wires in)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, get
+from litestar.params import FromPath
+from litestar.response import File, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import User
+from marketplace.errors import DomainError
+from marketplace.settings import BITRATES_KBPS
+from marketplace.web.access import Access, Principal, require_principal
+from marketplace.web.services import Services
+from marketplace.web.templating import page
+from scheduling import rooms as room_rules
+from scheduling.models import Booking
+from scheduling.service import Caller, booking_for
+from video import sdp, service
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def _services(request: Request[Any, Any, Any]) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def _names(session: AsyncSession, booking: Booking) -> tuple[str, str]:
+    tutor = await session.get(User, booking.tutor_id)
+    student = await session.get(User, booking.student_id)
+    return (tutor.full_name if tutor else "", student.full_name if student else "")
+
+
+@get("/lessons/{booking_id:int}/room", access=Access.USER, include_in_schema=False)
+async def room_page(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Template:
+    principal = require_principal(request)
+    services = _services(request)
+    now = datetime.now(UTC)
+    async with services.sessions() as session:
+        try:
+            room_pass = await room_rules.room_pass(
+                session,
+                booking_id,
+                user_id=principal.id,
+                is_admin=principal.is_admin,
+                now=now,
+                settings=services.settings.scheduling,
+            )
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise
+            return page(
+                request,
+                "video/room_closed.html",
+                status_code=exc.status_code,
+                booking_id=booking_id,
+                code=exc.code,
+                message=exc.message,
+                opens_at=exc.fields.get("opens_at"),
+            )
+        booking = await session.get(Booking, booking_id)
+        assert booking is not None
+        tutor_name, student_name = await _names(session, booking)
+        choice = await service.room_choice(session, booking_id)
+    kbps = choice.bitrate_kbps if choice else services.settings.video.default_bitrate_kbps
+    return page(
+        request,
+        "video/room.html",
+        booking_id=booking_id,
+        role=room_pass.role.value,
+        tutor_name=tutor_name,
+        student_name=student_name,
+        bitrate_kbps=kbps,
+        bitrates=BITRATES_KBPS,
+        fmtp=sdp.format_fmtp(sdp.music_fmtp(kbps)),
+        ends_at=room_pass.ends_at,
+        closes_at=room_pass.closes_at,
+        zone=principal.time_zone,
+    )
+
+
+@get("/lessons/{booking_id:int}/check", access=Access.USER, include_in_schema=False)
+async def check_page(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Template:
+    """Choose devices, see the input level, test the network; any time before the room closes."""
+    principal = require_principal(request)
+    services = _services(request)
+    async with services.sessions() as session:
+        booking = await booking_for(session, booking_id, Caller(principal.id, principal.is_admin))
+        state = await room_rules.current_state(
+            session, booking, datetime.now(UTC), services.settings.scheduling
+        )
+        window = room_rules.room_window(booking, services.settings.scheduling)
+    return page(
+        request,
+        "video/check.html",
+        booking_id=booking_id,
+        room_state=state.value,
+        opens_at=window.opens_at,
+        zone=principal.time_zone,
+    )
+
+
+@get("/lessons/{booking_id:int}/recording", access=Access.USER, include_in_schema=False)
+async def recording_file(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> File:
+    """The lesson's recording, for its tutor and student (and admins) only."""
+    principal = require_principal(request)
+    services = _services(request)
+    async with services.sessions() as session:
+        booking = await booking_for(session, booking_id, Caller(principal.id, principal.is_admin))
+        path = await service.recording_file(
+            session, booking.id, services.settings.video.recordings_root
+        )
+    return File(
+        path=path,
+        filename=f"duet-lesson-{booking_id}.webm",
+        media_type="video/webm",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def recording_panel(
+    session: AsyncSession, booking: Booking, principal: Principal, *, retention_days: int
+) -> tuple[str, dict[str, Any]] | None:
+    """The lesson page's recording section, when the lesson has (or had) a recording."""
+    view = await service.recording_view(session, booking, retention_days)
+    if view is None:
+        return None
+    return "video/_recording_panel.html", {"recording": view, "booking_id": booking.id}
+
+
+def lesson_panel(retention_days: int) -> Any:
+    async def panel(
+        session: AsyncSession, booking: Booking, principal: Principal
+    ) -> tuple[str, dict[str, Any]] | None:
+        return await recording_panel(session, booking, principal, retention_days=retention_days)
+
+    return panel
+
+
+ROUTES = [room_page, check_page, recording_file]
