@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from scheduling.lifecycle import State
 from tests.scheduling.helpers import sql
-from tests.video.conftest import LiveRoomServer
+from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, opus_track
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.video.conftest import LiveRoomServer
+from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, encode_vp8, opus_track, vp8_track
 from video import sdp

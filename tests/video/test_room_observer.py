@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from marketplace.settings import Settings
-from tests.video.conftest import LiveRoomServer
+from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, opus_track
 
