@@ -244,9 +244,7 @@ def create_app(
     app.state.services = services
     app.state.rooms = rooms
     # Sections higher packages add to the lesson page (scheduling cannot import them).
-    app.state.lesson_panels = [
-        video_pages.lesson_panel(settings.video.recording_retention_days)
-    ]
+    app.state.lesson_panels = [video_pages.lesson_panel(settings.video.recording_retention_days)]
     return app
 
 

@@ -122,9 +122,7 @@ def role_of(booking: Booking, user_id: int, *, is_admin: bool, admin_observe: bo
         return RoomRole.STUDENT
     if is_admin and admin_observe:
         return RoomRole.OBSERVER
-    raise Forbidden(
-        "Only this lesson's tutor and student may join its room.", code="not_in_lesson"
-    )
+    raise Forbidden("Only this lesson's tutor and student may join its room.", code="not_in_lesson")
 
 
 async def room_pass(

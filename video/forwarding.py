@@ -148,6 +148,7 @@ class PacketTap:
         self._last_ts: int | None = None
         self._frames: dict[int, _Frame] = {}
         self._broken = True  # video: forward nothing until a keyframe
+        self._sending: set[asyncio.Future[None]] = set()
 
     @classmethod
     def install(
@@ -163,7 +164,9 @@ class PacketTap:
 
         def send_pli() -> None:
             if tap.media_ssrc is not None:
-                asyncio.ensure_future(receiver._send_rtcp_pli(tap.media_ssrc))
+                task = asyncio.ensure_future(receiver._send_rtcp_pli(tap.media_ssrc))
+                tap._sending.add(task)
+                task.add_done_callback(tap._sending.discard)
 
         tap.keyframes = KeyframeRequester(send_pli)
         return tap
@@ -336,7 +339,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._last_out = out
         return out
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         # The sender calls recv() again right after it sent the previous packet's RTP: that is
         # when the previous packet left the server.
         if self._in_flight_ns is not None and self.latency is not None:

@@ -90,8 +90,8 @@ def _ice_connections(pc: RTCPeerConnection) -> list[Any]:
 def _limit_host_addresses(connection: Any, allowed: list[str]) -> None:
     gather: Callable[..., Awaitable[list[Any]]] = connection.get_component_candidates
 
-    async def only_allowed(component: int, addresses: list[str], timeout: int = 5) -> list[Any]:
-        return await gather(component=component, addresses=allowed, timeout=timeout)
+    async def only_allowed(component: int, addresses: list[str], **kwargs: Any) -> list[Any]:
+        return await gather(component=component, addresses=allowed, **kwargs)
 
     connection.get_component_candidates = only_allowed
 

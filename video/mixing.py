@@ -123,7 +123,9 @@ def _fit(width: int, height: int) -> tuple[int, int]:
 
 def _planes(frame: av.VideoFrame) -> tuple[NDArray[np.uint8], ...]:
     w, h = _fit(frame.width, frame.height)
-    stacked = frame.reformat(width=w, height=h, format="yuv420p").to_ndarray()
+    stacked = np.asarray(
+        frame.reformat(width=w, height=h, format="yuv420p").to_ndarray(), dtype=np.uint8
+    )
     y = stacked[:h]
     u = stacked[h : h + h // 4].reshape(h // 2, w // 2)
     v = stacked[h + h // 4 :].reshape(h // 2, w // 2)
@@ -195,9 +197,7 @@ def _compose(tiles: list[tuple[NDArray[np.uint8], ...] | None]) -> av.VideoFrame
     return av.VideoFrame.from_ndarray(stacked, format="yuv420p")
 
 
-def mix(
-    tracks: list[Track], out_path: Path, *, bitrate_kbps: int, order: list[int]
-) -> MixResult:
+def mix(tracks: list[Track], out_path: Path, *, bitrate_kbps: int, order: list[int]) -> MixResult:
     """Write ``out_path`` (WebM) from ``tracks``; ``order`` is the user ids left to right."""
     audio = [t for t in tracks if t.kind == "audio"]
     video = [t for t in tracks if t.kind == "video"]
@@ -222,8 +222,9 @@ def mix(
     try:
         for start, block in _mixed_audio(audio, origin):
             if start > samples_out:  # nobody was there: silence keeps the timeline
-                _encode_audio(container, astream, np.zeros((start - samples_out, 2), np.float32),
-                              samples_out)
+                _encode_audio(
+                    container, astream, np.zeros((start - samples_out, 2), np.float32), samples_out
+                )
                 samples_out = start
             _encode_audio(container, astream, block, samples_out)
             samples_out += len(block)
@@ -232,8 +233,9 @@ def mix(
         audio_seconds = samples_out / RATE
         video_seconds = 0.0
         if vstream is not None:
-            inputs = {uid: _VideoInput([t for t in video if t.user_id == uid], origin)
-                      for uid in people}
+            inputs = {
+                uid: _VideoInput([t for t in video if t.user_id == uid], origin) for uid in people
+            }
             last_frame = max(_video_end(t, origin) for t in video)
             total = max(audio_seconds, last_frame)
             slots = people if len(people) > 1 else [*people, -1]

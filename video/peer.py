@@ -126,12 +126,14 @@ class Peer:
     def _deliver(self, packet: MediaPacket) -> None:
         self.on_media(self, packet)
 
-    async def add_candidate(self, candidate: str | None, sdp_mid: str | None, index: int | None) -> None:
+    async def add_candidate(
+        self, candidate: str | None, sdp_mid: str | None, index: int | None
+    ) -> None:
         """A trickled browser candidate; ``None`` ends them. Others' addresses are ignored."""
         if self.pc is None or self.closed:
             return
         if candidate is None or candidate == "":
-            await self.pc.addIceCandidate(None)  # type: ignore[arg-type]
+            await self.pc.addIceCandidate(None)
             return
         if not isinstance(candidate, str) or len(candidate) > 1000:
             raise ValidationFailed({"candidate": "Send an ICE candidate line."})

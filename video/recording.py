@@ -109,6 +109,7 @@ class TrackWriter:
 
     def _open(self, first: bytes) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        stream: Any
         if self.kind == "audio":
             container = av.open(str(self.path), "w", format="ogg")
             stream = container.add_stream("libopus", rate=48_000, layout="stereo")

@@ -116,9 +116,7 @@ class RoomRegistry:
             logger.info("lesson room %s opened", room.booking_id)
             return room
 
-    async def close(
-        self, booking_id: int, reason: str, *, finish_recording: bool = True
-    ) -> None:
+    async def close(self, booking_id: int, reason: str, *, finish_recording: bool = True) -> None:
         room = self.rooms.pop(booking_id, None)
         if room is None:
             return
@@ -169,7 +167,9 @@ class RoomRegistry:
             if state is not room_rules.RoomState.OPEN:
                 booking = bookings.get(booking_id)
                 ended = booking is not None and booking.status == State.COMPLETED.value
-                await self.close(booking_id, "ended" if ended and now < room.closes_at else "closed")
+                await self.close(
+                    booking_id, "ended" if ended and now < room.closes_at else "closed"
+                )
             elif room.empty_since is not None and (
                 time.monotonic() - room.empty_since > EMPTY_ROOM_SECONDS
             ):

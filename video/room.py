@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -84,8 +84,13 @@ class ChatLine:
     at: datetime
 
     def public(self) -> dict[str, Any]:
-        return {"type": "chat", "user_id": self.user_id, "name": self.name, "text": self.text,
-                "at": self.at.isoformat()}
+        return {
+            "type": "chat",
+            "user_id": self.user_id,
+            "name": self.name,
+            "text": self.text,
+            "at": self.at.isoformat(),
+        }
 
 
 @dataclass
@@ -109,6 +114,7 @@ class Room:
     on_change: Callable[[Room], Awaitable[None]] | None = None  # recording follows presence
     # (source user, kind) -> the tracks its packets go to; rebuilt when anyone comes or goes.
     _routes: dict[tuple[int, str], list[ForwardedTrack]] = field(default_factory=dict)
+    _tasks: set[asyncio.Future[None]] = field(default_factory=set)
 
     # ------------------------------------------------------------------ who sees whom
 
@@ -202,7 +208,7 @@ class Room:
             policy=self.policy,
             latency=self.latency,
             on_media=self.on_media,
-            on_failed=lambda failed: asyncio.ensure_future(self._peer_failed(participant, failed)),
+            on_failed=lambda failed: self._spawn(self._peer_failed(participant, failed)),
             may_send=participant.sends,
         )
         try:
@@ -240,6 +246,11 @@ class Room:
         await self.broadcast({"type": "participant", "participant": participant.public()})
         await self._changed()
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _changed(self) -> None:
         if self.on_change is not None:
             await self.on_change(self)
@@ -271,8 +282,11 @@ class Room:
             "type": "welcome",
             "you": participant.public(),
             "slots": [
-                {"user_id": uid, "name": self.names.get(uid, ""),
-                 "role": "tutor" if uid == self.tutor_id else "student"}
+                {
+                    "user_id": uid,
+                    "name": self.names.get(uid, ""),
+                    "role": "tutor" if uid == self.tutor_id else "student",
+                }
                 for uid in slots
             ],
             "participants": [p.public() for p in self.participants.values()],
@@ -317,5 +331,5 @@ async def _quietly(awaitable: Awaitable[Any]) -> None:
     """Signaling to someone who just left must not break the room for the others."""
     try:
         await awaitable
-    except Exception as exc:  # noqa: BLE001 - a dead socket raises many kinds of errors
+    except Exception as exc:
         logger.debug("could not signal a participant: %s", exc)

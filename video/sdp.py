@@ -75,7 +75,9 @@ def opus_fmtp(sdp: str) -> list[dict[str, str]]:
     lines = sdp.replace("\r\n", "\n").split("\n")
     opus_types = {m.group(1) for line in lines if (m := _RTPMAP.match(line))}
     return [
-        parse_fmtp(m.group(2)) for line in lines if (m := _FMTP.match(line)) and m.group(1) in opus_types
+        parse_fmtp(m.group(2))
+        for line in lines
+        if (m := _FMTP.match(line)) and m.group(1) in opus_types
     ]
 
 
@@ -113,8 +115,6 @@ def drop_candidates(sdp: str, keep: Callable[[str], bool]) -> str:
     """Remove ``a=candidate`` lines for which ``keep(line_without_a=)`` is false."""
     newline = "\r\n" if "\r\n" in sdp else "\n"
     kept = [
-        line
-        for line in sdp.split(newline)
-        if not line.startswith("a=candidate:") or keep(line[2:])
+        line for line in sdp.split(newline) if not line.startswith("a=candidate:") or keep(line[2:])
     ]
     return newline.join(kept)

@@ -169,9 +169,7 @@ async def recording_view(
     )
 
 
-async def recording_file(
-    session: AsyncSession, booking_id: int, root: Path
-) -> Path:
+async def recording_file(session: AsyncSession, booking_id: int, root: Path) -> Path:
     found = await session.scalar(select(Recording).where(Recording.booking_id == booking_id))
     if found is None or found.status != "ready" or not found.file_key:
         raise NotFound("This lesson has no recording.", code="recording_not_found")
@@ -209,7 +207,7 @@ async def finish_recording(session: AsyncSession, recording_id: int, settings: S
             bitrate_kbps=choice.bitrate_kbps if choice else settings.video.default_bitrate_kbps,
             order=[booking.tutor_id, booking.student_id],
         )
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded for the people waiting
+    except Exception as exc:
         logger.exception("mixing recording %s failed", recording_id)
         found.status = "failed"
         found.error = str(exc)[:500]

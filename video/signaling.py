@@ -224,7 +224,8 @@ class _Session:
         )
 
     async def on_state(self, message: dict[str, Any]) -> None:
-        changes = {k: message[k] for k in ("muted", "camera", "mode") if k in message}
+        names = ("muted", "camera", "mode")
+        changes: dict[str, Any] = {k: message[k] for k in names if k in message}
         if any(k != "mode" and not isinstance(v, bool) for k, v in changes.items()):
             raise ValidationFailed({"state": "muted and camera are true or false."})
         if "mode" in changes and changes["mode"] not in ("music", "speech"):

@@ -61,8 +61,8 @@ def stereo_wav(path: Path, left_hz: int, right_hz: int, seconds: int = 4) -> Pat
 
 
 @pytest.fixture
-def room_live(settings: Settings, queue: DramatiqQueue, tmp_path: Path) -> Iterator[LiveRoomServer]:
-    with live_room_server(loopback_room_settings(settings, tmp_path), queue) as server:
+def room_live(settings: Settings, queue: DramatiqQueue) -> Iterator[LiveRoomServer]:
+    with live_room_server(loopback_room_settings(settings), queue) as server:
         yield server
 
 

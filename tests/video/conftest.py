@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,8 @@ from tests.video.server import LiveRoomServer, live_room_server, loopback_room_s
 
 
 @pytest.fixture
-def room_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return loopback_room_settings(settings, tmp_path)
+def room_settings(settings: Settings) -> Settings:
+    return loopback_room_settings(settings)
 
 
 @pytest.fixture

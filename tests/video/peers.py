@@ -61,8 +61,9 @@ def encode_opus(samples: np.ndarray, bitrate_kbps: int) -> list[bytes]:
     return packets
 
 
-def encode_vp8(frames: int, width: int = 640, height: int = 480, fps: int = 30,
-               bitrate: int = 1_000_000) -> list[tuple[bytes, bool]]:
+def encode_vp8(
+    frames: int, width: int = 640, height: int = 480, fps: int = 30, bitrate: int = 1_000_000
+) -> list[tuple[bytes, bool]]:
     """VP8 frames of a moving gradient, the first a keyframe (one every 2 s after that)."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
@@ -129,7 +130,9 @@ def vp8_track(frames: list[tuple[bytes, bool]]) -> PacedPackets:
 class Received:
     """What a participant got from the room, without decoding it."""
 
-    packets: dict[str, list[MediaPacket]] = field(default_factory=lambda: {"audio": [], "video": []})
+    packets: dict[str, list[MediaPacket]] = field(
+        default_factory=lambda: {"audio": [], "video": []}
+    )
     raw_payloads: list[bytes] = field(default_factory=list)  # audio RTP payloads as they came
 
 
@@ -217,16 +220,16 @@ class RoomClient:
 
         receiver._handle_rtp_packet = capture
 
-    async def connected(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
+    async def connected(self, within: float = 20) -> None:
+        deadline = time.monotonic() + within
         while self.pc is None or self.pc.connectionState != "connected":
             if time.monotonic() > deadline:
                 state = self.pc.connectionState if self.pc else "none"
                 raise TimeoutError(f"peer connection is {state}")
             await asyncio.sleep(0.05)
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 15) -> None:
+        deadline = time.monotonic() + within
         while not predicate():
             if time.monotonic() > deadline:
                 raise TimeoutError("condition not met")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -29,15 +28,8 @@ from video.registry import RoomRegistry
 T = TypeVar("T")
 
 
-def loopback_room_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return replace(
-        settings,
-        video=replace(
-            settings.video,
-            media_addresses=("127.0.0.1",),
-            recordings_root=tmp_path / "recordings",
-        ),
-    )
+def loopback_room_settings(settings: Settings) -> Settings:
+    return replace(settings, video=replace(settings.video, media_addresses=("127.0.0.1",)))
 
 
 @dataclass
@@ -56,8 +48,8 @@ class LiveRoomServer:
         assert loop is not None
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
 
-    async def acall(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        return await asyncio.to_thread(self.call, coro, timeout)
+    async def acall(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.to_thread(self.call, coro)
 
 
 def _free_port() -> int:

@@ -12,14 +12,16 @@ from litestar.testing import TestClient
 
 from scheduling.lifecycle import State
 from tests.scheduling.helpers import sql
-from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
-from tests.video.peers import RoomClient, opus_track
+from tests.video.peers import RoomClient
+from tests.video.server import LiveRoomServer
 
 pytestmark = pytest.mark.slow
 
 
-async def refused(server: LiveRoomServer, booking_id: int, token: str | None, **headers: str) -> int:
+async def refused(
+    server: LiveRoomServer, booking_id: int, token: str | None, **headers: str
+) -> int:
     url = server.url.replace("http://", "ws://") + f"/lessons/{booking_id}/room/ws"
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -70,7 +72,9 @@ async def test_out_of_window_and_unconfirmed_lessons_have_no_open_room(
     lesson = await make_lesson(database_url, starts_in=starts_in, minutes=60, status=status)
     assert await refused(room_server, lesson.booking_id, lesson.tutor) == 403
     assert await refused(room_server, lesson.booking_id, lesson.student) == 403
-    response = client.get(f"/api/v1/bookings/{lesson.booking_id}/room", headers=bearer(lesson.tutor))
+    response = client.get(
+        f"/api/v1/bookings/{lesson.booking_id}/room", headers=bearer(lesson.tutor)
+    )
     assert response.status_code == 403 and response.json()["code"] == code
     page = client.get(f"/lessons/{lesson.booking_id}/room", headers=bearer(lesson.student))
     assert page.status_code == 403
@@ -91,7 +95,9 @@ async def test_the_room_is_open_from_ten_minutes_before_to_fifteen_after(
     other = await make_lesson(database_url)
     response = client.get(f"/api/v1/bookings/{other.booking_id}/room", headers=bearer(lesson.tutor))
     assert response.status_code == 403 and response.json()["code"] == "not_in_lesson"
-    assert client.get("/api/v1/bookings/999999/room", headers=bearer(lesson.tutor)).status_code == 404
+    assert (
+        client.get("/api/v1/bookings/999999/room", headers=bearer(lesson.tutor)).status_code == 404
+    )
 
 
 async def test_the_tutor_ends_the_lesson_through_the_lifecycle(
@@ -122,5 +128,7 @@ async def test_the_tutor_ends_the_lesson_through_the_lifecycle(
     ]
     # The room stays closed, though its window has not ended.
     assert await refused(room_server, lesson.booking_id, lesson.student) == 403
-    response = client.get(f"/api/v1/bookings/{lesson.booking_id}/room", headers=bearer(lesson.tutor))
+    response = client.get(
+        f"/api/v1/bookings/{lesson.booking_id}/room", headers=bearer(lesson.tutor)
+    )
     assert response.json()["code"] == "room_closed"

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, encode_vp8, opus_track, vp8_track
+from tests.video.server import LiveRoomServer
 from video import sdp
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from marketplace.settings import Settings
-from tests.video.server import LiveRoomServer
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, opus_track
+from tests.video.server import LiveRoomServer
 
 pytestmark = pytest.mark.slow
 
