@@ -90,7 +90,7 @@ async def test_the_welcome_carries_twilio_turn_when_configured(
         client = RoomClient(room_server.url, lesson.booking_id, lesson.student)
         welcome = await client.connect()
         await client.close()
-    assert [s["urls"] for s in welcome["ice_servers"]][0] == "stun:global.stun.twilio.com:3478"
+    assert welcome["ice_servers"][0]["urls"] == "stun:global.stun.twilio.com:3478"
     assert len(twilio.tokens) == 1 and twilio.tokens[0]["ttl"] > 60 * 60  # until after closing
 
 
