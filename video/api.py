@@ -4,11 +4,11 @@ operator's view of open rooms. Signaling itself is the WebSocket in ``video.sign
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 
 from marketplace.web.access import Access, require_principal
 from marketplace.web.services import Services
@@ -112,9 +112,15 @@ async def recording(request: Request[Any, Any, Any], booking_id: FromPath[int]) 
 
 
 @get("/api/v1/admin/rooms", access=Access.ADMIN, tags=["lesson room"])
-async def open_rooms(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Operators: open rooms, who is in them, and the forwarding delay (p50/p99)."""
-    return registry_of(request.app.state).snapshot()
+async def open_rooms(
+    request: Request[Any, Any, Any],
+    since: Annotated[
+        int, QueryParameter(ge=0, description="forwarded_packets of an earlier call")
+    ] = 0,
+) -> dict[str, Any]:
+    """Operators: open rooms, who is in them, and the server's added delay per forwarded packet
+    (p50/p99, from packet in to its RTP out) over the packets since ``since``."""
+    return registry_of(request.app.state).snapshot(since)
 
 
 ROUTES = [room_info, end_lesson, recording, open_rooms]

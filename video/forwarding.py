@@ -70,10 +70,12 @@ class LatencyStats:
         self.samples.append(nanoseconds)
         self.forwarded += 1
 
-    def percentile_ms(self, q: float) -> float | None:
-        if not self.samples:
+    def percentile_ms(self, q: float, since: int = 0) -> float | None:
+        """The ``q`` quantile of the samples after the first ``since`` (as far as kept)."""
+        recent = max(0, min(len(self.samples), self.forwarded - since))
+        if not recent:
             return None
-        ordered = sorted(self.samples)
+        ordered = sorted(list(self.samples)[-recent:])
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
 
     def clear(self) -> None:

@@ -256,12 +256,13 @@ class RoomRegistry:
 
     # ------------------------------------------------------------------ operators
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, since: int = 0) -> dict[str, Any]:
+        """Open rooms, and the forwarding delay over the packets after ``since``."""
         return {
             "rooms": [room.snapshot() for room in self.rooms.values()],
             "forwarded_packets": self.latency.forwarded,
             "latency_ms": {
-                "p50": self.latency.percentile_ms(0.50),
-                "p99": self.latency.percentile_ms(0.99),
+                "p50": self.latency.percentile_ms(0.50, since),
+                "p99": self.latency.percentile_ms(0.99, since),
             },
         }
