@@ -77,8 +77,9 @@ class RoomRegistry:
             self._watchdog = None
         for booking_id in list(self.rooms):
             await self.close(booking_id, reason, finish_recording=False)
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        # Finishing files spawns the saving of their rows: wait until nothing is left.
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def open(self, room_pass: RoomPass) -> Room:
         async with self._lock:

@@ -38,12 +38,16 @@
       alertBox("Your browser or this microphone gives mono sound only, so the other side will hear you in " +
         "mono. For stereo, choose a stereo audio interface, or use Chrome, Edge or Firefox.");
     } else {
-      channels.textContent = stereo ? "Stereo input, 48 kHz, no processing." : "";
+      var rate = audio.getSettings().sampleRate;
+      channels.textContent = stereo ? "Stereo input" + (rate ? ", " + rate / 1000 + " kHz" : "") +
+        ", no echo cancellation, noise suppression or automatic gain." : "";
       alertBox("");
     }
     stopMeter = M.levelMeter(stream, function (db) {
+      var text = $("[data-testid=level-text]");
+      if (db === null) { text.textContent = "(click the page to start the meter)"; return; }
       $("[data-testid=level]").value = Math.max(-60, db);
-      $("[data-testid=level-text]").textContent = db <= -100 ? "silence" : db.toFixed(0) + " dBFS";
+      text.textContent = db <= -100 ? "silence" : db.toFixed(0) + " dBFS";
     });
     await M.listDevices(mic, camera, {
       mic: audio.getSettings().deviceId,

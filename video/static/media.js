@@ -93,12 +93,20 @@ window.DuetMedia = (function () {
   // A level meter on a stream: calls back with the RMS level in dBFS, about 10 times a second.
   function levelMeter(stream, onLevel) {
     var ctx = new AudioContext();
+    if (ctx.state === "suspended") {
+      // Browsers start audio only after a click or a key: the meter waits for the first one.
+      var resume = function () { ctx.resume(); };
+      document.addEventListener("click", resume, { once: true });
+      document.addEventListener("keydown", resume, { once: true });
+      ctx.resume();
+    }
     var source = ctx.createMediaStreamSource(stream);
     var analyser = ctx.createAnalyser();
     analyser.fftSize = 2048;
     source.connect(analyser);
     var data = new Float32Array(analyser.fftSize);
     var timer = setInterval(function () {
+      if (ctx.state !== "running") { onLevel(null); return; }
       analyser.getFloatTimeDomainData(data);
       var sum = 0;
       for (var i = 0; i < data.length; i++) sum += data[i] * data[i];
