@@ -54,8 +54,11 @@ def vp8_size(frame: bytes) -> tuple[int, int] | None:
 class TrackWriter:
     """One participant's audio or video, from its first packet (video: first keyframe)."""
 
-    def __init__(self, root: Path, recording_id: int, user_id: int, kind: str) -> None:
+    def __init__(
+        self, root: Path, recording_id: int, user_id: int, kind: str, source: object = None
+    ) -> None:
         self.user_id = user_id
+        self.source = source
         self.kind = kind
         self.key = (
             f"{recording_id}/tracks/{user_id}-{kind}-{secrets.token_hex(4)}.{EXTENSIONS[kind]}"
@@ -150,12 +153,16 @@ class RoomRecorder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder")
         self.closed = False
 
-    def write(self, user_id: int, packet: MediaPacket) -> None:
+    def write(self, user_id: int, packet: MediaPacket, source: object = None) -> None:
         if self.closed:
             return
         writer = self._writers.get((user_id, packet.kind))
+        if writer is not None and writer.source is not source:
+            # A new peer connection (a rejoin): its own RTP timestamps, so a new track file.
+            self._finish(self._writers.pop((user_id, packet.kind)))
+            writer = None
         if writer is None:
-            writer = TrackWriter(self.root, self.recording_id, user_id, packet.kind)
+            writer = TrackWriter(self.root, self.recording_id, user_id, packet.kind, source)
             self._writers[(user_id, packet.kind)] = writer
         batch = writer.take(packet)
         if batch:
@@ -164,6 +171,10 @@ class RoomRecorder:
     def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
         future = self._pool.submit(fn, *args)
         future.add_done_callback(_log_failure)
+
+    def users(self) -> set[int]:
+        """Whose tracks are being written now."""
+        return {user_id for user_id, _ in self._writers}
 
     def end_track(self, user_id: int) -> None:
         """``user_id`` left or reconnected: their next packets start new files."""

@@ -61,6 +61,7 @@ class RoomRegistry:
         self._watchdog: asyncio.Task[None] | None = None
         self._recorders: dict[int, RoomRecorder] = {}
         self._flushing: dict[int, set[asyncio.Future[Any]]] = {}  # recording id -> writes
+        self._recording_lock = asyncio.Lock()
         self._background: set[asyncio.Future[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -180,6 +181,10 @@ class RoomRegistry:
 
     async def sync_recording(self, room: Room) -> None:
         """Record exactly while both agreed and someone is connected; a track per presence."""
+        async with self._recording_lock:  # presence and consent change at the same moments
+            await self._sync_recording(room)
+
+    async def _sync_recording(self, room: Room) -> None:
         recorder = self._recorders.get(room.booking_id)
         if room.closed:
             self._stop_recorder(room.booking_id)
@@ -208,7 +213,7 @@ class RoomRegistry:
             self._stop_recorder(room.booking_id)
             await room.broadcast({"type": "recording", "active": False})
         elif recorder is not None:
-            for user_id in {uid for uid, _ in recorder._writers} - {
+            for user_id in recorder.users() - {
                 p.user_id for p in room.participants.values() if p.connected
             }:
                 recorder.end_track(user_id)

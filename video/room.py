@@ -42,9 +42,10 @@ class Connection(Protocol):
 
 
 class MediaSink(Protocol):
-    """Anything besides peers that takes a participant's packets (the recorder)."""
+    """Anything besides peers that takes a participant's packets (the recorder); ``source``
+    changes when the participant's peer connection does."""
 
-    def write(self, user_id: int, packet: MediaPacket) -> None: ...
+    def write(self, user_id: int, packet: MediaPacket, source: object) -> None: ...
 
 
 @dataclass
@@ -153,7 +154,7 @@ class Room:
         for track in self._routes.get((peer.participant_id, packet.kind), ()):
             track.push(packet, peer)
         for sink in self.sinks:
-            sink.write(peer.participant_id, packet)
+            sink.write(peer.participant_id, packet, peer)
 
     # ------------------------------------------------------------------ membership
 

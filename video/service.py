@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
@@ -38,11 +39,14 @@ async def room_choice(session: AsyncSession, booking_id: int) -> LessonRoom | No
 
 
 async def _room_row(session: AsyncSession, booking_id: int, default_kbps: int) -> LessonRoom:
-    row = await session.get(LessonRoom, booking_id, with_for_update=True)
-    if row is None:
-        row = LessonRoom(booking_id=booking_id, bitrate_kbps=default_kbps)
-        session.add(row)
-        await session.flush()
+    """The lesson's row, locked; both sides may click at the same moment, so insert-or-keep."""
+    await session.execute(
+        insert(LessonRoom)
+        .values(booking_id=booking_id, bitrate_kbps=default_kbps)
+        .on_conflict_do_nothing(index_elements=[LessonRoom.booking_id])
+    )
+    row = await session.get(LessonRoom, booking_id, with_for_update=True, populate_existing=True)
+    assert row is not None
     return row
 
 
@@ -106,13 +110,15 @@ async def recording_id(session: AsyncSession, booking_id: int) -> int | None:
 
 async def start_recording(session: AsyncSession, booking_id: int) -> int | None:
     """The recording to write into; None when this lesson's recording is already finished."""
+    await session.execute(
+        insert(Recording)
+        .values(booking_id=booking_id, status="recording")
+        .on_conflict_do_nothing(index_elements=[Recording.booking_id])
+    )
     found = await session.scalar(
         select(Recording).where(Recording.booking_id == booking_id).with_for_update()
     )
-    if found is None:
-        found = Recording(booking_id=booking_id, status="recording")
-        session.add(found)
-        await session.flush()
+    assert found is not None
     return found.id if found.status == "recording" else None
 
 

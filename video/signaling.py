@@ -189,6 +189,13 @@ class _Session:
             except DomainError as exc:
                 await self._error(exc.code, exc.message, exc.fields)
                 continue
+            except WebSocketDisconnect:
+                raise
+            except Exception:
+                # A bug must not throw the participant out of the lesson: log it, say so.
+                logger.exception("room message %r failed", message.get("type"))
+                await self._error("internal_error", "That did not work. Please try again.")
+                continue
             if done:
                 return
 

@@ -121,3 +121,48 @@ async def test_nothing_is_recorded_without_both_consents(
     finally:
         await asyncio.gather(tutor.close(), student.close())
     assert sql(client, "SELECT count(*) AS n FROM recordings")[0]["n"] == 1
+
+
+async def test_a_rejoin_while_recording_starts_a_new_track(
+    room_server: LiveRoomServer, database_url: str, client: TestClient[Any], queue: DramatiqQueue
+) -> None:
+    lesson = await make_lesson(database_url)
+    tutor = RoomClient(room_server.url, lesson.booking_id, lesson.tutor)
+    student = RoomClient(room_server.url, lesson.booking_id, lesson.student)
+    try:
+        await tutor.connect()
+        await student.connect()
+        await tutor.join_media([opus_track(12, 440, 660)])
+        await student.join_media([opus_track(12, 523, 784)])
+        for side in (tutor, student):
+            await side.send({"type": "record", "consent": True})
+        await tutor.wait_for(lambda: bool(tutor.of_type("recording")))
+        started = time.monotonic()
+        await asyncio.sleep(1.5)
+        await student.close_media()  # the student's network changes: a new peer connection
+        await student.join_media([opus_track(12, 523, 784)])
+        await student.connected()
+        await asyncio.sleep(1.5)
+        await tutor.send({"type": "end"})
+        await student.wait_for(lambda: bool(student.of_type("ended")))
+        recorded = time.monotonic() - started
+    finally:
+        await asyncio.gather(tutor.close(), student.close())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        [row] = sql(
+            client, "SELECT status FROM recordings WHERE booking_id = $1", lesson.booking_id
+        )
+        if row["status"] == "processing":
+            break
+        await asyncio.sleep(0.2)
+    rows = sql(client, "SELECT user_id, started_at FROM recording_tracks ORDER BY started_at")
+    assert [r["user_id"] for r in rows].count(lesson.student_id) == 2
+    await asyncio.to_thread(run_jobs, queue)
+    [row] = sql(
+        client,
+        "SELECT status, duration_seconds FROM recordings WHERE booking_id = $1",
+        lesson.booking_id,
+    )
+    assert row["status"] == "ready"
+    assert abs(row["duration_seconds"] - recorded) < 1.0, (row, recorded)

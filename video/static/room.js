@@ -237,7 +237,16 @@
     remote.stream.getTracks().filter(function (t) { return t.kind === event.track.kind; })
       .forEach(function (t) { remote.stream.removeTrack(t); });
     remote.stream.addTrack(event.track);
-    remote.video.play().catch(function () { /* autoplay may wait for a click */ });
+    remote.video.play().catch(function () {
+      // The browser wants a click before it plays sound: ask for one, then play everything.
+      alertBox("Click or press a key anywhere to hear the lesson.");
+      var go = function () {
+        Object.keys(room.remote).forEach(function (id) { room.remote[id].video.play().catch(function () {}); });
+        alertBox("");
+      };
+      document.addEventListener("click", go, { once: true });
+      document.addEventListener("keydown", go, { once: true });
+    });
   }
 
   function showParticipant(p) {
