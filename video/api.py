@@ -117,10 +117,14 @@ async def open_rooms(
     since: Annotated[
         int, QueryParameter(ge=0, description="forwarded_packets of an earlier call")
     ] = 0,
+    window: Annotated[
+        float, QueryParameter(gt=0, le=600, description="seconds of event loop lag to report")
+    ] = 60,
 ) -> dict[str, Any]:
-    """Operators: open rooms, who is in them, and the server's added delay per forwarded packet
-    (p50/p99, from packet in to its RTP out) over the packets since ``since``."""
-    return registry_of(request.app.state).snapshot(since)
+    """Operators: open rooms, who is in them, the server's added delay per forwarded packet
+    (p50/p99, from packet in to its RTP out) over the packets since ``since``, and how late the
+    event loop ran its timers over the last ``window`` seconds."""
+    return registry_of(request.app.state).snapshot(since, window)
 
 
 ROUTES = [room_info, end_lesson, recording, open_rooms]

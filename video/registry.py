@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from video.room import Room
 logger = logging.getLogger(__name__)
 
 WATCH_SECONDS = 10.0
+LAG_PROBE_SECONDS = 0.1
 EMPTY_ROOM_SECONDS = 120.0
 # Events after which a lesson's room must close at once (the clock's "complete" is not one:
 # people who run a few minutes over stay until the room's closing time).
@@ -64,6 +66,8 @@ class RoomRegistry:
         self._recording_lock = asyncio.Lock()
         self._background: set[asyncio.Future[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._lag: deque[tuple[float, float]] = deque(maxlen=6000)  # (when, late by seconds)
+        self._lag_probe: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -71,11 +75,13 @@ class RoomRegistry:
         self.loop = asyncio.get_running_loop()
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name="room-watchdog")
+            self._lag_probe = asyncio.create_task(self._probe_lag(), name="room-loop-lag")
 
     async def close_all(self, reason: str = "shutdown") -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        for task in (self._watchdog, self._lag_probe):
+            if task is not None:
+                task.cancel()
+        self._watchdog = self._lag_probe = None
         for booking_id in list(self.rooms):
             await self.close(booking_id, reason, finish_recording=False)
         # Finishing files spawns the saving of their rows: wait until nothing is left.
@@ -137,6 +143,22 @@ class RoomRegistry:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _probe_lag(self) -> None:
+        """How late the event loop runs a timer: the delay every packet also waits (a busy
+        process, or a machine whose cores are taken by others)."""
+        while True:
+            due = time.monotonic() + LAG_PROBE_SECONDS
+            await asyncio.sleep(LAG_PROBE_SECONDS)
+            now = time.monotonic()
+            self._lag.append((now, max(0.0, now - due)))
+
+    def loop_lag_ms(self, q: float, window_seconds: float) -> float | None:
+        cutoff = time.monotonic() - window_seconds
+        recent = sorted(lag for at, lag in self._lag if at >= cutoff)
+        if not recent:
+            return None
+        return recent[min(len(recent) - 1, int(q * len(recent)))] * 1000
 
     async def _watch(self) -> None:
         while True:
@@ -262,9 +284,14 @@ class RoomRegistry:
 
     # ------------------------------------------------------------------ operators
 
-    def snapshot(self, since: int = 0) -> dict[str, Any]:
-        """Open rooms, and the forwarding delay over the packets after ``since``."""
+    def snapshot(self, since: int = 0, window_seconds: float = 60.0) -> dict[str, Any]:
+        """Open rooms, the forwarding delay over the packets after ``since``, and the event
+        loop's lag over the last ``window_seconds``."""
         return {
+            "loop_lag_ms": {
+                "p50": self.loop_lag_ms(0.50, window_seconds),
+                "p99": self.loop_lag_ms(0.99, window_seconds),
+            },
             "rooms": [room.snapshot() for room in self.rooms.values()],
             "forwarded_packets": self.latency.forwarded,
             "latency_ms": {

@@ -205,3 +205,22 @@ async def test_the_demo_has_a_lesson_whose_room_is_open(
         bookings = list(await session.scalars(select(Booking).order_by(Booking.id)))
     assert [b.status for b in bookings] == ["completed", "confirmed"]
     assert f"#{bookings[1].id}" in notes[0]
+
+
+async def test_operators_see_open_rooms(room_server: LiveRoomServer, database_url: str) -> None:
+    import httpx
+
+    lesson = await make_lesson(database_url)
+    student = RoomClient(room_server.url, lesson.booking_id, lesson.student)
+    try:
+        await student.connect()
+        async with httpx.AsyncClient(base_url=room_server.url) as http:
+            refused = await http.get("/api/v1/admin/rooms", headers=bearer(lesson.student))
+            assert refused.status_code == 403
+            body = (await http.get("/api/v1/admin/rooms", headers=bearer(lesson.admin))).json()
+        [room] = body["rooms"]
+        assert room["booking_id"] == lesson.booking_id
+        assert [p["role"] for p in room["participants"]] == ["student"]
+        assert set(body["latency_ms"]) == {"p50", "p99"} and "loop_lag_ms" in body
+    finally:
+        await student.close()
