@@ -16,11 +16,13 @@ second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then me
 - memory per room: the server's resident memory with the rooms up, minus before, per room;
 - the server's added latency per forwarded packet, from the moment the packet was complete at
   the media server to the moment its RTP left (the server's own timing, p50/p99, over the
-  measured window) beside how late the server's event loop ran a 100 ms timer in the same window
-  (the wait every packet shares when the process does not get a core), and, as a cross-check, the one-way delay of Opus packets from one
-  participant to the other against a direct peer-to-peer connection measured in the same run;
+  measured window) beside how late the server's event loop ran a 100 ms timer in the same
+  window (the wait every packet shares when the process does not get a core), and, as a
+  cross-check, the one-way delay of Opus packets from one participant to the other against a
+  direct peer-to-peer connection measured in the same run;
 - how many rooms fit under 75 % of the machine's two cores (one media process is one core at
-  most, so: rooms per process at 75 % of a core, times two processes).
+  most, so: rooms per process at 75 % of a core, at the per-room cost of the largest run,
+  times two processes).
 
 Participants run in this process; the packet rate the server forwarded is printed next to the
 expected rate, so a participant process that cannot keep up is visible.
