@@ -18,7 +18,7 @@ from marketplace.errors import Forbidden, NotFound, ValidationFailed
 from marketplace.settings import BITRATES_KBPS, Settings
 from marketplace.uow import defer_job
 from scheduling import changes, rooms
-from scheduling.lifecycle import State
+from scheduling.lifecycle import IllegalTransition, State
 from scheduling.models import Booking
 from scheduling.rooms import RoomRole
 from scheduling.service import Caller
@@ -96,9 +96,18 @@ async def end_lesson(
         raise NotFound("No such lesson.", code="booking_not_found")
     if booking.status == State.COMPLETED.value and caller.id == booking.tutor_id:
         return
-    await changes.apply_event(
-        session, booking_id, caller, rooms.END_EVENT, dispute_window=dispute_window
-    )
+    try:
+        await changes.apply_event(
+            session, booking_id, caller, rooms.END_EVENT, dispute_window=dispute_window
+        )
+    except IllegalTransition as exc:
+        if exc.code == "too_early":
+            raise IllegalTransition(
+                "The lesson can be ended once it has started.",
+                code="too_early",
+                fields=exc.fields,
+            ) from None
+        raise
 
 
 # ---------------------------------------------------------------- recordings
