@@ -266,3 +266,39 @@ def test_the_join_button_shows_only_when_the_room_is_open(
     assert re.search(r"The room opens at", browser_page.get_by_test_id("room-opens").inner_text())
     browser_page.goto(f"{room_live.url}/lessons/{later.booking_id}/room")
     assert "not open yet" in browser_page.get_by_test_id("room-refused").inner_text()
+
+
+def test_the_pre_lesson_check_measures_the_network_and_shows_stereo_input(
+    room_live: LiveRoomServer, database_url: str, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    lesson = run_async(make_lesson(database_url, starts_in=timedelta(hours=1)))
+    wav = stereo_wav(tmp_path / "check.wav", *TUTOR_TONES, seconds=1)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=media_flags(wav)
+        )
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            page.set_default_timeout(20_000)
+            log_in(page, room_live.url, lesson.student_email)
+            page.goto(f"{room_live.url}/lessons/{lesson.booking_id}/check")
+            page.get_by_test_id("channels").get_by_text("Stereo input").wait_for()
+            assert page.get_by_test_id("headphones").is_visible()
+            page.get_by_test_id("network-test").click()  # also starts the level meter
+            page.wait_for_function(
+                "() => /ms$/.test(document.querySelector('[data-testid=rtt]').textContent)"
+            )
+            assert page.get_by_test_id("verdict").inner_text() == "Good for playing together"
+            page.wait_for_function(
+                "() => /dBFS$/.test(document.querySelector('[data-testid=level-text]').textContent)"
+            )
+            level = float(page.get_by_test_id("level-text").inner_text().split()[0])
+            assert -20 < level < 0  # the tone, at its level: no automatic gain
+            assert page.get_by_test_id("go-to-room").count() == 0  # opens in 50 minutes
+        finally:
+            browser.close()
