@@ -131,10 +131,11 @@ async def hold(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/lessons", access=Access.USER, include_in_schema=False)
 async def my_lessons(request: Request[Any, Any, Any]) -> Template:
     principal = require_principal(request)
-    async with services_of(request).sessions() as session:
-        upcoming = await booking_outs(
-            session, await service.bookings_of(session, principal.id, upcoming=True)
-        )
+    services = services_of(request)
+    now = datetime.now(UTC)
+    async with services.sessions() as session:
+        coming = await service.bookings_of(session, principal.id, upcoming=True)
+        upcoming = await booking_outs(session, coming)
         past = await booking_outs(
             session, await service.bookings_of(session, principal.id, upcoming=False, limit=50)
         )
@@ -143,6 +144,16 @@ async def my_lessons(request: Request[Any, Any, Any]) -> Template:
         "scheduling/lessons.html",
         upcoming=upcoming,
         past=past,
+        # Confirmed lessons whose room is open now get a "Join lesson" link in the list.
+        open_rooms={
+            b.id
+            for b in coming
+            if b.status == "confirmed"
+            and rooms.room_state(
+                b, ended_by_tutor=False, now=now, settings=services.settings.scheduling
+            )
+            is rooms.RoomState.OPEN
+        },
         zone_label=zone_label(principal.time_zone, datetime.now(UTC)),
     )
 

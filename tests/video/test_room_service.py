@@ -113,6 +113,10 @@ def test_the_lesson_page_shows_the_room_at_the_right_time(
         assert 'data-testid="join-lesson"' in page.text
     page = client.get(f"/lessons/{later.booking_id}", headers=bearer(later.student))
     assert 'data-testid="join-lesson"' not in page.text and "The room opens at" in page.text
+    listed = client.get("/lessons", headers=bearer(now_lesson.student))
+    assert f'href="/lessons/{now_lesson.booking_id}/room"' in listed.text
+    listed = client.get("/lessons", headers=bearer(later.student))
+    assert "/room" not in listed.text
     check = client.get(f"/lessons/{later.booking_id}/check", headers=bearer(later.student))
     assert check.status_code == 200 and "headphones" in check.text
     room = client.get(f"/lessons/{later.booking_id}/room", headers=bearer(later.student))
