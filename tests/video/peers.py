@@ -76,6 +76,9 @@ def encode_vp8(
     x = np.arange(width, dtype=np.uint16)
     for index in range(frames):
         y_plane = ((x[None, :] + index * 4) % 256).astype(np.uint8).repeat(height, axis=0)
+        # The frame number in binary, as blocks along the top: no two frames are alike.
+        for bit in range(12):
+            y_plane[:16, bit * 16 : bit * 16 + 16] = 235 if index >> bit & 1 else 16
         chroma = np.full((height // 2, width // 2), 128, dtype=np.uint8)
         stacked = np.vstack([y_plane, chroma.reshape(-1, width), chroma.reshape(-1, width)])
         frame = av.VideoFrame.from_ndarray(stacked, format="yuv420p")
