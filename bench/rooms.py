@@ -59,6 +59,7 @@ from tests.video.peers import (
     RoomClient,
     encode_opus,
     encode_vp8,
+    no_ice_servers,
     stereo_tone,
     vp8_track,
 )
@@ -181,7 +182,7 @@ async def direct_baseline(media: Media, seconds: float) -> list[float]:
     """Two participants connected to each other, no server: the delay of the stack alone."""
     from aiortc import RTCPeerConnection
 
-    a, b = RTCPeerConnection(), RTCPeerConnection()
+    a, b = RTCPeerConnection(no_ice_servers()), RTCPeerConnection(no_ice_servers())
     tracks = [media.tracks(0, False)[0], media.tracks(1, False)[0]]
     try:
         a.addTransceiver(tracks[0], direction="sendrecv")

@@ -20,13 +20,20 @@ from typing import Any
 import av
 import numpy as np
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from video.forwarding import MediaPacket, PacketTap
 from video.ice import AddressPolicy
 
 LOOPBACK = AddressPolicy(("127.0.0.1",))
+
+
+def no_ice_servers() -> RTCConfiguration:
+    """An explicitly empty list: aiortc's default would ask Google's public STUN server."""
+    return RTCConfiguration(iceServers=[])
+
+
 OPUS_RATE = 48_000
 OPUS_FRAME = 960
 
@@ -150,6 +157,7 @@ class RoomClient:
         self.welcome: dict[str, Any] = {}
         self.messages: list[dict[str, Any]] = []
         self.answer_sdp = ""
+        self.offer_sdp = ""
         self.received = Received()
         self.tracks: list[PacedPackets] = []
         self.taps: list[PacketTap] = []
@@ -182,7 +190,7 @@ class RoomClient:
         self, tracks: list[PacedPackets], *, receive_slots: int = 1, capture_raw: bool = True
     ) -> str:
         """Offer our tracks (sendrecv) plus receive-only slots; wait for the answer."""
-        pc = RTCPeerConnection()  # no ICE servers: aiortc's default would ask Google's STUN
+        pc = RTCPeerConnection(no_ice_servers())
         self.pc = pc
         self.tracks = tracks
         by_kind = {t.kind: t for t in tracks}
@@ -195,7 +203,8 @@ class RoomClient:
                     pc.addTransceiver(kind, direction="recvonly")
         LOOPBACK.apply(pc)
         await pc.setLocalDescription(await pc.createOffer())
-        await self.send({"type": "offer", "sdp": pc.localDescription.sdp})
+        self.offer_sdp = pc.localDescription.sdp
+        await self.send({"type": "offer", "sdp": self.offer_sdp})
         reply = await asyncio.wait_for(self._answers.get(), 20)
         if reply["type"] == "error":
             raise RuntimeError(reply)

@@ -8,7 +8,7 @@ from aiortc import RTCPeerConnection
 from marketplace.settings import ConfigError, Settings, VideoSettings
 from tests.twilio_double import twilio_double
 from tests.video.lessons import make_lesson
-from tests.video.peers import RoomClient
+from tests.video.peers import RoomClient, no_ice_servers
 from tests.video.server import LiveRoomServer
 from video.ice import AddressPolicy, IceServers, server_configuration
 from video.twilio_turn import TurnUnavailable, TwilioTurn
@@ -112,7 +112,7 @@ def test_loopback_policy_refuses_other_addresses_and_mdns() -> None:
 
 
 async def test_loopback_policy_gathers_only_on_loopback_and_answers_only_loopback() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(no_ice_servers())
     try:
         pc.addTransceiver("audio")
         connection = pc.getTransceivers()[0].receiver.transport.transport.iceGatherer._connection
