@@ -183,10 +183,14 @@ def open_slots(
     per_day = _day_counts(cal, zone) if rules.max_per_day else Counter()
     out: list[Interval] = []
     for w_start, w_end in open_windows(cal, earliest, latest + length):
-        local = w_start.astimezone(zone)
-        minute = local.hour * 60 + local.minute + (1 if local.second or local.microsecond else 0)
-        offset = -minute % rules.granularity
-        slot = w_start.replace(second=0, microsecond=0) + timedelta(minutes=offset)
+        # The first whole minute at or after the window's start (clipped to "now + notice", it
+        # has seconds), then forward to the tutor's local grid.
+        base = w_start.replace(second=0, microsecond=0)
+        if base < w_start:
+            base += timedelta(minutes=1)
+        local = base.astimezone(zone)
+        offset = -(local.hour * 60 + local.minute) % rules.granularity
+        slot = base + timedelta(minutes=offset)
         if slot < w_start:
             slot += step
         while slot + length <= w_end:
