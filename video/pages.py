@@ -3,13 +3,15 @@ panel of the lesson page (``scheduling/lesson.html`` shows the panels the app wi
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.params import FromPath
-from litestar.response import File, Template
+from litestar.response import File, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import User
@@ -108,8 +110,11 @@ async def check_page(request: Request[Any, Any, Any], booking_id: FromPath[int])
 
 
 @get("/lessons/{booking_id:int}/recording", access=Access.USER, include_in_schema=False)
-async def recording_file(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> File:
-    """The lesson's recording, for its tutor and student (and admins) only."""
+async def recording_file(
+    request: Request[Any, Any, Any], booking_id: FromPath[int]
+) -> File | Stream | Response[str]:
+    """The lesson's recording, for its tutor and student (and admins) only. Byte ranges are
+    served too, so a player can seek in an hour-long lesson without downloading it all."""
     principal = require_principal(request)
     services = _services(request)
     async with services.sessions() as session:
@@ -117,13 +122,65 @@ async def recording_file(request: Request[Any, Any, Any], booking_id: FromPath[i
         path = await service.recording_file(
             session, booking.id, services.settings.video.recordings_root
         )
-    return File(
-        path=path,
-        filename=f"duet-lesson-{booking_id}.webm",
+    headers = {"Cache-Control": "private, max-age=3600", "Accept-Ranges": "bytes"}
+    size = path.stat().st_size
+    wanted = byte_range(request.headers.get("range"), size)
+    if wanted is None:
+        return File(
+            path=path,
+            filename=f"duet-lesson-{booking_id}.webm",
+            media_type="video/webm",
+            content_disposition_type="inline",
+            headers=headers,
+        )
+    if wanted == (-1, -1):
+        return Response(
+            "", status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+        )
+    start, end = wanted
+    return Stream(
+        _read(path, start, end),
+        status_code=206,
         media_type="video/webm",
-        content_disposition_type="inline",
-        headers={"Cache-Control": "private, max-age=3600"},
+        headers={
+            **headers,
+            "Content-Range": f"bytes {start}-{end}/{size}",
+            "Content-Length": str(end - start + 1),
+        },
     )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` of a single ``bytes=`` range; None to send it all; (-1, -1) when the
+    range cannot be satisfied."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            start, end = max(0, size - length), size - 1
+        else:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    if start > end or start >= size:
+        return (-1, -1)
+    return start, end
+
+
+async def _read(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
+    chunk = 256 * 1024
+    with path.open("rb") as handle:
+        handle.seek(start)
+        left = end - start + 1
+        while left > 0:
+            data = await asyncio.to_thread(handle.read, min(chunk, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
 
 
 async def recording_panel(

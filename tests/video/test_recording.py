@@ -91,6 +91,14 @@ async def test_a_consented_lesson_is_recorded_into_one_stereo_file(
         assert container.streams.video[0].codec_context.name == "vp8"
         samples = sum(frame.samples for frame in container.decode(audio))
     assert abs(samples / 48_000 - recorded) < 1.0, (samples / 48_000, recorded)
+    # A player may seek: byte ranges are served.
+    part = client.get(info.json()["url"], headers={**bearer(lesson.tutor), "Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == response.content[10:20]
+    assert part.headers["content-range"] == f"bytes 10-19/{len(response.content)}"
+    tail = client.get(info.json()["url"], headers={**bearer(lesson.tutor), "Range": "bytes=-5"})
+    assert tail.status_code == 206 and tail.content == response.content[-5:]
+    beyond = {**bearer(lesson.tutor), "Range": f"bytes={len(response.content)}-"}
+    assert client.get(info.json()["url"], headers=beyond).status_code == 416
     # Only the lesson's people get the file.
     other = client.get(info.json()["url"], headers=bearer(lesson.outsider))
     assert other.status_code == 404
