@@ -63,12 +63,21 @@ from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
+from scheduling.lifecycle import BookingTransitioned
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
 from search.signals import TutorSignals
+from video import api as video_api
+from video import demo as video_demo
+from video import jobs as video_jobs
+from video import pages as video_pages
+from video import signaling as video_signaling
+from video import twilio_turn
+from video.ice import IceServers
+from video.registry import RoomRegistry
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
@@ -78,6 +87,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     review_pages.TEMPLATES,
     payouts_pages.TEMPLATES,
     lessons_web.TEMPLATES,
+    video_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -109,6 +119,7 @@ def task_specs() -> list[TaskSpec]:
             search_jobs.tasks(search_signals),
             reviews_jobs.TASKS,
             lessons_jobs.TASKS,
+            video_jobs.TASKS,
         ]
     )
 
@@ -120,7 +131,7 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC, *video_jobs.PERIODIC]
 
 
 def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
@@ -130,6 +141,7 @@ def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
         scheduling_demo.seed_availability,
         payouts_demo.seed_payout_accounts,
         reviews_demo.seed_reviews,
+        video_demo.seed_demo_lesson,
     ]
     if settings is not None:
         storage = LocalMediaStorage(settings.media.root)
@@ -204,13 +216,21 @@ def create_app(
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
     services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
     services.fragments.add("lesson_page", review_fragments.LESSON_PAGE)
+    services.fragments.add(
+        "lesson_page", video_pages.recording_fragment(settings.video.recording_retention_days)
+    )
     settings.media.root.mkdir(parents=True, exist_ok=True)
+    # The lesson rooms live in this process; the app owns them and closes them on shutdown.
+    rooms = RoomRegistry(services, IceServers(settings.video, twilio_turn.from_settings(settings)))
+    events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await rooms.start()
         try:
             yield
         finally:
+            await rooms.close_all()
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -235,6 +255,15 @@ def create_app(
         *payouts_pages.ROUTES,
         *lessons_web.routes(settings),
         search_api.router(build_search_backend(settings, engine)),
+        *video_signaling.ROUTES,
+        *video_api.ROUTES,
+        *video_pages.ROUTES,
+        create_static_files_router(
+            path="/static/video",
+            directories=[video_pages.STATIC],
+            opt={"access": Access.PUBLIC},
+            include_in_schema=False,
+        ),
         create_static_files_router(
             path="/static",
             directories=[STATIC_DIR],
@@ -289,6 +318,7 @@ def create_app(
         state=None,
     )
     app.state.services = services
+    app.state.rooms = rooms
     return app
 
 

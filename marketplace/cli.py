@@ -199,6 +199,24 @@ async def _seed(settings: Settings, tutors: int) -> None:
     print("  Demo logins (local demo data only):")
     for role, email, password in result.logins:
         print(f"    {role:8} {email:45} {password}")
+    for note in result.notes:
+        print(f"  {note}")
+
+
+async def _refresh_demo(settings: Settings) -> None:
+    """Every ``duet run`` on existing data: renew time-bound demo data (the demo lesson)."""
+    from marketplace import db
+    from marketplace.app import demo_extras
+    from marketplace.seed.load import run_extras
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=1)
+    try:
+        notes = await run_extras(db.create_session_factory(engine), demo_extras())
+    finally:
+        await engine.dispose()
+    for note in notes:
+        print(f"  {note}")
 
 
 def cmd_search_reindex(settings: Settings, args: argparse.Namespace) -> int:
@@ -333,6 +351,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         migrate.upgrade(live.database.url)
         if asyncio.run(_is_empty(live)):
             asyncio.run(_seed(live, 200))
+        else:
+            asyncio.run(_refresh_demo(live))
         env = {
             **os.environ,
             "DATABASE_URL": live.database.url,

@@ -78,3 +78,4 @@ def load_models() -> None:
     from reviews import models as _reviews  # noqa: F401
     from scheduling import models as _scheduling  # noqa: F401
     from search import models as _search  # noqa: F401
+    from video import models as _video  # noqa: F401

@@ -7,6 +7,7 @@ and the result is passed into ``create_app(settings)`` and the worker.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -84,6 +85,14 @@ class SchedulingSettings:
     calendar_allow_private_hosts: bool = False
     """``CALENDAR_ALLOW_PRIVATE_HOSTS``: let imported ICS URLs point at private or loopback
     addresses (tests, intranets). Off: such URLs are refused, so users cannot probe our network."""
+    room_opens_minutes: int = 10
+    """``ROOM_OPENS_MINUTES``: the lesson room opens this many minutes before the lesson starts."""
+    room_closes_minutes: int = 15
+    """``ROOM_CLOSES_MINUTES``: the lesson room closes this many minutes after the lesson ends
+    (unless the tutor ends the lesson first)."""
+    room_admin_observe: bool = False
+    """``ROOM_ADMIN_OBSERVE``: admins may join any open lesson room as silent observers (they
+    receive both sides and send nothing). Off: only the lesson's tutor and student may join."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +140,36 @@ class SmsSettings:
         return bool(self.twilio_account_sid)
 
 
+BITRATES_KBPS = (128, 192, 256, 320, 510)
+"""The Opus bitrates a tutor may choose for a lesson room, in kbit/s."""
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    default_bitrate_kbps: int = 192
+    """``ROOM_DEFAULT_BITRATE``: the stereo Opus bitrate (kbit/s) of a lesson room until the tutor
+    picks another: 128, 192, 256, 320 or 510."""
+    recording_retention_days: int = 30
+    """``RECORDING_RETENTION_DAYS``: lesson recordings are deleted this many days after the lesson.
+    """
+    recordings_root: Path = Path("var/recordings")
+    """``RECORDINGS_ROOT``: where lesson recordings are written. Private: served only to the
+    lesson's participants, never under /media."""
+    ice_servers: tuple[str, ...] = ()
+    """``ICE_SERVERS``: comma-separated STUN/TURN URLs (``stun:host:3478``,
+    ``turn:host:3478?transport=udp``) given to browsers; STUN ones are also used by the media
+    server. Unset (and no Twilio): host candidates only, and no STUN server is ever contacted."""
+    turn_username: str = ""
+    """``TURN_USERNAME``: username for the ``turn:``/``turns:`` URLs in ICE_SERVERS."""
+    turn_credential: str = ""
+    """``TURN_CREDENTIAL``: password for the ``turn:``/``turns:`` URLs in ICE_SERVERS."""
+    media_addresses: tuple[str, ...] = ()
+    """``ROOM_MEDIA_ADDRESSES``: comma-separated IP addresses the media server offers ICE host
+    candidates on. Unset: every non-loopback interface. ``127.0.0.1`` keeps all media on this
+    machine (the tests do this); the media server then also ignores candidates and checks from
+    other addresses."""
+
+
 @dataclass(frozen=True)
 class MeiliSettings:
     url: str | None = None
@@ -175,6 +214,7 @@ class Settings:
     search: MeiliSettings = field(default_factory=MeiliSettings)
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     courses: CourseSettings = field(default_factory=CourseSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     @property
     def embedded(self) -> bool:
@@ -219,6 +259,9 @@ class Settings:
                 calendar_fetch_timeout=float(env.get("CALENDAR_FETCH_TIMEOUT", "10")),
                 calendar_max_bytes=_int(env, "CALENDAR_MAX_BYTES", 5 * 1024 * 1024),
                 calendar_allow_private_hosts=_bool(env, "CALENDAR_ALLOW_PRIVATE_HOSTS", False),
+                room_opens_minutes=_int(env, "ROOM_OPENS_MINUTES", 10),
+                room_closes_minutes=_int(env, "ROOM_CLOSES_MINUTES", 15),
+                room_admin_observe=_bool(env, "ROOM_ADMIN_OBSERVE", False),
             ),
             reviews=ReviewSettings(
                 window_days=_int(env, "REVIEW_WINDOW_DAYS", 14),
@@ -236,6 +279,7 @@ class Settings:
                 hls_min_seconds=float(env.get("COURSE_HLS_MIN_SECONDS") or 600),
                 signing_key=env.get("CERTIFICATE_SIGNING_KEY", "").strip(),
             ),
+            video=_video_settings(env, var_dir),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(
@@ -243,6 +287,12 @@ class Settings:
             )
         if not 0 <= settings.marketplace.platform_fee_bps <= 10_000:
             raise ConfigError("PLATFORM_FEE_BPS must be between 0 and 10000 basis points.")
+        for name, minutes in (
+            ("ROOM_OPENS_MINUTES", settings.scheduling.room_opens_minutes),
+            ("ROOM_CLOSES_MINUTES", settings.scheduling.room_closes_minutes),
+        ):
+            if not 0 <= minutes <= 240:
+                raise ConfigError(f"{name} must be between 0 and 240 minutes.")
         return settings
 
     def with_embedded_secrets(self) -> Settings:
@@ -327,6 +377,44 @@ def _payment_settings(env: Mapping[str, str]) -> PaymentSettings:
         stripe_api_base=(env.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
         stripe_timeout=timeout,
         hold_extension_minutes=extension,
+    )
+
+
+def _video_settings(env: Mapping[str, str], var_dir: Path) -> VideoSettings:
+    bitrate = _int(env, "ROOM_DEFAULT_BITRATE", 192)
+    if bitrate not in BITRATES_KBPS:
+        choices = ", ".join(map(str, BITRATES_KBPS))
+        raise ConfigError(f"ROOM_DEFAULT_BITRATE must be one of {choices} (kbit/s), not {bitrate}.")
+    urls = tuple(u.strip() for u in env.get("ICE_SERVERS", "").split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+            raise ConfigError(
+                f"ICE_SERVERS must be stun:, stuns:, turn: or turns: URLs; {url!r} is not."
+            )
+    turn_user, turn_pass = env.get("TURN_USERNAME", ""), env.get("TURN_CREDENTIAL", "")
+    if any(u.startswith("turn") for u in urls) and not (turn_user and turn_pass):
+        raise ConfigError("ICE_SERVERS has a TURN URL: set TURN_USERNAME and TURN_CREDENTIAL.")
+    addresses = tuple(
+        a.strip() for a in env.get("ROOM_MEDIA_ADDRESSES", "").split(",") if a.strip()
+    )
+    for address in addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(
+                f"ROOM_MEDIA_ADDRESSES must list IP addresses; {address!r} is not one."
+            ) from None
+    retention = _int(env, "RECORDING_RETENTION_DAYS", 30)
+    if retention < 1:
+        raise ConfigError("RECORDING_RETENTION_DAYS must be at least 1.")
+    return VideoSettings(
+        default_bitrate_kbps=bitrate,
+        recording_retention_days=retention,
+        recordings_root=Path(env.get("RECORDINGS_ROOT", str(var_dir / "recordings"))),
+        ice_servers=urls,
+        turn_username=turn_user,
+        turn_credential=turn_pass,
+        media_addresses=addresses,
     )
 
 

@@ -170,6 +170,15 @@ TRANSITIONS: tuple[Transition, ...] = (
         label="completed",
     ),
     _t(
+        # The tutor's "End lesson" in the lesson room; from the start, possibly before the end.
+        "end_lesson",
+        {S.CONFIRMED},
+        S.COMPLETED,
+        {A.TUTOR, A.ADMIN},
+        opens=Anchor.STARTS,
+        label="ended by the tutor",
+    ),
+    _t(
         "student_no_show",
         {S.CONFIRMED, S.COMPLETED},
         S.NO_SHOW_STUDENT,

@@ -23,7 +23,7 @@ from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts as payout_accounts
 from payouts.web import payments_of
-from scheduling import availability, changes, payments, service
+from scheduling import availability, changes, payments, rooms, service
 from scheduling._web import caller_of, dispute_window, services_of
 from scheduling.presenters import booking_outs
 from scheduling.tutor_pages import ROUTES as TUTOR_ROUTES
@@ -156,10 +156,11 @@ async def pay(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Res
 @get("/lessons", access=Access.USER, include_in_schema=False)
 async def my_lessons(request: Request[Any, Any, Any]) -> Template:
     principal = require_principal(request)
-    async with services_of(request).sessions() as session:
-        upcoming = await booking_outs(
-            session, await service.bookings_of(session, principal.id, upcoming=True)
-        )
+    services = services_of(request)
+    now = datetime.now(UTC)
+    async with services.sessions() as session:
+        coming = await service.bookings_of(session, principal.id, upcoming=True)
+        upcoming = await booking_outs(session, coming)
         past = await booking_outs(
             session, await service.bookings_of(session, principal.id, upcoming=False, limit=50)
         )
@@ -168,6 +169,16 @@ async def my_lessons(request: Request[Any, Any, Any]) -> Template:
         "scheduling/lessons.html",
         upcoming=upcoming,
         past=past,
+        # Confirmed lessons whose room is open now get a "Join lesson" link in the list.
+        open_rooms={
+            b.id
+            for b in coming
+            if b.status == "confirmed"
+            and rooms.room_state(
+                b, ended_by_tutor=False, now=now, settings=services.settings.scheduling
+            )
+            is rooms.RoomState.OPEN
+        },
         zone_label=zone_label(principal.time_zone, datetime.now(UTC)),
     )
 
@@ -189,7 +200,10 @@ async def _lesson_page(
         quote = await changes.refund_quote(
             session, booking, changes.cancel_event(booking, caller), now
         )
-        # Sections of higher packages (a review, ...), registered by the composition root.
+        settings = services_of(request).settings.scheduling
+        room_state = await rooms.current_state(session, booking, now, settings)
+        # Sections of higher packages (a review, the recording, ...), registered by the
+        # composition root.
         fragments = await services_of(request).fragments.render(
             "lesson_page", request, session, booking_id=booking.id, viewer_id=principal.id
         )
@@ -204,6 +218,10 @@ async def _lesson_page(
         quote=quote,
         fragments=fragments,
         error=error,
+        room_state=room_state.value,
+        can_join=principal.id in (booking.tutor_id, booking.student_id)
+        or (principal.is_admin and settings.room_admin_observe),
+        room=rooms.room_window(booking, settings),
         zone=principal.time_zone,
         zone_label=zone_label(principal.time_zone, booking.starts_at),
         default_new=booking.starts_at.astimezone(ZoneInfo(principal.time_zone)).strftime(

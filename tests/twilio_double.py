@@ -1,4 +1,5 @@
-"""A local HTTP double of the part of Twilio's REST API Duet uses (sending a message)."""
+"""A local HTTP double of the parts of Twilio's REST API Duet uses: sending a message, and
+Network Traversal Service tokens (TURN credentials)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class TwilioDouble:
     account_sid: str
     auth_token: str
     messages: list[dict[str, str]] = field(default_factory=list)
+    tokens: list[dict[str, int]] = field(default_factory=list)  # Network Traversal tokens made
     refuse_with: int | None = None  # answer with this status and a Twilio error body
 
 
@@ -34,10 +36,12 @@ def twilio_double(
             expected = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
             if self.headers.get("Authorization") != f"Basic {expected}":
                 return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
-            if self.path != f"/2010-04-01/Accounts/{account_sid}/Messages.json":
-                return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            if self.path == f"/2010-04-01/Accounts/{account_sid}/Tokens.json":
+                return self._token(form)
+            if self.path != f"/2010-04-01/Accounts/{account_sid}/Messages.json":
+                return self._json(404, {"code": 20404, "message": "Not found", "status": 404})
             if state.refuse_with:
                 return self._json(
                     state.refuse_with,
@@ -58,6 +62,41 @@ def twilio_double(
                     "body": form.get("Body"),
                     "from": form.get("From"),
                     "account_sid": account_sid,
+                },
+            )
+
+        def _token(self, form: dict[str, str]) -> None:
+            """Network Traversal Service: short-lived STUN/TURN credentials."""
+            ttl = int(form.get("Ttl", "86400"))
+            if state.refuse_with:
+                return self._json(
+                    state.refuse_with,
+                    {"code": 20003, "message": "Permission denied", "status": state.refuse_with},
+                )
+            n = len(state.tokens)
+            username, password = f"user{n:04d}{'a' * 56}", f"pass{n:04d}"
+            state.tokens.append({"ttl": ttl})
+            turn = [f"turn:global.turn.twilio.com:3478?transport={t}" for t in ("udp", "tcp")]
+            servers: list[dict[str, str]] = [
+                {
+                    "url": "stun:global.stun.twilio.com:3478",
+                    "urls": "stun:global.stun.twilio.com:3478",
+                }
+            ]
+            servers += [
+                {"url": url, "urls": url, "username": username, "credential": password}
+                for url in turn
+            ]
+            self._json(
+                201,
+                {
+                    "account_sid": account_sid,
+                    "ttl": str(ttl),
+                    "username": username,
+                    "password": password,
+                    "ice_servers": servers,
+                    "date_created": "Wed, 02 Dec 2026 12:00:00 +0000",
+                    "date_updated": "Wed, 02 Dec 2026 12:00:00 +0000",
                 },
             )
 

@@ -7,7 +7,7 @@ and leaves everything else as it is (including anything a person changed while t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -34,7 +34,8 @@ BATCH = 25
 Progress = Callable[[int, int], None]
 # Demo data owned by higher packages (availability, ...), passed in by the composition root so
 # the kernel never imports them: called with the ids of every demo tutor; must be idempotent.
-DemoExtra = Callable[[AsyncSession, list[int]], Awaitable[None]]
+# It may return lines to print with the demo logins (a demo lesson to join, ...).
+DemoExtra = Callable[[AsyncSession, list[int]], Awaitable[Sequence[str] | None]]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class SeedResult:
     created_students: int
     created_admin: bool
     logins: list[tuple[str, str, str]]  # (role, e-mail, password)
+    notes: list[str] = field(default_factory=list)  # from the extras
 
 
 async def seed_demo(
@@ -83,15 +85,7 @@ async def seed_demo(
         done += len(new_tutors[start : start + BATCH])
         if progress:
             progress(done, len(new_tutors))
-    if extras:
-        async with sessions() as session, session.begin():
-            tutor_ids = list(
-                await session.scalars(
-                    select(User.id).where(User.email.in_([t.email for t in tutors]))
-                )
-            )
-            for extra in extras:
-                await extra(session, tutor_ids)
+    notes = await run_extras(sessions, extras, tutor_count=tutor_count)
     logins = [("admin", ADMIN_EMAIL, DEMO_PASSWORD)]
     logins += [("student", s.email, DEMO_PASSWORD) for s in students[:2]]
     logins += [("tutor", t.email, DEMO_PASSWORD) for t in tutors[:2]]
@@ -100,7 +94,27 @@ async def seed_demo(
         created_students=len(new_students),
         created_admin=created_admin,
         logins=logins,
+        notes=notes,
     )
+
+
+async def run_extras(
+    sessions: async_sessionmaker[AsyncSession],
+    extras: Sequence[DemoExtra],
+    *,
+    tutor_count: int = 200,
+) -> list[str]:
+    """Run the extras over the demo tutors that exist; ``duet run`` calls this on every start,
+    so time-bound demo data (a lesson whose room is open) is fresh."""
+    notes: list[str] = []
+    if not extras:
+        return notes
+    emails = [t.email for t in demo_tutors(tutor_count)]
+    async with sessions() as session, session.begin():
+        tutor_ids = list(await session.scalars(select(User.id).where(User.email.in_(emails))))
+        for extra in extras:
+            notes += await extra(session, tutor_ids) or []
+    return notes
 
 
 async def _add_student(session: AsyncSession, demo: DemoStudent, password_hash: str) -> None:

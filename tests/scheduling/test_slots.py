@@ -190,6 +190,21 @@ def test_slots_start_on_the_local_grid() -> None:
     assert slots.why_not(cal, at(14), 60, LONG_AGO)[0] == "outside_availability"  # type: ignore[index]
 
 
+def test_slots_stay_on_the_grid_when_the_notice_ends_inside_a_window() -> None:
+    # "now + notice" has seconds and falls inside the window: the first slot is the next grid
+    # point (09:30), not the grid offset added to the clipped start (09:29), which a hold of
+    # the offered time would then refuse as off the grid.
+    cal = Calendar(
+        time_zone="UTC",
+        weekly=daily("UTC", "09:00", "12:00"),
+        rules=Rules(min_notice=60, granularity=30, window_days=365),
+    )
+    now = at(8, 25) + timedelta(seconds=13)
+    found = slots.open_slots(cal, at(0), at(23), 60, now)
+    assert [s.strftime("%H:%M") for s, _ in found] == ["09:30", "10:00", "10:30", "11:00"]
+    assert slots.why_not(cal, found[0][0], 60, now) is None
+
+
 def test_overlapping_windows_are_refused_with_the_day_named() -> None:
     from marketplace.errors import ValidationFailed
 

@@ -1,0 +1,406 @@
+"""Benchmark: lesson rooms on one media server process.
+
+    .venv/bin/python bench/rooms.py [--audio-rooms 1,4,8] [--video-rooms 1,3] [--seconds 20]
+
+Starts a throwaway embedded PostgreSQL in a temporary folder and the Duet web server (with its
+media server) on 127.0.0.1 in a child process, with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: every
+packet stays on loopback. For each count it opens that many rooms, each with two synthetic
+aiortc participants (``tests/video/peers.py``) sending stereo Opus at 192 kbit/s (and, in the
+second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then measures over
+``--seconds``:
+
+- server CPU per room, as the server process's CPU time (user + system, from psutil) divided by
+  the measured wall time and the number of rooms, in % of one core. CPU *time* is used, not a
+  wall-clock ratio, because this machine's cores are shared: time spent waiting for a core is
+  not counted, so the figure is what a room costs, not how busy the machine was;
+- memory per room: the server's resident memory with the rooms up, minus before, per room;
+- the server's added latency per forwarded packet, from the moment the packet was complete at
+  the media server to the moment its RTP left (the server's own timing, p50/p99, over the
+  measured window) beside how late the server's event loop ran a 100 ms timer in the same
+  window (the wait every packet shares when the process does not get a core), and, as a
+  cross-check, the one-way delay of Opus packets from one participant to the other against a
+  direct peer-to-peer connection measured in the same run;
+- how many rooms fit under 75 % of the machine's two cores (one media process is one core at
+  most, so: rooms per process at 75 % of a core, at the per-room cost of the largest run,
+  times two processes).
+
+Participants run in this process; the packet rate the server forwarded is printed next to the
+expected rate, so a participant process that cannot keep up is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from marketplace import db, migrate
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import TokenKind, User
+from marketplace.embedded import EmbeddedPostgres
+from tests.video.lessons import Lesson, make_lesson
+from tests.video.peers import (
+    LOOPBACK,
+    PacedPackets,
+    RoomClient,
+    encode_opus,
+    encode_vp8,
+    no_ice_servers,
+    stereo_tone,
+    vp8_track,
+)
+
+GOALS = {"audio": 3.0, "video": 8.0}  # % of one core per room
+LATENCY_GOAL_MS = 5.0
+SETTLE_SECONDS = 4.0
+MAX_TOTAL_SECONDS = 20 * 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "DUET_VAR_DIR": str(var),
+        "ROOM_MEDIA_ADDRESSES": "127.0.0.1",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    code = (
+        "import logging, uvicorn; from marketplace.app import create_app; "
+        "from marketplace.settings import Settings; "
+        "logging.basicConfig(level=logging.WARNING); "
+        f"uvicorn.run(create_app(Settings.from_env()), host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the bench server did not start")
+
+
+async def admin_token(url: str) -> str:
+    engine = db.create_engine(url, pool_size=1)
+    try:
+        async with db.create_session_factory(engine)() as session, session.begin():
+            admin = User(
+                email="admin@bench.example",
+                password_hash="!",  # noqa: S106 - unusable: the bench uses a token
+                full_name="Bench Admin",
+                roles=["admin"],
+            )
+            session.add(admin)
+            await session.flush()
+            issued = await accounts.issue_token(
+                session, admin, TokenKind.API, lifetime=timedelta(hours=2)
+            )
+            return issued.secret
+    finally:
+        await engine.dispose()
+
+
+class Media:
+    """Encoded once, shared by every participant (each gets its own paced copy)."""
+
+    def __init__(self) -> None:
+        print("  encoding test media (stereo Opus 192 kbit/s, VP8 640x480)…", flush=True)
+        self.opus = [
+            encode_opus(stereo_tone(10, left, right), 192)
+            for left, right in ((440, 660), (523, 784))
+        ]
+        self.vp8 = encode_vp8(300, 640, 480, bitrate=1_000_000)
+
+    def tracks(self, who: int, video: bool) -> list[PacedPackets]:
+        tracks = [PacedPackets("audio", self.opus[who], 0.020, 48_000)]
+        if video:
+            tracks.append(vp8_track(self.vp8))
+        return tracks
+
+
+def one_way_delays(sender: PacedPackets, arrivals: list[tuple[float, bytes]]) -> list[float]:
+    """Send-to-arrival delay (ms) of each Opus packet, matched by its payload to the latest
+    time it was sent before it arrived (the packets loop every 10 s)."""
+    sent_at: dict[bytes, list[float]] = {}
+    for payload, at in zip(sender.sent, sender.sent_at, strict=True):
+        sent_at.setdefault(payload, []).append(at)
+    delays = []
+    for arrived, payload in arrivals:
+        earlier = [at for at in sent_at.get(payload, ()) if at <= arrived]
+        if earlier:
+            delays.append((arrived - max(earlier)) * 1000)
+    return delays
+
+
+def watch_arrivals(pc: Any) -> list[tuple[float, bytes]]:
+    """Record (time, payload) of every Opus RTP packet as the participant's transport gets it."""
+    arrivals: list[tuple[float, bytes]] = []
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind != "audio":
+            continue
+        receiver = transceiver.receiver
+        original = receiver._handle_rtp_packet
+
+        async def capture(packet: Any, arrival_time_ms: int, original: Any = original) -> None:
+            arrivals.append((time.monotonic(), bytes(packet.payload)))
+            await original(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = capture
+    return arrivals
+
+
+async def direct_baseline(media: Media, seconds: float) -> list[float]:
+    """Two participants connected to each other, no server: the delay of the stack alone."""
+    from aiortc import RTCPeerConnection
+
+    a, b = RTCPeerConnection(no_ice_servers()), RTCPeerConnection(no_ice_servers())
+    tracks = [media.tracks(0, False)[0], media.tracks(1, False)[0]]
+    try:
+        a.addTransceiver(tracks[0], direction="sendrecv")
+        LOOPBACK.apply(a)
+        await a.setLocalDescription(await a.createOffer())
+        await b.setRemoteDescription(a.localDescription)
+        b.getTransceivers()[0].sender.replaceTrack(tracks[1])
+        b.getTransceivers()[0].direction = "sendrecv"
+        LOOPBACK.apply(b)
+        await b.setLocalDescription(await b.createAnswer())
+        await a.setRemoteDescription(b.localDescription)
+        arrivals = watch_arrivals(b)
+        _silence_decoder(b)
+        _silence_decoder(a)
+        await asyncio.sleep(SETTLE_SECONDS + seconds)
+        return one_way_delays(tracks[0], arrivals)[int(SETTLE_SECONDS * 50) :]
+    finally:
+        await a.close()
+        await b.close()
+
+
+def _silence_decoder(pc: Any) -> None:
+    from video.forwarding import PacketTap
+
+    for transceiver in pc.getTransceivers():
+        PacketTap.install(transceiver.receiver, transceiver.kind, lambda packet: None)
+
+
+async def idle_cpu(server: psutil.Process, seconds: float = 3.0) -> float:
+    """The server's own CPU use with no media (its timers, the room watchdog), in cores."""
+    cpu0, wall0 = server.cpu_times(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu1, wall1 = server.cpu_times(), time.monotonic()
+    return ((cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)) / (wall1 - wall0)
+
+
+async def run_rooms(
+    base: str,
+    lessons: list[Lesson],
+    media: Media,
+    *,
+    video: bool,
+    seconds: float,
+    server: psutil.Process,
+    admin: str,
+) -> dict[str, Any]:
+    clients: list[tuple[RoomClient, RoomClient]] = []
+    rss_before = server.memory_info().rss
+    idle = await idle_cpu(server)
+    try:
+        for lesson in lessons:
+            tutor = RoomClient(base, lesson.booking_id, lesson.tutor)
+            student = RoomClient(base, lesson.booking_id, lesson.student)
+            for who, client in enumerate((tutor, student)):
+                await client.connect()
+                await client.join_media(media.tracks(who, video), capture_raw=False)
+            clients.append((tutor, student))
+        for pair in clients:
+            for client in pair:
+                await client.connected(within=60)
+        arrivals = [watch_arrivals(student.pc) for _, student in clients]
+        await asyncio.sleep(SETTLE_SECONDS)
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
+            before = (await http.get(base + "/api/v1/admin/rooms")).json()
+            cpu0, wall0 = server.cpu_times(), time.monotonic()
+            marks = [len(a) for a in arrivals]
+            await asyncio.sleep(seconds)
+            cpu1, wall1 = server.cpu_times(), time.monotonic()
+            after = (
+                await http.get(
+                    base + "/api/v1/admin/rooms",
+                    params={"since": before["forwarded_packets"], "window": wall1 - wall0},
+                )
+            ).json()
+        rss_after = server.memory_info().rss
+        wall = wall1 - wall0
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        delays: list[float] = []
+        for (tutor, _), got, mark in zip(clients, arrivals, marks, strict=True):
+            delays += one_way_delays(tutor.tracks[0], got[mark:])
+        forwarded = after["forwarded_packets"] - before["forwarded_packets"]
+        return {
+            "rooms": len(lessons),
+            "cpu_per_room": 100 * (cpu / wall - idle) / len(lessons),
+            "cpu_total": 100 * cpu / wall,
+            "cpu_idle": 100 * idle,
+            "cpu_system_share": (cpu1.system - cpu0.system) / cpu if cpu else 0.0,
+            "mem_per_room_mb": (rss_after - rss_before) / len(lessons) / 2**20,
+            "server_p50": after["latency_ms"]["p50"],
+            "server_p99": after["latency_ms"]["p99"],
+            "lag_p99": after["loop_lag_ms"]["p99"] or 0.0,
+            "e2e_p50": statistics.median(delays) if delays else float("nan"),
+            "e2e_p99": pct(delays, 0.99) if delays else float("nan"),
+            "pps_per_room": forwarded / wall / len(lessons),
+        }
+    finally:
+        await asyncio.gather(*(c.close() for pair in clients for c in pair))
+        await asyncio.sleep(1.0)
+
+
+def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None:
+    expected = 100 if kind == "audio" else None
+    print(
+        f"\n  {kind}: two participants per room, stereo Opus 192 kbit/s"
+        + (" + VP8 640x480" if kind == "video" else "")
+    )
+    print(
+        "    rooms  CPU/room  CPU total  MB/room  server added p50/p99 (event loop lag p99)   "
+        "one-way via server p50/p99   packets/s per room"
+    )
+    for r in rows:
+        rate = f"{r['pps_per_room']:.0f}" + (f" (expected {expected})" if expected else "")
+        print(
+            f"    {r['rooms']:5d}  {r['cpu_per_room']:6.2f} %  {r['cpu_total']:7.1f} %"
+            f" ({r['cpu_idle']:.1f} %, kernel {100 * r['cpu_system_share']:.0f} %)"
+            f"  {r['mem_per_room_mb']:7.2f}  {r['server_p50']:7.3f} / {r['server_p99']:6.3f} ms"
+            f" (loop lag p99 {r['lag_p99']:5.2f})"
+            f"   {r['e2e_p50']:8.2f} / {r['e2e_p99']:6.2f} ms        {rate}"
+        )
+    worst = max(r["cpu_per_room"] for r in rows)
+    print(
+        f"    goal ≤ {GOALS[kind]:.0f} % of a core per room: worst {worst:.2f} % → "
+        f"{'met' if worst <= GOALS[kind] else 'NOT met'} ("
+        + ", ".join(
+            f"{r['rooms']} room{'s' if r['rooms'] > 1 else ''}: "
+            f"{'met' if r['cpu_per_room'] <= GOALS[kind] else 'not met'}"
+            for r in rows
+        )
+        + ")"
+    )
+    largest = max(rows, key=lambda r: r["rooms"])
+    per_process = int(75 / largest["cpu_per_room"]) if largest["cpu_per_room"] > 0 else 0
+    print(
+        f"    rooms under 75 % of the 2 cores (at the cost per room with {largest['rooms']} "
+        f"rooms): {per_process} per media process at 75 % of one core, {2 * per_process} "
+        "with two processes"
+    )
+    p99 = max(r["server_p99"] for r in rows)
+    print(
+        f"    server added latency p99 ≤ {LATENCY_GOAL_MS:.0f} ms: worst {p99:.3f} ms → "
+        f"{'met' if p99 <= LATENCY_GOAL_MS else 'NOT met'}"
+    )
+    if baseline:
+        print(
+            f"    baseline, direct peer to peer (no server): one-way p50 "
+            f"{statistics.median(baseline):.2f} ms, p99 {pct(baseline, 0.99):.2f} ms"
+        )
+
+
+def counts(text: str) -> list[int]:
+    values = [int(x) for x in text.split(",") if x.strip()]
+    if any(v < 1 or v > 40 for v in values):
+        raise SystemExit("room counts must be between 1 and 40")
+    return values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--audio-rooms", default="1,4,8", type=counts)
+    parser.add_argument("--video-rooms", default="1,3", type=counts)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    if not 5 <= args.seconds <= 120:
+        raise SystemExit("--seconds must be between 5 and 120")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="duet-bench-rooms-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", fast_unsafe=True)
+        pg.start()
+        server_process: subprocess.Popen[bytes] | None = None
+        try:
+            pg.ensure_database("bench")
+            url = pg.url("bench")
+            migrate.upgrade(url)
+            most = max(args.audio_rooms + args.video_rooms)
+            lessons = [asyncio.run(make_lesson(url)) for _ in range(most)]
+            admin = asyncio.run(admin_token(url))
+            port = free_port()
+            server_process = start_server(url, port, Path(tmp) / "var")
+            server = psutil.Process(server_process.pid)
+            base = f"http://127.0.0.1:{port}"
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"Lesson rooms on one media process ({os.cpu_count()} CPUs, shared; load {load}):"
+            )
+            media = Media()
+
+            async def run_all() -> None:
+                baseline = await direct_baseline(media, min(args.seconds, 10))
+                for kind, sizes in (("audio", args.audio_rooms), ("video", args.video_rooms)):
+                    rows = []
+                    for size in sizes:
+                        if time.monotonic() - started > MAX_TOTAL_SECONDS:
+                            print(f"  stopping: the benchmark has run {MAX_TOTAL_SECONDS} s")
+                            break
+                        print(f"  {kind}: {size} room(s)…", flush=True)
+                        rows.append(
+                            await run_rooms(
+                                base,
+                                lessons[:size],
+                                media,
+                                video=kind == "video",
+                                seconds=args.seconds,
+                                server=server,
+                                admin=admin,
+                            )
+                        )
+                    if rows:
+                        report(kind, rows, baseline)
+                load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"\n  load average at the end: {load_now}")
+
+            asyncio.run(run_all())
+        finally:
+            if server_process is not None:
+                server_process.terminate()
+                server_process.wait(20)
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,370 @@
+"""Forward encoded media through aiortc without decoding it, and without its jitter buffer.
+
+aiortc's receiver reassembles RTP into frames in a jitter buffer and decodes every frame in a
+thread; its sender encodes frames again (Opus at a hard-coded 96 kbit/s "voip"). A room that
+works like that re-encodes music, costs a core per few participants, and adds delay: the audio
+jitter buffer holds 80 ms and, after one lost packet, stalls and then holds about 280 ms for good.
+
+Instead, each receiver's jitter buffer is replaced by a ``PacketTap``. aiortc still parses,
+decrypts, unwraps retransmissions, sends NACKs, receiver reports and bandwidth estimates; the tap
+gets every packet right there and hands it on at once: an Opus packet as it is, a VP8 frame as
+soon as its last packet is in (the marker bit), in order, dropping a frame only when it cannot be
+completed. Nothing reaches aiortc's decoder, so nothing is decoded and no track queue grows.
+A ``ForwardedTrack`` is the sender's track: it yields ``av.Packet``s, which aiortc's sender only
+re-packs into RTP (Opus payload bytes unchanged; a VP8 frame's bytes unchanged, under a new
+payload descriptor). Keyframe requests (PLI) from a receiving browser reach the sending
+participant through the room, throttled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+logger = logging.getLogger(__name__)
+
+MASK32 = 0xFFFFFFFF
+CLOCK = {"audio": 48_000, "video": 90_000}
+TIME_BASE = {kind: fractions.Fraction(1, rate) for kind, rate in CLOCK.items()}
+DEFAULT_STEP = {"audio": 960, "video": 3_000}  # 20 ms of Opus; a frame at 30 fps
+KEYFRAME_INTERVAL_S = 0.5  # at most one keyframe request per source this often
+MAX_PENDING_FRAMES = 6  # VP8 frames waiting for a retransmission before one is given up
+MAX_FRAME_WAIT_NS = 150_000_000  # ... or this long
+QUEUE_LIMIT = {"audio": 25, "video": 60}  # per output; beyond this the oldest is dropped
+
+
+def newer(a: int, b: int) -> bool:
+    """RTP timestamp ``a`` is after ``b`` (modulo 2**32)."""
+    return a != b and ((a - b) & MASK32) < 0x80000000
+
+
+@dataclass(slots=True)
+class MediaPacket:
+    """One Opus packet or one whole VP8 frame as the sender encoded it."""
+
+    kind: str
+    data: bytes
+    timestamp: int  # the sender's RTP timestamp
+    keyframe: bool
+    arrival_ns: int  # time.perf_counter_ns() when the last RTP packet of it arrived
+
+
+class LatencyStats:
+    """The server's added delay per forwarded packet (in, until its RTP left), last N samples."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.samples: deque[int] = deque(maxlen=size)
+        self.forwarded = 0
+
+    def add(self, nanoseconds: int) -> None:
+        self.samples.append(nanoseconds)
+        self.forwarded += 1
+
+    def percentile_ms(self, q: float, since: int = 0) -> float | None:
+        """The ``q`` quantile of the samples after the first ``since`` (as far as kept)."""
+        recent = max(0, min(len(self.samples), self.forwarded - since))
+        if not recent:
+            return None
+        ordered = sorted(list(self.samples)[-recent:])
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
+
+    def clear(self) -> None:
+        self.samples.clear()
+
+
+class KeyframeRequester:
+    """Sends a PLI to a source at most every ``KEYFRAME_INTERVAL_S``; a request inside the
+    interval is kept and sent when it ends, never dropped."""
+
+    def __init__(self, send: Callable[[], None], interval: float = KEYFRAME_INTERVAL_S) -> None:
+        self._send = send
+        self._interval = interval
+        self._last = -1e9
+        self._pending: asyncio.TimerHandle | None = None
+        self.sent = 0
+
+    def request(self) -> None:
+        now = time.monotonic()
+        wait = self._last + self._interval - now
+        if wait <= 0:
+            self._fire()
+        elif self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(wait, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._last = time.monotonic()
+        self.sent += 1
+        self._send()
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+
+@dataclass
+class _Frame:
+    first_arrival_ns: int
+    parts: dict[int, bytes] = field(default_factory=dict)  # sequence number -> VP8 data
+    first_seq: int | None = None
+    last_seq: int | None = None
+    last_arrival_ns: int = 0
+
+    def complete(self) -> bool:
+        if self.first_seq is None or self.last_seq is None:
+            return False
+        return len(self.parts) == ((self.last_seq - self.first_seq) & 0xFFFF) + 1
+
+    def data(self) -> bytes:
+        assert self.first_seq is not None
+        count = len(self.parts)
+        return b"".join(self.parts[(self.first_seq + i) & 0xFFFF] for i in range(count))
+
+
+class PacketTap:
+    """Stands in for an ``RTCRtpReceiver``'s jitter buffer (same ``add`` contract: returns
+    ``(send_pli, frame)``; the frame is always None, so aiortc never decodes anything)."""
+
+    capacity = 0
+
+    def __init__(self, kind: str, deliver: Callable[[MediaPacket], None]) -> None:
+        if kind not in CLOCK:
+            raise ValueError(kind)
+        self.kind = kind
+        self.deliver = deliver
+        self.packets = 0
+        self.frames_dropped = 0
+        self.media_ssrc: int | None = None
+        self.keyframes: KeyframeRequester | None = None
+        self._last_ts: int | None = None
+        self._frames: dict[int, _Frame] = {}
+        self._broken = True  # video: forward nothing until a keyframe
+        self._sending: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def install(
+        cls, receiver: RTCRtpReceiver, kind: str, deliver: Callable[[MediaPacket], None]
+    ) -> PacketTap:
+        tap = cls(kind, deliver)
+        # aiortc 1.x keeps the jitter buffer in a private attribute; this is the one private
+        # name the room depends on (pinned to aiortc < 2 and covered by tests/video).
+        attribute = "_RTCRtpReceiver__jitter_buffer"
+        if not hasattr(receiver, attribute):
+            raise RuntimeError("this aiortc version has no receiver jitter buffer to replace")
+        setattr(receiver, attribute, tap)
+
+        def send_pli() -> None:
+            if tap.media_ssrc is not None:
+                task = asyncio.ensure_future(receiver._send_rtcp_pli(tap.media_ssrc))
+                tap._sending.add(task)
+                task.add_done_callback(tap._sending.discard)
+
+        tap.keyframes = KeyframeRequester(send_pli)
+        return tap
+
+    def request_keyframe(self) -> None:
+        if self.kind == "video" and self.keyframes is not None:
+            self.keyframes.request()
+
+    def close(self) -> None:
+        if self.keyframes is not None:
+            self.keyframes.cancel()
+        self._frames.clear()
+
+    # -- the jitter buffer contract
+
+    def add(self, packet: Any) -> tuple[bool, None]:
+        self.packets += 1
+        self.media_ssrc = packet.ssrc
+        if self.kind == "audio":
+            self._add_audio(packet)
+        else:
+            self._add_video(packet)
+        return False, None
+
+    def _add_audio(self, packet: Any) -> None:
+        ts = packet.timestamp
+        if self._last_ts is not None and not newer(ts, self._last_ts):
+            return  # late or duplicate: the receiver has moved on
+        self._last_ts = ts
+        data = packet._data
+        if data:
+            self.deliver(MediaPacket("audio", data, ts, True, time.perf_counter_ns()))
+
+    def _add_video(self, packet: Any) -> None:
+        ts = packet.timestamp
+        if self._last_ts is not None and not newer(ts, self._last_ts):
+            return  # a retransmission of a frame already forwarded or given up
+        now = time.perf_counter_ns()
+        frame = self._frames.get(ts)
+        if frame is None:
+            frame = self._frames[ts] = _Frame(first_arrival_ns=now)
+        payload = packet.payload
+        if not payload:
+            return
+        frame.parts[packet.sequence_number] = packet._data
+        frame.last_arrival_ns = now
+        if payload[0] & 0x10 and payload[0] & 0x07 == 0:  # S bit, partition 0: the first packet
+            frame.first_seq = packet.sequence_number
+        if packet.marker:
+            frame.last_seq = packet.sequence_number
+        self._release(now)
+
+    def _release(self, now: int) -> None:
+        """Hand on complete frames in timestamp order; give up a frame that waits too long."""
+        while self._frames:
+            head_ts = self._oldest()
+            head = self._frames[head_ts]
+            if head.complete():
+                del self._frames[head_ts]
+                self._last_ts = head_ts
+                data = head.data()
+                keyframe = bool(data) and data[0] & 0x01 == 0
+                if keyframe:
+                    self._broken = False
+                if self._broken:
+                    continue
+                self.deliver(MediaPacket("video", data, head_ts, keyframe, head.last_arrival_ns))
+                continue
+            if (
+                len(self._frames) > MAX_PENDING_FRAMES
+                or now - head.first_arrival_ns > MAX_FRAME_WAIT_NS
+            ):
+                del self._frames[head_ts]
+                self._last_ts = head_ts
+                self.frames_dropped += 1
+                if not self._broken:
+                    self._broken = True
+                    self.request_keyframe()
+                continue
+            return
+
+    def _oldest(self) -> int:
+        timestamps = iter(self._frames)
+        oldest = next(timestamps)
+        for ts in timestamps:
+            if newer(oldest, ts):
+                oldest = ts
+        return oldest
+
+
+class ForwardedTrack(MediaStreamTrack):
+    """The track of one of the room's senders: media of whoever fills this slot, as packets.
+
+    Timestamps are rebased when the source changes (a rejoin), so the receiving browser sees one
+    continuous stream. Video waits for a keyframe after a change or an overflow.
+    """
+
+    def __init__(self, kind: str, latency: LatencyStats | None = None) -> None:
+        super().__init__()
+        self.kind = kind
+        self.latency = latency
+        self.on_keyframe_request: Callable[[], None] | None = None
+        self.dropped = 0
+        self._queue: deque[MediaPacket] = deque()
+        self._limit = QUEUE_LIMIT[kind]
+        self._waiter: asyncio.Future[None] | None = None
+        self._source: object = None
+        self._offset = 0
+        self._last_out: int | None = None
+        self._step = DEFAULT_STEP[kind]
+        self._need_keyframe = kind == "video"
+        self._pending_rebase = False
+        self._in_flight_ns: int | None = None
+
+    def attach(self, sender: RTCRtpSender) -> None:
+        """Route the sender's keyframe requests (PLI/FIR from the browser) to our source."""
+
+        def keyframe_requested() -> None:
+            if self.on_keyframe_request is not None:
+                self.on_keyframe_request()
+
+        # aiortc's sender would force its own encoder; it has none here, so ask the source.
+        sender._send_keyframe = keyframe_requested  # type: ignore[method-assign]
+
+    def push(self, packet: MediaPacket, source: object) -> None:
+        if self.readyState != "live":
+            return
+        if source is not self._source:
+            self._switch_to(source)
+        if self._need_keyframe:
+            if not packet.keyframe:
+                return
+            self._need_keyframe = False
+        if len(self._queue) >= self._limit:
+            # The sender is not keeping up (a stalled browser link): drop, never build a backlog.
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            if self.kind == "video":
+                self._need_keyframe = True
+                self._ask_keyframe()
+                if not packet.keyframe:
+                    return
+                self._need_keyframe = False
+        self._queue.append(packet)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _switch_to(self, source: object) -> None:
+        self._source = source
+        self._queue.clear()
+        if self.kind == "video":
+            self._need_keyframe = True
+        self._pending_rebase = True
+
+    def _ask_keyframe(self) -> None:
+        if self.on_keyframe_request is not None:
+            self.on_keyframe_request()
+
+    def _rebase(self, ts: int) -> int:
+        if self._pending_rebase:
+            self._pending_rebase = False
+            base = 0 if self._last_out is None else self._last_out + self._step
+            self._offset = (base - ts) & MASK32
+        out = (ts + self._offset) & MASK32
+        if self._last_out is not None:
+            step = (out - self._last_out) & MASK32
+            if 0 < step <= CLOCK[self.kind]:
+                self._step = step
+        self._last_out = out
+        return out
+
+    async def recv(self) -> av.Packet[Any]:
+        # The sender calls recv() again right after it sent the previous packet's RTP: that is
+        # when the previous packet left the server.
+        if self._in_flight_ns is not None and self.latency is not None:
+            self.latency.add(time.perf_counter_ns() - self._in_flight_ns)
+        self._in_flight_ns = None
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        media = self._queue.popleft()
+        packet = av.Packet(media.data)
+        packet.pts = self._rebase(media.timestamp)
+        packet.time_base = TIME_BASE[self.kind]
+        self._in_flight_ns = media.arrival_ns
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._queue.clear()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
