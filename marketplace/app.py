@@ -24,6 +24,12 @@ from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
+from marketplace.messaging import demo as messaging_demo
+from marketplace.messaging import jobs as messaging_jobs
+from marketplace.messaging.api import ROUTES as MESSAGING_API
+from marketplace.messaging.pages import ROUTES as MESSAGING_PAGES
+from marketplace.messaging.pages import header_counts
+from marketplace.messaging.socket import messages_socket
 from marketplace.notifications import jobs as notification_jobs
 from marketplace.notifications.api import ROUTES as NOTIFICATION_ROUTES
 from marketplace.profiles import jobs as profile_jobs
@@ -36,6 +42,8 @@ from marketplace.profiles.api import (
 )
 from marketplace.profiles.pages import ROUTES as PROFILE_PAGES
 from marketplace.ratelimit import Counter, MemoryCounter, RateLimiter, RedisCounter
+from marketplace.realtime import Hub
+from marketplace.reports.api import ROUTES as REPORT_ROUTES
 from marketplace.seed.load import DemoExtra
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, JobContext, TaskSpec, all_task_specs, build_broker
@@ -48,6 +56,7 @@ from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
+from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from search import api as search_api
 from search import jobs as search_jobs
@@ -65,7 +74,13 @@ STATIC_DIR = PACKAGE_DIR / "static"
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(
-        [profile_jobs.TASKS, notification_jobs.TASKS, scheduling_jobs.TASKS, search_jobs.TASKS]
+        [
+            profile_jobs.TASKS,
+            notification_jobs.TASKS,
+            messaging_jobs.TASKS,
+            scheduling_jobs.TASKS,
+            search_jobs.TASKS,
+        ]
     )
 
 
@@ -76,12 +91,12 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *messaging_jobs.PERIODIC]
 
 
 def demo_extras() -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's."""
-    return [scheduling_demo.seed_availability]
+    return [scheduling_demo.seed_availability, messaging_demo.seed_conversation]
 
 
 def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
@@ -136,15 +151,23 @@ def create_app(
         queue=queue,
         storage=LocalMediaStorage(settings.media.root),
         limiter=RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
+        private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
+        hub=Hub(settings.broker.redis_url),
+        # Messaging (kernel) asks scheduling about a pair's bookings through this port; see
+        # "Messaging" in docs/architecture.md for why a provider and not an event.
+        booking_facts=SchedulingBookingFacts(),
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
     settings.media.root.mkdir(parents=True, exist_ok=True)
+    settings.messaging.private_root.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await services.hub.start()
         try:
             yield
         finally:
+            await services.hub.stop()
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -161,6 +184,10 @@ def create_app(
         *ACCOUNT_PAGES,
         *PROFILE_PAGES,
         *NOTIFICATION_ROUTES,
+        *MESSAGING_API,
+        *MESSAGING_PAGES,
+        messages_socket,
+        *REPORT_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         search_api.router(build_search_backend(settings, engine)),
@@ -182,6 +209,7 @@ def create_app(
         guards=[access_guard],
         middleware=[AuthMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=header_counts,
         csrf_config=CSRFConfig(
             secret=settings.web.secret_key,
             cookie_name=CSRF_COOKIE,

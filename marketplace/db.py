@@ -68,7 +68,10 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 def load_models() -> None:
     """Import every models module so ``Base.metadata`` is complete (Alembic, tests)."""
     from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.attachments import models as _attachments  # noqa: F401
+    from marketplace.messaging import models as _messaging  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401
+    from marketplace.reports import models as _reports  # noqa: F401
     from scheduling import models as _scheduling  # noqa: F401
     from search import models as _search  # noqa: F401

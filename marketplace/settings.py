@@ -100,6 +100,26 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class MessagingSettings:
+    sms_quiet_minutes: int = 60
+    """``MESSAGE_SMS_QUIET_MINUTES``: an offline recipient gets at most one SMS per conversation
+    in this many minutes (the in-app notification is always updated)."""
+    max_message_chars: int = 4000
+    """``MAX_MESSAGE_CHARS``: longest message text."""
+    messages_per_minute: int = 30
+    """``MESSAGE_RATE_LIMIT``: messages one user may send per minute."""
+    new_conversations_per_day: int = 20
+    """``NEW_CONVERSATION_RATE_LIMIT``: conversations one user may start per day."""
+    private_root: Path = Path("var/private-media")
+    """``PRIVATE_MEDIA_ROOT``: message attachments; never served as static files, only through
+    the access-checked download endpoint."""
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    """``MAX_ATTACHMENT_BYTES``: largest attachment (PDF score, image or short audio)."""
+    max_attachment_audio_seconds: float = 300.0
+    """``MAX_ATTACHMENT_AUDIO_SECONDS``: longest audio attachment."""
+
+
+@dataclass(frozen=True)
 class MeiliSettings:
     url: str | None = None
     """``MEILI_URL``: the Meilisearch server. Unset: search runs in PostgreSQL (the default)."""
@@ -121,6 +141,7 @@ class Settings:
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     search: MeiliSettings = field(default_factory=MeiliSettings)
+    messaging: MessagingSettings = field(default_factory=MessagingSettings)
 
     @property
     def embedded(self) -> bool:
@@ -168,6 +189,15 @@ class Settings:
             ),
             sms=_sms_settings(env),
             search=_meili_settings(env),
+            messaging=MessagingSettings(
+                sms_quiet_minutes=_int(env, "MESSAGE_SMS_QUIET_MINUTES", 60),
+                max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 4000),
+                messages_per_minute=_int(env, "MESSAGE_RATE_LIMIT", 30),
+                new_conversations_per_day=_int(env, "NEW_CONVERSATION_RATE_LIMIT", 20),
+                private_root=Path(env.get("PRIVATE_MEDIA_ROOT", str(var_dir / "private-media"))),
+                max_attachment_bytes=_int(env, "MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+                max_attachment_audio_seconds=float(env.get("MAX_ATTACHMENT_AUDIO_SECONDS", "300")),
+            ),
         )
         if not 0 <= settings.marketplace.platform_fee_bps <= 10_000:
             raise ConfigError("PLATFORM_FEE_BPS must be between 0 and 10000 basis points.")

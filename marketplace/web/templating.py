@@ -29,6 +29,12 @@ NOTICES = {
     "role_added": "Your account has the new role.",
     "student_saved": "Your student profile is saved.",
     "moderated": "Decision recorded.",
+    "blocked": "Blocked. Neither of you can send messages or book lessons with the other.",
+    "unblocked": "Unblocked. You can write to each other again.",
+    "made_private": "This conversation is private: notifications will not show its text.",
+    "made_public": "Notifications may show the start of new messages again.",
+    "reported": "Thank you. An admin will look at the message.",
+    "report_handled": "The report is closed.",
 }
 
 
@@ -62,6 +68,8 @@ def page(request: Any, template: str, status_code: int = 200, **context: Any) ->
         template,
         context={
             "me": principal_of(request),
+            # Set before each page by messaging's hook (marketplace/messaging/pages.py).
+            "unread_messages": getattr(request.state, "unread_messages", 0),
             "notice": NOTICES.get(notice) if notice else None,
             **context,
         },
