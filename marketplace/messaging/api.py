@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 
 from marketplace.attachments import service as attachments
 from marketplace.errors import ValidationFailed
@@ -86,7 +86,9 @@ class ConversationController(Controller):
         return ConversationsOut([inbox_out(r) for r in rows], total)
 
     @post("/", access=Access.USER, status_code=201)
-    async def start(self, request: Request[Any, Any, Any], data: StartIn) -> Response[PostedOut]:
+    async def start(
+        self, request: Request[Any, Any, Any], data: JSONBody[StartIn]
+    ) -> Response[PostedOut]:
         """Write to a tutor (or a student who booked you): in your thread with them, made if
         needed. 201 when the thread is new, 200 when it existed."""
         services = _services(request)
@@ -150,7 +152,10 @@ class ConversationController(Controller):
 
     @post("/{conversation_id:int}/messages", access=Access.USER, status_code=201)
     async def send(
-        self, request: Request[Any, Any, Any], conversation_id: FromPath[int], data: MessageIn
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[int],
+        data: JSONBody[MessageIn],
     ) -> Response[Any]:
         """Post a message. The same ``client_id`` again returns the first message (200)."""
         posted = await live.send(
@@ -211,7 +216,10 @@ class ConversationController(Controller):
 
     @post("/{conversation_id:int}/read", access=Access.USER)
     async def read(
-        self, request: Request[Any, Any, Any], conversation_id: FromPath[int], data: ReadIn
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[int],
+        data: JSONBody[ReadIn],
     ) -> UnreadOut:
         """Mark read up to ``seq`` (default: everything). The cursor never moves back."""
         services = _services(request)
@@ -224,7 +232,10 @@ class ConversationController(Controller):
 
     @put("/{conversation_id:int}/privacy", access=Access.USER)
     async def privacy(
-        self, request: Request[Any, Any, Any], conversation_id: FromPath[int], data: PrivacyIn
+        self,
+        request: Request[Any, Any, Any],
+        conversation_id: FromPath[int],
+        data: JSONBody[PrivacyIn],
     ) -> ConversationOut:
         """Private: notifications and SMS never carry the text of its messages."""
         services = _services(request)
@@ -241,7 +252,7 @@ class MessageReportController(Controller):
 
     @post("/{message_id:int}/report", access=Access.USER, status_code=201)
     async def report(
-        self, request: Request[Any, Any, Any], message_id: FromPath[int], data: ReportIn
+        self, request: Request[Any, Any, Any], message_id: FromPath[int], data: JSONBody[ReportIn]
     ) -> ReportOut:
         """Report a message you received, with a reason; an admin will look at it."""
         report = await report_message(
@@ -261,7 +272,7 @@ class BlockController(Controller):
         return [BlockOut(b.blocked_id, name, b.created_at) for b, name in rows]
 
     @post("/", access=Access.USER, status_code=204)
-    async def block(self, request: Request[Any, Any, Any], data: BlockIn) -> None:
+    async def block(self, request: Request[Any, Any, Any], data: JSONBody[BlockIn]) -> None:
         """No more messages between you, and no bookings. They are not told."""
         await block_user(_services(request), require_principal(request).id, data.user_id)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Template
 
 from marketplace.reports import service
@@ -93,7 +93,7 @@ class AdminReportController(Controller):
 
     @post("/{report_id:int}/handle", access=Access.ADMIN, status_code=200)
     async def handle(
-        self, request: Request[Any, Any, Any], report_id: FromPath[int], data: HandleIn
+        self, request: Request[Any, Any, Any], report_id: FromPath[int], data: JSONBody[HandleIn]
     ) -> ReportOut:
         """``{"outcome": "resolved"|"dismissed", "note"}``; 409 ``report_closed`` if done."""
         async with _services(request).transaction() as session:
