@@ -51,8 +51,21 @@ class Subscription:
         self.channels = channels
         self.user_id = user_id
         self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
 
     def put(self, text: str) -> None:
+        try:
+            same_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            same_loop = False
+        if not same_loop:
+            # Published from another event loop (a test client runs each socket in its own):
+            # asyncio queues are not thread-safe, so hand it over to the socket's loop.
+            self._loop.call_soon_threadsafe(self._put, text)
+            return
+        self._put(text)
+
+    def _put(self, text: str) -> None:
         if self._queue.qsize() >= QUEUE_LIMIT:
             while not self._queue.empty():
                 self._queue.get_nowait()
