@@ -155,6 +155,10 @@ class _Session:
                 self._error(exc.code, exc.message, frame, fields=exc.fields)
             except (KeyError, TypeError, ValueError):
                 self._error("malformed_frame", "A field is missing or has the wrong type.", frame)
+            except Exception:
+                # One failing frame (a database hiccup) must not drop the connection.
+                logger.exception("messaging socket: frame %r failed", frame.get("type"))
+                self._error("internal_error", "That did not work; please try again.", frame)
 
     async def _handle(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
