@@ -561,4 +561,4 @@ async def names(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str
     rows = await session.execute(
         select(User.id, User.full_name).where(User.id.in_(list(set(user_ids))))
     )
-    return dict(rows.tuples().all())
+    return {user_id: name for user_id, name in rows}
