@@ -73,8 +73,9 @@ async def _conversation(
         services, viewer, conversation_id, before_seq=before, limit=50
     )
     if not thread.as_admin and before is None and thread.unread:
-        await live.read(services, viewer, conversation_id, None)
+        _, total = await live.read(services, viewer, conversation_id, None)
         thread.my_read_seq = thread.conversation.last_seq
+        request.state.unread_messages = total  # the header badge, now that this is read
     async with services.sessions() as session:
         other_is_tutor = (
             await session.get(TutorProfile, thread.conversation.tutor_id)

@@ -29,6 +29,22 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("PUT", "/api/v1/students/me/profile", {"instruments": []}, Access.STUDENT),
     ("GET", "/api/v1/admin/tutors/pending", None, Access.ADMIN),
     ("POST", "/api/v1/admin/tutors/1/moderation", {"action": "approve"}, Access.ADMIN),
+    ("GET", "/api/v1/conversations", None, Access.USER),
+    ("POST", "/api/v1/conversations", {"user_id": 999_999, "body": "x"}, Access.USER),
+    ("GET", "/api/v1/conversations/unread", None, Access.USER),
+    ("GET", "/api/v1/conversations/999", None, Access.USER),
+    ("GET", "/api/v1/conversations/999/messages", None, Access.USER),
+    ("POST", "/api/v1/conversations/999/messages", {"body": "x"}, Access.USER),
+    ("POST", "/api/v1/conversations/999/attachments", None, Access.USER),
+    ("GET", "/api/v1/conversations/999/attachments/1", None, Access.USER),
+    ("POST", "/api/v1/conversations/999/read", {}, Access.USER),
+    ("PUT", "/api/v1/conversations/999/privacy", {"private": True}, Access.USER),
+    ("POST", "/api/v1/messages/999/report", {"reason": "spam"}, Access.USER),
+    ("GET", "/api/v1/me/blocks", None, Access.USER),
+    ("POST", "/api/v1/me/blocks", {"user_id": 999_999}, Access.USER),
+    ("DELETE", "/api/v1/me/blocks/999999", None, Access.USER),
+    ("GET", "/api/v1/admin/reports", None, Access.ADMIN),
+    ("POST", "/api/v1/admin/reports/1/handle", {"outcome": "resolved"}, Access.ADMIN),
 ]
 ROLES = ["student", "tutor", "admin"]
 
@@ -73,13 +89,14 @@ def test_role_matrix(client: TestClient[Any]) -> None:
 
 
 def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestClient[Any]) -> None:
-    for path in ["/account", "/tutor/profile", "/admin/tutors"]:
+    for path in ["/account", "/tutor/profile", "/admin/tutors", "/messages", "/admin/reports"]:
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
     student = account(client, "student")
     assert client.get("/tutor/profile", headers=student).status_code == 403
     assert client.get("/admin/tutors", headers=student).status_code == 403
+    assert client.get("/admin/reports", headers=student).status_code == 403
 
 
 def test_page_forms_require_csrf(client: TestClient[Any]) -> None:

@@ -61,7 +61,12 @@ def test_a_message_reaches_a_recipient_on_another_instance(
                 # Socket → instance 2 → Redis → instance 1 → socket.
                 await student_ws.send(
                     json.dumps(
-                        {"type": "send", "conversation_id": cid, "body": "Across!", "client_id": "x"}
+                        {
+                            "type": "send",
+                            "conversation_id": cid,
+                            "body": "Across!",
+                            "client_id": "x",
+                        }
                     )
                 )
                 event = await next_of(tutor_ws, "message")

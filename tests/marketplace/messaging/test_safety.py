@@ -19,8 +19,14 @@ from tests.scheduling.helpers import book, local_slot
 
 def test_blocking_stops_messages_and_bookings_both_ways(client: TestClient[Any]) -> None:
     cid, tutor_id, tutor, student_id, student = conversation(client)
-    assert client.post("/api/v1/me/blocks", json={"user_id": student_id}, headers=tutor).status_code == 204
-    assert client.post("/api/v1/me/blocks", json={"user_id": student_id}, headers=tutor).status_code == 204
+    assert (
+        client.post("/api/v1/me/blocks", json={"user_id": student_id}, headers=tutor).status_code
+        == 204
+    )
+    assert (
+        client.post("/api/v1/me/blocks", json={"user_id": student_id}, headers=tutor).status_code
+        == 204
+    )
     for headers in (tutor, student):
         refused = send(client, headers, cid, "hello?")
         assert refused.status_code == 403
@@ -40,7 +46,10 @@ def test_blocking_stops_messages_and_bookings_both_ways(client: TestClient[Any])
     assert client.delete(f"/api/v1/me/blocks/{student_id}", headers=tutor).status_code == 204
     assert send(client, student, cid, "Thanks").status_code == 201
     assert book(client, student, tutor_id, local_slot("Europe/Berlin", 3, 10)).status_code == 201
-    assert client.post("/api/v1/me/blocks", json={"user_id": tutor_id}, headers=tutor).status_code == 422
+    assert (
+        client.post("/api/v1/me/blocks", json={"user_id": tutor_id}, headers=tutor).status_code
+        == 422
+    )
 
 
 @pytest.fixture
@@ -80,7 +89,9 @@ def test_contact_details_before_the_first_booking_are_flagged_not_removed(
     flagged = send(client, student, cid, "Text me on +351 912 345 678 or WhatsApp").json()
     assert flagged["body"] == "Text me on +351 912 345 678 or WhatsApp"
     assert flagged["contact_flags"] == ["messenger", "phone"]
-    assert send(client, student, cid, "Lesson on 2026-05-04 at 17:00?").json()["contact_flags"] == []
+    assert (
+        send(client, student, cid, "Lesson on 2026-05-04 at 17:00?").json()["contact_flags"] == []
+    )
     page = client.get(f"/messages/{cid}", headers=tutor)
     assert "shares contact details" in page.text
     assert "shares contact details" not in client.get(f"/messages/{cid}", headers=student).text

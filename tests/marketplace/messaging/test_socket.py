@@ -26,9 +26,8 @@ def next_of(ws: WebSocketTestSession, kind: str, timeout: float = 5.0) -> dict[s
 
 
 def test_anonymous_and_dead_tokens_are_refused(client: TestClient[Any]) -> None:
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect(WS):
-            pass
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(WS):
+        pass
     assert refused.value.code == 4401
     with pytest.raises(WebSocketDisconnect) as dead:
         with client.websocket_connect(WS, headers={"Authorization": "Bearer nope"}):
@@ -42,9 +41,7 @@ def test_a_socket_from_another_origin_is_refused(client: TestClient[Any]) -> Non
         with client.websocket_connect(WS, headers={**headers, "Origin": "https://evil.example"}):
             pass
     assert refused.value.code == 4403
-    with client.websocket_connect(
-        WS, headers={**headers, "Origin": "http://127.0.0.1:8000"}
-    ) as ws:
+    with client.websocket_connect(WS, headers={**headers, "Origin": "http://127.0.0.1:8000"}) as ws:
         assert next_of(ws, "hello")["unread_total"] == 0
 
 
@@ -120,7 +117,9 @@ def test_bad_frames_get_error_frames_and_outsiders_get_nothing(client: TestClien
             assert error["code"] == "conversation_not_found", frame
     with client.websocket_connect(WS, headers=tutor) as ws:
         next_of(ws, "hello")
-        ws.send_text(json.dumps({"type": "send", "conversation_id": cid, "body": " ", "client_id": "e"}))
+        ws.send_text(
+            json.dumps({"type": "send", "conversation_id": cid, "body": " ", "client_id": "e"})
+        )
         error = next_of(ws, "error")
         assert error["code"] == "validation_failed" and error["client_id"] == "e"
     messages = client.get(f"/api/v1/conversations/{cid}/messages", headers=tutor).json()
