@@ -34,7 +34,7 @@ def test_student_writes_to_a_tutor_and_the_thread_is_reused(client: TestClient[A
 
 
 def test_who_may_start_a_conversation(client: TestClient[Any]) -> None:
-    tutor_id, tutor, student_id, student = pair(client)
+    _, tutor, student_id, student = pair(client)
     # A tutor cannot cold-message a student who never booked them.
     refused = start(client, tutor, student_id)
     assert refused.status_code == 403

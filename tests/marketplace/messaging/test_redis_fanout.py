@@ -25,8 +25,8 @@ def redis_settings(settings: Settings, url: str) -> Settings:
     return replace(settings, broker=replace(settings.broker, redis_url=url))
 
 
-async def next_of(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
+async def next_of(ws: ClientConnection, kind: str, within: float = 10.0) -> dict[str, Any]:
+    async with asyncio.timeout(within):
         while True:
             event = json.loads(await ws.recv())
             if event["type"] == kind:
@@ -137,8 +137,8 @@ def test_a_redis_outage_degrades_to_catch_up_and_loses_nothing(
                     # Redis comes back: both instances reconnect and ask clients to catch up.
                     redis = EmbeddedRedis(tmp_path / "redis", port=port)
                     await asyncio.to_thread(redis.start)
-                    await next_of(tutor_ws, "resync", timeout=20)
-                    await next_of(student_ws, "resync", timeout=20)
+                    await next_of(tutor_ws, "resync", within=20)
+                    await next_of(student_ws, "resync", within=20)
                     await student_ws.send(
                         json.dumps({"type": "send", "conversation_id": cid, "body": "Back"})
                     )

@@ -29,17 +29,19 @@ def test_anonymous_and_dead_tokens_are_refused(client: TestClient[Any]) -> None:
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(WS):
         pass
     assert refused.value.code == 4401
-    with pytest.raises(WebSocketDisconnect) as dead:
-        with client.websocket_connect(WS, headers={"Authorization": "Bearer nope"}):
-            pass
+    with (
+        pytest.raises(WebSocketDisconnect) as dead,
+        client.websocket_connect(WS, headers={"Authorization": "Bearer nope"}),
+    ):
+        pass
     assert dead.value.code == 4401
 
 
 def test_a_socket_from_another_origin_is_refused(client: TestClient[Any]) -> None:
     headers = account(client, "student")
-    with pytest.raises(WebSocketDisconnect) as refused:
-        with client.websocket_connect(WS, headers={**headers, "Origin": "https://evil.example"}):
-            pass
+    evil = {**headers, "Origin": "https://evil.example"}
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(WS, headers=evil):
+        pass
     assert refused.value.code == 4403
     with client.websocket_connect(WS, headers={**headers, "Origin": "http://127.0.0.1:8000"}) as ws:
         assert next_of(ws, "hello")["unread_total"] == 0
