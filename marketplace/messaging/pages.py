@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, get, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
@@ -99,7 +99,12 @@ async def _conversation(
     )
 
 
-@post("/messages/{conversation_id:int}", access=Access.USER, include_in_schema=False)
+@post(
+    "/messages/{conversation_id:int}",
+    access=Access.USER,
+    include_in_schema=False,
+    media_type=MediaType.HTML,
+)
 async def send_page(request: Request[Any, Any, Any], conversation_id: FromPath[int]) -> Any:
     services = _services(request)
     viewer = api.viewer_of(request)
@@ -135,7 +140,7 @@ def _booking(value: Any) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-@get("/messages/new", access=Access.USER, include_in_schema=False)
+@get("/messages/new", access=Access.USER, include_in_schema=False, media_type=MediaType.HTML)
 async def new_page(
     request: Request[Any, Any, Any],
     to: Annotated[int, QueryParameter(ge=1)],
@@ -177,7 +182,7 @@ async def _new(
     )
 
 
-@post("/messages/new", access=Access.USER, include_in_schema=False)
+@post("/messages/new", access=Access.USER, include_in_schema=False, media_type=MediaType.HTML)
 async def start_page(request: Request[Any, Any, Any]) -> Any:
     services = _services(request)
     viewer = api.viewer_of(request)
