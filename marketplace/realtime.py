@@ -37,6 +37,7 @@ PREFIX = "duet:rt:"
 PRESENCE_PREFIX = "duet:presence:"
 PRESENCE_TTL = 60
 PRESENCE_REFRESH = 20
+PRESENCE_CACHE = 5.0
 QUEUE_LIMIT = 1000
 DEGRADED = json.dumps({"type": "degraded"})
 RESYNC = json.dumps({"type": "resync"})
@@ -99,6 +100,7 @@ class Hub:
         self._origin = secrets.token_hex(8)
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._online: dict[int, int] = defaultdict(int)
+        self._seen_online: dict[int, float] = {}
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._presence: asyncio.Task[None] | None = None
@@ -204,16 +206,24 @@ class Hub:
         Never raises for a Redis problem: the event is already stored, so clients in other
         processes get it on their next catch-up.
         """
-        text = json.dumps(event, separators=(",", ":"), default=str)
-        targets = list(dict.fromkeys(channels))
-        self._deliver(targets, text)
-        if self._redis is None or self.degraded:
+        await self.publish_many([(channels, event)])
+
+    async def publish_many(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
+        """Several events in one round trip to Redis (a message, then the unread count)."""
+        envelopes: list[tuple[str, str]] = []
+        for channels, event in items:
+            text = json.dumps(event, separators=(",", ":"), default=str)
+            targets = list(dict.fromkeys(channels))
+            self._deliver(targets, text)
+            if self._redis is not None:
+                envelope = json.dumps({"o": self._origin, "e": text}, separators=(",", ":"))
+                envelopes.extend((PREFIX + channel, envelope) for channel in targets)
+        if self._redis is None or self.degraded or not envelopes:
             return  # while Redis is away, other processes' clients poll the database
-        envelope = json.dumps({"o": self._origin, "e": text}, separators=(",", ":"))
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for channel in targets:
-                    pipe.publish(PREFIX + channel, envelope)
+                for channel, envelope in envelopes:
+                    pipe.publish(channel, envelope)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             logger.warning("realtime: publish failed (%s); receivers will catch up", exc)
@@ -232,17 +242,27 @@ class Hub:
     # ------------------------------------------------------------------ presence
 
     async def is_online(self, user_id: int) -> bool:
-        """Whether ``user_id`` has a live socket in any web process."""
+        """Whether ``user_id`` has a live socket in any web process.
+
+        A "yes" from Redis is trusted for a few seconds (a busy conversation asks for every
+        message); a "no" is asked again each time, so a user who just connected counts."""
         if self._online.get(user_id):
             return True
         if self._redis is None:
             return False
+        now = time.time()
+        if self._seen_online.get(user_id, 0.0) > now:
+            return True
         try:
             fields = await self._redis.hgetall(PRESENCE_PREFIX + str(user_id))
         except (RedisError, OSError):
             return False  # unknown: treat as offline, so they get a notification rather than none
-        now = time.time()
-        return any(float(expiry) > now for expiry in fields.values())
+        online = any(float(expiry) > now for expiry in fields.values())
+        if online:
+            if len(self._seen_online) > 10_000:
+                self._seen_online.clear()
+            self._seen_online[user_id] = now + PRESENCE_CACHE
+        return online
 
     async def _mark_present(self, user_ids: list[int]) -> None:
         if self._redis is None or not user_ids:

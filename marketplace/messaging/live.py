@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.messaging import service
 from marketplace.messaging.models import Conversation
@@ -58,18 +59,26 @@ async def send(
     client_id: str = "",
 ) -> Posted:
     await limit_messages(services, viewer.id)
-    async with services.transaction() as session:
-        posted = await service.post(
-            session,
-            conversation_id=conversation_id,
-            sender_id=viewer.id,
-            body=body,
-            settings=services.settings.messaging,
-            facts=services.booking_facts,
-            booking_id=booking_id,
-            attachment_ids=attachment_ids,
-            client_id=client_id,
-        )
+    for attempt in (1, 2):
+        try:
+            async with services.transaction() as session:
+                posted = await service.post(
+                    session,
+                    conversation_id=conversation_id,
+                    sender_id=viewer.id,
+                    body=body,
+                    settings=services.settings.messaging,
+                    facts=services.booking_facts,
+                    booking_id=booking_id,
+                    attachment_ids=attachment_ids,
+                    client_id=client_id,
+                )
+            break
+        except IntegrityError:
+            # The same client_id sent twice at the same instant: the unique index refused the
+            # second; run it again to answer with the first.
+            if attempt == 2 or not client_id:
+                raise
     await announce(services, posted)
     return posted
 
@@ -120,9 +129,11 @@ async def announce(services: Services, posted: Posted) -> None:
         # A resend after a dropped socket: only the sender needs the (same) answer again.
         await services.hub.publish([channel(message.sender_id)], event)
         return
-    await services.hub.publish([channel(message.sender_id), channel(posted.recipient_id)], event)
-    await services.hub.publish(
-        [channel(posted.recipient_id)], {"type": "unread", "total": posted.recipient_unread}
+    await services.hub.publish_many(
+        [
+            ([channel(message.sender_id), channel(posted.recipient_id)], event),
+            ([channel(posted.recipient_id)], {"type": "unread", "total": posted.recipient_unread}),
+        ]
     )
     if not await services.hub.is_online(posted.recipient_id):
         services.queue.enqueue(NOTIFY_TASK, message.id)
@@ -141,16 +152,18 @@ async def read(
             assert conversation is not None
             other = conversation.other(viewer.id)
     if other is not None:
-        await services.hub.publish(
-            [channel(viewer.id), channel(other)],
-            {
-                "type": "read",
-                "conversation_id": conversation_id,
-                "user_id": viewer.id,
-                "seq": cursor,
-            },
+        receipt = {
+            "type": "read",
+            "conversation_id": conversation_id,
+            "user_id": viewer.id,
+            "seq": cursor,
+        }
+        await services.hub.publish_many(
+            [
+                ([channel(viewer.id), channel(other)], receipt),
+                ([channel(viewer.id)], {"type": "unread", "total": total}),
+            ]
         )
-        await services.hub.publish([channel(viewer.id)], {"type": "unread", "total": total})
     return cursor, total
 
 

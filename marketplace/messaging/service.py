@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import Label, SQLCoreOperations
 
@@ -176,6 +176,53 @@ async def start(
 # ------------------------------------------------------------------ posting
 
 
+# One statement does the whole write: take the next number under the conversation's row lock
+# (only if the sender takes part, nobody is blocked and this client_id is new), insert the
+# message, move the sender's read cursor, and read the recipient's unread total. With BEGIN and
+# COMMIT that is three round trips per message; the checks that need more (a booking, contact
+# details before a first booking) read the conversation first.
+_POST = text(
+    """
+    WITH c AS (
+        UPDATE conversations
+           SET last_seq = last_seq + 1, last_message_at = CAST(:now AS timestamptz),
+               last_sender_id = :sender,
+               last_excerpt = :excerpt
+         WHERE id = :cid AND :sender IN (student_id, tutor_id)
+           AND NOT EXISTS (
+               SELECT 1 FROM user_blocks b
+                WHERE (b.blocker_id = student_id AND b.blocked_id = tutor_id)
+                   OR (b.blocker_id = tutor_id AND b.blocked_id = student_id))
+           AND (:client_id = '' OR NOT EXISTS (
+               SELECT 1 FROM messages m
+                WHERE m.conversation_id = :cid AND m.sender_id = :sender
+                  AND m.client_id = :client_id))
+     RETURNING id, last_seq, student_id, tutor_id, private,
+               CASE WHEN student_id = :sender THEN tutor_id ELSE student_id END AS recipient
+    ), m AS (
+        INSERT INTO messages (conversation_id, seq, sender_id, body, body_html, booking_id,
+                              contact_flags, has_attachments, client_id, created_at)
+        SELECT id, last_seq, :sender, :body, :html, CAST(:booking AS bigint),
+               CAST(:flags AS varchar[]), CAST(:files AS boolean), :client_id,
+               CAST(:now AS timestamptz)
+          FROM c
+     RETURNING id, seq
+    ), r AS (
+        UPDATE conversation_participants p
+           SET last_read_seq = m.seq, last_read_at = :now
+          FROM m
+         WHERE p.conversation_id = :cid AND p.user_id = :sender
+    )
+    SELECT m.id, m.seq, c.student_id, c.tutor_id, c.private, c.recipient,
+           1 + (SELECT coalesce(sum(c2.last_seq - p2.last_read_seq), 0)
+                  FROM conversation_participants p2
+                  JOIN conversations c2 ON c2.id = p2.conversation_id
+                 WHERE p2.user_id = c.recipient) AS recipient_unread
+      FROM m, c
+    """
+).bindparams(bindparam("flags", type_=ARRAY(String())))
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -188,20 +235,94 @@ async def post(
     attachment_ids: Sequence[int] = (),
     client_id: str = "",
 ) -> Posted:
-    text = clean_body(body, settings, allow_empty=bool(attachment_ids))
+    text_ = clean_body(body, settings, allow_empty=bool(attachment_ids))
     if len(client_id) > 64:
         raise ValidationFailed({"client_id": "Use at most 64 characters."})
+    kinds = find_contact_details(text_)
+    booking = None
+    flags: list[str] = []
+    if booking_id is not None or kinds:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None or not conversation.has(sender_id):
+            raise NotFound("No such conversation.", code="conversation_not_found")
+        if booking_id is not None:
+            found = await facts.bookings_between(
+                session, conversation.student_id, conversation.tutor_id, [booking_id]
+            )
+            if not found:
+                raise ValidationFailed({"booking_id": "Choose one of your lessons together."})
+            booking = found[0]
+        if kinds and not await facts.have_booked(
+            session, conversation.student_id, conversation.tutor_id
+        ):
+            flags = sorted(kind.value for kind in kinds)
+    files = await attachments.bind(session, sender_id, list(attachment_ids), "message")
+    now = datetime.now(UTC)
+    html = render_message(text_) if text_ else ""
     row = (
         await session.execute(
-            select(Conversation, _block_exists(Conversation.student_id, Conversation.tutor_id))
-            .where(Conversation.id == conversation_id)
-            .with_for_update(of=Conversation)
+            _POST,
+            {
+                "cid": conversation_id,
+                "sender": sender_id,
+                "now": now,
+                "excerpt": _excerpt(text_, files),
+                "body": text_,
+                "html": html,
+                "booking": booking.id if booking else None,
+                "flags": flags,
+                "files": bool(files),
+                "client_id": client_id,
+            },
         )
     ).first()
-    if row is None or not row[0].has(sender_id):
+    if row is None:
+        return await _refused(session, conversation_id, sender_id, client_id, facts)
+    message = Message(
+        id=row.id,
+        conversation_id=conversation_id,
+        seq=row.seq,
+        sender_id=sender_id,
+        body=text_,
+        body_html=html,
+        booking_id=booking.id if booking else None,
+        contact_flags=flags,
+        has_attachments=bool(files),
+        client_id=client_id,
+        created_at=now,
+    )
+    if files:
+        session.add_all(
+            MessageAttachment(message_id=row.id, attachment_id=f.id, position=i)
+            for i, f in enumerate(files)
+        )
+        await session.flush()
+    conversation = Conversation(
+        id=conversation_id,
+        student_id=row.student_id,
+        tutor_id=row.tutor_id,
+        private=row.private,
+        last_seq=row.seq,
+        last_message_at=now,
+        last_sender_id=sender_id,
+    )
+    return Posted(
+        conversation=conversation,
+        message=message,
+        attachments=files,
+        booking=booking,
+        recipient_id=row.recipient,
+        recipient_unread=int(row.recipient_unread),
+    )
+
+
+async def _refused(
+    session: AsyncSession, conversation_id: int, sender_id: int, client_id: str, facts: BookingFacts
+) -> Posted:
+    """Why the write did not happen: not a participant, blocked, or a resend."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or not conversation.has(sender_id):
         raise NotFound("No such conversation.", code="conversation_not_found")
-    conversation, blocked = row[0], bool(row[1])
-    recipient_id = conversation.other(sender_id)
     if client_id:
         earlier = await session.scalar(
             select(Message).where(
@@ -211,63 +332,10 @@ async def post(
             )
         )
         if earlier is not None:
-            return await _replay(session, conversation, earlier, recipient_id, facts)
-    if blocked:
-        raise Blocked("You cannot message this person.")
-    booking = None
-    if booking_id is not None:
-        found = await facts.bookings_between(
-            session, conversation.student_id, conversation.tutor_id, [booking_id]
-        )
-        if not found:
-            raise ValidationFailed({"booking_id": "Choose one of your lessons together."})
-        booking = found[0]
-    files = await attachments.bind(session, sender_id, list(attachment_ids), "message")
-    flags: list[str] = []
-    kinds = find_contact_details(text)
-    if kinds and not await facts.have_booked(
-        session, conversation.student_id, conversation.tutor_id
-    ):
-        flags = sorted(kind.value for kind in kinds)
-    seq = conversation.last_seq + 1
-    now = datetime.now(UTC)
-    message = Message(
-        conversation_id=conversation.id,
-        seq=seq,
-        sender_id=sender_id,
-        body=text,
-        body_html=render_message(text) if text else "",
-        booking_id=booking.id if booking else None,
-        contact_flags=flags,
-        has_attachments=bool(files),
-        client_id=client_id,
-        created_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    if files:
-        session.add_all(
-            MessageAttachment(message_id=message.id, attachment_id=f.id, position=i)
-            for i, f in enumerate(files)
-        )
-    conversation.last_seq = seq
-    conversation.last_message_at = now
-    conversation.last_sender_id = sender_id
-    conversation.last_excerpt = _excerpt(text, files)
-    await session.execute(
-        update(Participant)
-        .where(Participant.conversation_id == conversation.id, Participant.user_id == sender_id)
-        .values(last_read_seq=seq, last_read_at=now)
-    )
-    await session.flush()
-    return Posted(
-        conversation=conversation,
-        message=message,
-        attachments=files,
-        booking=booking,
-        recipient_id=recipient_id,
-        recipient_unread=await unread_total(session, recipient_id),
-    )
+            return await _replay(
+                session, conversation, earlier, conversation.other(sender_id), facts
+            )
+    raise Blocked("You cannot message this person.")
 
 
 async def _replay(

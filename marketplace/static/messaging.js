@@ -52,13 +52,16 @@
     conv.list.lastElementChild.scrollIntoView({ block: "end" });
   }
 
+  // The same shape as the server's "02 Dec 2026, 15:22 CET", in the viewer's zone.
   function formatTime(iso) {
     try {
-      var d = new Date(iso);
-      return new Intl.DateTimeFormat(undefined, {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {
         day: "2-digit", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
         timeZone: conv.zone, timeZoneName: "short", hour12: false,
-      }).format(d);
+      }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.day + " " + parts.month + " " + parts.year + ", " + parts.hour + ":" +
+        parts.minute + " " + parts.timeZoneName;
     } catch (e) { return iso; }
   }
 
