@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -199,8 +200,23 @@ async def run_rate(
     return stats, send_time, sent
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU of these processes and their children (PostgreSQL's backends)."""
+    total = 0.0
+    for process in processes:
+        for p in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = p.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 async def bench(
-    bases: list[str], users: list[tuple[int, str, int]], rates: list[float], args: argparse.Namespace
+    bases: list[str],
+    users: list[tuple[int, str, int]],
+    rates: list[float],
+    args: argparse.Namespace,
+    watched: dict[str, list[psutil.Process]],
 ) -> None:
     clients = []
     for i, (user_id, token, cid) in enumerate(users):
@@ -231,17 +247,26 @@ async def bench(
         await run_rate(clients, min(rates[0], 200), 2, 400)
         print(
             f"  {'offered/s':>9} {'sent':>6} {'accepted/s':>10} {'delivered/s':>11} "
-            f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'lost':>5}"
+            f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'lost':>5}   "
+            "CPU ms per message: web / PostgreSQL / Redis / clients"
         )
+        me = [psutil.Process()]
         for rate in rates:
+            before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
             stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
+            used = {
+                name: (cpu_seconds(ps) - before[name]) * 1000 / max(sent, 1)
+                for name, ps in {**watched, "clients": me}.items()
+            }
             ms = [x * 1000 for x in stats.latencies]
             window = max(send_time, 1e-9)
             lost = sent - stats.delivered - sum(stats.errors.values())
             print(
                 f"  {rate:9.0f} {sent:6d} {stats.accepted / window:10.0f} "
                 f"{stats.delivered / window:11.0f} {pct(ms, 0.5):8.1f} {pct(ms, 0.95):8.1f} "
-                f"{pct(ms, 0.99):8.1f} {sum(stats.errors.values()):6d} {lost:5d}"
+                f"{pct(ms, 0.99):8.1f} {sum(stats.errors.values()):6d} {lost:5d}   "
+                f"{used['web']:.2f} / {used['postgres']:.2f} / {used['redis']:.2f} / "
+                f"{used['clients']:.2f}"
             )
             if stats.errors:
                 print(f"    errors: {stats.errors} (first: {stats.first_error})")
@@ -278,7 +303,14 @@ def main() -> None:
                 f"Messaging over WebSockets ({os.cpu_count()} CPUs shared with the database, "
                 f"Redis, {len(bases)} web process(es) and these clients):"
             )
-            asyncio.run(bench(bases, users, rates, args))
+            watched = {
+                "web": [psutil.Process(p.pid) for p in servers],
+                "postgres": [psutil.Process(pg.pid)] if pg.pid else [],
+                "redis": [psutil.Process(redis.pid)] if redis.pid else [],
+            }
+            load = os.getloadavg()[0]
+            print(f"  load average before the run: {load:.1f} (other work on this machine)")
+            asyncio.run(bench(bases, users, rates, args, watched))
         finally:
             for server in servers:
                 server.terminate()

@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 
 from marketplace import db
@@ -140,7 +140,16 @@ def create_app(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
     queue = queue or build_queue(settings)
-    redis = Redis.from_url(settings.broker.redis_url) if settings.broker.redis_url else None
+    redis = (
+        # Bounded: a burst of requests waits for a connection rather than opening hundreds.
+        Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.broker.redis_url, max_connections=32, timeout=5
+            )
+        )
+        if settings.broker.redis_url
+        else None
+    )
     events = EventBus()
     wire_subscribers(events, queue)
     services = Services(

@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -88,7 +88,17 @@ class Hub:
         self._redis: Redis | None = None
         self._sub_redis: Redis | None = None
         if redis_url:
-            self._redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+            # A bounded pool: a burst of sockets waits for a connection instead of opening
+            # hundreds (Redis refuses clients past its file-descriptor limit).
+            self._redis = Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    redis_url,
+                    max_connections=32,
+                    timeout=5,
+                    socket_connect_timeout=2,
+                    socket_timeout=5,
+                )
+            )
             # The subscriber connection must not reconnect quietly behind our back: events
             # published while it was away would be lost without anyone being told to resync.
             self._sub_redis = Redis.from_url(
@@ -216,7 +226,8 @@ class Hub:
             targets = list(dict.fromkeys(channels))
             self._deliver(targets, text)
             if self._redis is not None:
-                envelope = json.dumps({"o": self._origin, "e": text}, separators=(",", ":"))
+                # "<origin>|<event>": the event text travels as it is, not re-encoded.
+                envelope = f"{self._origin}|{text}"
                 envelopes.extend((PREFIX + channel, envelope) for channel in targets)
         if self._redis is None or self.degraded or not envelopes:
             return  # while Redis is away, other processes' clients poll the database
@@ -347,13 +358,10 @@ class Hub:
                 continue
             if kind != "message" or not channel.startswith(PREFIX):
                 continue
-            try:
-                envelope = json.loads(message["data"])
-            except (ValueError, TypeError):
-                continue
-            if envelope.get("o") == self._origin:
+            origin, _, text = _text(message.get("data")).partition("|")
+            if origin == self._origin or not text:
                 continue  # delivered locally when it was published
-            self._deliver([channel[len(PREFIX) :]], envelope["e"])
+            self._deliver([channel[len(PREFIX) :]], text)
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

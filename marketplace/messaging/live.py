@@ -129,10 +129,12 @@ async def announce(services: Services, posted: Posted) -> None:
         # A resend after a dropped socket: only the sender needs the (same) answer again.
         await services.hub.publish([channel(message.sender_id)], event)
         return
+    # The sender's copy and the recipient's differ only in the recipient's own unread total
+    # (the sender must not learn how much else is waiting for them).
     await services.hub.publish_many(
         [
-            ([channel(message.sender_id), channel(posted.recipient_id)], event),
-            ([channel(posted.recipient_id)], {"type": "unread", "total": posted.recipient_unread}),
+            ([channel(message.sender_id)], event),
+            ([channel(posted.recipient_id)], {**event, "unread_total": posted.recipient_unread}),
         ]
     )
     if not await services.hub.is_online(posted.recipient_id):

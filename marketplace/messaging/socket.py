@@ -91,15 +91,19 @@ class _Session:
             async with self.services.sessions() as db:
                 total = await service.unread_total(db, self.principal.id)
             sub.put(_dump({"type": "hello", "user_id": self.principal.id, "unread_total": total}))
-            reader = asyncio.create_task(self._read())
-            writer = asyncio.create_task(self._write())
+            tasks = {
+                asyncio.create_task(self._read()),
+                asyncio.create_task(self._write()),
+                asyncio.create_task(self._watch_token()),
+            }
             try:
-                done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if (exc := task.exception()) and not isinstance(exc, WebSocketDisconnect):
+                    exc = task.exception()
+                    if exc is not None and not _is_disconnect(exc):
                         logger.warning("messaging socket ended: %r", exc)
             finally:
-                for task in (reader, writer):
+                for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
@@ -107,22 +111,19 @@ class _Session:
             await self.socket.close()
 
     async def _write(self) -> None:
-        checked = time.monotonic()
         while True:
-            try:
-                text = await asyncio.wait_for(self.sub.get(), timeout=TOKEN_RECHECK_SECONDS)
-            except TimeoutError:
-                text = None
-            if text is not None:
-                await self.socket.send_text(text)
-                # Flush whatever else is waiting without yielding to the event loop each time.
-                while (more := self.sub.get_nowait()) is not None:
-                    await self.socket.send_text(more)
-            if time.monotonic() - checked >= TOKEN_RECHECK_SECONDS:
-                checked = time.monotonic()
-                if not await self._token_alive():
-                    await self.socket.close(code=4401, reason="Logged out.")
-                    return
+            await self.socket.send_text(await self.sub.get())
+            # Flush whatever else is waiting without a round through the event loop each time.
+            while (more := self.sub.get_nowait()) is not None:
+                await self.socket.send_text(more)
+
+    async def _watch_token(self) -> None:
+        """Logging out (or a revoked token) ends open sockets too, within a minute."""
+        while True:
+            await asyncio.sleep(TOKEN_RECHECK_SECONDS)
+            if not await self._token_alive():
+                await self.socket.close(code=4401, reason="Logged out.")
+                return
 
     async def _token_alive(self) -> bool:
         async with self.services.sessions() as db:
@@ -257,6 +258,14 @@ class _Session:
             event["client_id"] = frame.get("client_id", "")
             event["frame"] = frame.get("type", "")
         self.sub.put(_dump(event))
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    # The client went away: Litestar's exception, or the server's when a send finds it gone.
+    return isinstance(exc, WebSocketDisconnect | OSError) or type(exc).__name__ in {
+        "ClientDisconnected",
+        "ConnectionClosed",
+    }
 
 
 def _dump(event: dict[str, Any]) -> str:

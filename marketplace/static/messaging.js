@@ -319,7 +319,10 @@
     switch (data.type) {
       case "hello": setBadge(data.unread_total); break;
       case "unread": setBadge(data.total); break;
-      case "message": addMessage(data.message); bumpInbox(data.message); break;
+      case "message":
+        if ("unread_total" in data) { setBadge(data.unread_total); }
+        addMessage(data.message); bumpInbox(data.message);
+        break;
       case "messages":
         if (conv && data.conversation_id === conv.id) {
           data.items.forEach(addMessage);

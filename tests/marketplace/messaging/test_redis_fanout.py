@@ -72,7 +72,7 @@ def test_a_message_reaches_a_recipient_on_another_instance(
                 event = await next_of(tutor_ws, "message")
                 assert event["message"]["body"] == "Across!"
                 assert event["message"]["sender_id"] == student_id
-                assert (await next_of(tutor_ws, "unread"))["total"] == 2
+                assert event["unread_total"] == 2
                 # HTTP on instance 1 → the student's socket on instance 2.
                 async with httpx.AsyncClient(base_url=first) as http:
                     response = await http.post(

@@ -64,8 +64,10 @@ def test_messages_typing_and_receipts_arrive_live(client: TestClient[Any]) -> No
         live = next_of(tutor_ws, "message")
         assert live["message"]["seq"] == 2
         assert live["message"]["html"] == "<p>Is <em>Thursday</em> fine?</p>"
-        assert next_of(tutor_ws, "unread")["total"] == 2
-        assert next_of(student_ws, "message")["message"]["seq"] == 2
+        assert live["unread_total"] == 2  # the recipient's badge comes with the message
+        own = next_of(student_ws, "message")
+        assert own["message"]["seq"] == 2
+        assert "unread_total" not in own  # the sender learns nothing about the other's inbox
         # The read receipt goes back, then a reply sent over the socket.
         tutor_ws.send_text(json.dumps({"type": "read", "conversation_id": cid, "seq": 2}))
         receipt = next_of(student_ws, "read")
@@ -74,9 +76,10 @@ def test_messages_typing_and_receipts_arrive_live(client: TestClient[Any]) -> No
         tutor_ws.send_text(
             json.dumps({"type": "send", "conversation_id": cid, "body": "Yes!", "client_id": "t1"})
         )
-        echoed = next_of(student_ws, "message")["message"]
+        event = next_of(student_ws, "message")
+        echoed = event["message"]
         assert echoed["sender_id"] == tutor_id and echoed["client_id"] == "t1"
-        assert next_of(student_ws, "unread")["total"] == 1
+        assert event["unread_total"] == 1
 
 
 def test_catch_up_after_a_dropped_socket(client: TestClient[Any]) -> None:
