@@ -59,6 +59,22 @@ async def send(
     client_id: str = "",
 ) -> Posted:
     await limit_messages(services, viewer.id)
+    if service.is_plain(body, booking_id=booking_id, attachment_ids=attachment_ids):
+        try:
+            plain = await service.post_plain(
+                services.engine,
+                conversation_id=conversation_id,
+                sender_id=viewer.id,
+                body=body,
+                settings=services.settings.messaging,
+                client_id=client_id,
+            )
+        except IntegrityError:
+            plain = None  # the same client_id at the same instant: answered below
+        if plain is not None:
+            await announce(services, plain)
+            return plain
+        # Nothing was written: the full path below says why (or replays a resend).
     for attempt in (1, 2):
         try:
             async with services.transaction() as session:

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import Label, SQLCoreOperations
 
 from marketplace.accounts.models import Role, User
@@ -257,63 +259,107 @@ async def post(
         ):
             flags = sorted(kind.value for kind in kinds)
     files = await attachments.bind(session, sender_id, list(attachment_ids), "message")
-    now = datetime.now(UTC)
-    html = render_message(text_) if text_ else ""
-    row = (
-        await session.execute(
-            _POST,
-            {
-                "cid": conversation_id,
-                "sender": sender_id,
-                "now": now,
-                "excerpt": _excerpt(text_, files),
-                "body": text_,
-                "html": html,
-                "booking": booking.id if booking else None,
-                "flags": flags,
-                "files": bool(files),
-                "client_id": client_id,
-            },
-        )
-    ).first()
+    draft = _Draft(conversation_id, sender_id, text_, client_id, booking, flags, files)
+    row = (await session.execute(_POST, draft.params())).first()
     if row is None:
         return await _refused(session, conversation_id, sender_id, client_id, facts)
-    message = Message(
-        id=row.id,
-        conversation_id=conversation_id,
-        seq=row.seq,
-        sender_id=sender_id,
-        body=text_,
-        body_html=html,
-        booking_id=booking.id if booking else None,
-        contact_flags=flags,
-        has_attachments=bool(files),
-        client_id=client_id,
-        created_at=now,
-    )
     if files:
         session.add_all(
             MessageAttachment(message_id=row.id, attachment_id=f.id, position=i)
             for i, f in enumerate(files)
         )
         await session.flush()
-    conversation = Conversation(
-        id=conversation_id,
-        student_id=row.student_id,
-        tutor_id=row.tutor_id,
-        private=row.private,
-        last_seq=row.seq,
-        last_message_at=now,
-        last_sender_id=sender_id,
-    )
-    return Posted(
-        conversation=conversation,
-        message=message,
-        attachments=files,
-        booking=booking,
-        recipient_id=row.recipient,
-        recipient_unread=int(row.recipient_unread),
-    )
+    return draft.posted(row)
+
+
+def is_plain(body: str, *, booking_id: int | None, attachment_ids: Sequence[int]) -> bool:
+    """A message ``post_plain`` can write: text only, no booking, no contact details."""
+    return booking_id is None and not attachment_ids and not find_contact_details(body)
+
+
+async def post_plain(
+    engine: AsyncEngine,
+    *,
+    conversation_id: int,
+    sender_id: int,
+    body: str,
+    settings: MessagingSettings,
+    client_id: str = "",
+) -> Posted | None:
+    """The common message as ONE autocommitted statement (one round trip, no BEGIN/COMMIT):
+    the statement is its own transaction, so nothing can be half written. None when it wrote
+    nothing (not a participant, blocked, a resend): the caller then runs ``post`` to answer."""
+    text_ = clean_body(body, settings)
+    if len(client_id) > 64:
+        raise ValidationFailed({"client_id": "Use at most 64 characters."})
+    draft = _Draft(conversation_id, sender_id, text_, client_id, None, [], [])
+    async with engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await autocommit.execute(_POST, draft.params())).first()
+    return draft.posted(row) if row is not None else None
+
+
+@dataclass
+class _Draft:
+    """A message about to be written by ``_POST``, and what it becomes once it is."""
+
+    conversation_id: int
+    sender_id: int
+    text: str
+    client_id: str
+    booking: BookingRef | None
+    flags: list[str]
+    files: list[Attachment]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        self.html = render_message(self.text) if self.text else ""
+
+    def params(self) -> dict[str, object]:
+        return {
+            "cid": self.conversation_id,
+            "sender": self.sender_id,
+            "now": self.now,
+            "excerpt": _excerpt(self.text, self.files),
+            "body": self.text,
+            "html": self.html,
+            "booking": self.booking.id if self.booking else None,
+            "flags": self.flags,
+            "files": bool(self.files),
+            "client_id": self.client_id,
+        }
+
+    def posted(self, row: Row[Any]) -> Posted:
+        message = Message(
+            id=row.id,
+            conversation_id=self.conversation_id,
+            seq=row.seq,
+            sender_id=self.sender_id,
+            body=self.text,
+            body_html=self.html,
+            booking_id=self.booking.id if self.booking else None,
+            contact_flags=self.flags,
+            has_attachments=bool(self.files),
+            client_id=self.client_id,
+            created_at=self.now,
+        )
+        conversation = Conversation(
+            id=self.conversation_id,
+            student_id=row.student_id,
+            tutor_id=row.tutor_id,
+            private=row.private,
+            last_seq=row.seq,
+            last_message_at=self.now,
+            last_sender_id=self.sender_id,
+        )
+        return Posted(
+            conversation=conversation,
+            message=message,
+            attachments=self.files,
+            booking=self.booking,
+            recipient_id=row.recipient,
+            recipient_unread=int(row.recipient_unread),
+        )
 
 
 async def _refused(
