@@ -116,7 +116,8 @@ def start_server(url: str, redis_url: str, port: int, var: Path) -> subprocess.P
         "import uvicorn; from marketplace.app import create_app; "
         "from marketplace.settings import Settings; "
         f"uvicorn.run(create_app(Settings.from_env()), host='127.0.0.1', port={port}, "
-        "log_level='warning', access_log=False, ws_ping_interval=None)"
+        "log_level='warning', access_log=False, ws_ping_interval=None, "
+        "ws_per_message_deflate=False)"
     )
     env = {
         **os.environ,
@@ -233,6 +234,7 @@ async def bench(
                 additional_headers={"Authorization": f"Bearer {client.token}"},
                 ping_interval=None,
                 max_queue=None,
+                compression=None,
             )
             hello = json.loads(await client.ws.recv())
             assert hello["type"] == "hello", hello

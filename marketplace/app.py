@@ -139,6 +139,12 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
+    hot_engine = db.create_engine(
+        database_url,
+        pool_size=settings.database.pool_size,
+        echo=settings.database.echo,
+        pre_ping=False,
+    )
     queue = queue or build_queue(settings)
     redis = (
         # Bounded: a burst of requests waits for a connection rather than opening hundreds.
@@ -165,6 +171,7 @@ def create_app(
         # Messaging (kernel) asks scheduling about a pair's bookings through this port; see
         # "Messaging" in docs/architecture.md for why a provider and not an event.
         booking_facts=SchedulingBookingFacts(),
+        hot_engine=hot_engine,
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
     settings.media.root.mkdir(parents=True, exist_ok=True)
@@ -178,6 +185,7 @@ def create_app(
         finally:
             await services.hub.stop()
             await engine.dispose()
+            await hot_engine.dispose()
             if redis is not None:
                 await redis.aclose()
 

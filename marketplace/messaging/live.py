@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from marketplace.messaging import service
 from marketplace.messaging.models import Conversation
@@ -62,7 +62,7 @@ async def send(
     if service.is_plain(body, booking_id=booking_id, attachment_ids=attachment_ids):
         try:
             plain = await service.post_plain(
-                services.engine,
+                services.hot_engine or services.engine,
                 conversation_id=conversation_id,
                 sender_id=viewer.id,
                 body=body,
@@ -71,6 +71,12 @@ async def send(
             )
         except IntegrityError:
             plain = None  # the same client_id at the same instant: answered below
+        except DBAPIError as exc:
+            # A pooled connection that died (database restarted): the statement never ran.
+            # With a client_id the full path below is safe to run; without one, say so.
+            if not exc.connection_invalidated or not client_id:
+                raise
+            plain = None
         if plain is not None:
             await announce(services, plain)
             return plain

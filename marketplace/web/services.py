@@ -35,6 +35,8 @@ class Services:
     """Real-time fan-out to connected browsers (Redis pub/sub across web processes)."""
     booking_facts: BookingFacts = field(default_factory=NoBookings)
     """What messaging may ask about bookings; scheduling provides it (wired in app.py)."""
+    hot_engine: AsyncEngine | None = None
+    """A pool without pre-ping for single-statement hot paths (posting a message)."""
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
