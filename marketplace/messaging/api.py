@@ -37,7 +37,6 @@ from marketplace.messaging.schemas import (
 from marketplace.messaging.service import Viewer
 from marketplace.reports import service as reports
 from marketplace.reports.service import Subject
-from marketplace.text import plain_text
 from marketplace.web.access import Access, require_principal
 from marketplace.web.services import Services
 
@@ -336,7 +335,7 @@ async def report_message(
             context_kind=service.CONTEXT_KIND,
             context_id=message.conversation_id,
             author_id=message.sender_id,
-            excerpt=message.body or plain_text(message.body),
+            excerpt=message.body or "(attachments only)",
             link=f"/messages/{message.conversation_id}#m{message.seq}",
         )
         report, _ = await reports.file_report(session, viewer.id, subject, reason, details)

@@ -8,12 +8,15 @@ from typing import Any
 
 import msgspec
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.messaging import service
 from marketplace.messaging.models import Conversation
+from marketplace.messaging.notify import KIND as NOTIFY_KIND
 from marketplace.messaging.notify import NOTIFY_TASK
 from marketplace.messaging.presenters import message_out
 from marketplace.messaging.service import Posted, Viewer
+from marketplace.notifications import service as notifications
 from marketplace.web.services import Services
 
 MINUTE = 60
@@ -170,6 +173,11 @@ async def read(
     async with services.transaction() as session:
         cursor, moved = await service.mark_read(session, conversation_id, viewer.id, seq)
         total = await service.unread_total(session, viewer.id)
+        if moved and cursor >= await _last_seq(session, conversation_id):
+            # Everything here is read: so is the "new messages" line about it.
+            await notifications.mark_read_by_link(
+                session, viewer.id, NOTIFY_KIND, f"/messages/{conversation_id}"
+            )
         other = None
         if moved:
             conversation = await session.get(Conversation, conversation_id)
@@ -189,6 +197,11 @@ async def read(
             ]
         )
     return cursor, total
+
+
+async def _last_seq(session: AsyncSession, conversation_id: int) -> int:
+    conversation = await session.get(Conversation, conversation_id)
+    return conversation.last_seq if conversation else 0
 
 
 async def conversation_changed(

@@ -43,6 +43,7 @@ from marketplace.web.services import Services
 logger = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
+FRAMES_PER_SECOND = 30  # far above a person typing and reading; a flood is told to slow down
 TOKEN_RECHECK_SECONDS = 60
 TYPING_EVERY = 2.0
 MEMBERSHIP_TTL = 30.0
@@ -135,8 +136,15 @@ class _Session:
         return token.expires_at is None or token.expires_at.timestamp() > time.time()
 
     async def _read(self) -> None:
+        window, count = 0, 0
         while True:
             text = await self.socket.receive_text()
+            now = int(time.monotonic())
+            window, count = (window, count + 1) if now == window else (now, 1)
+            if count > FRAMES_PER_SECOND:
+                if count == FRAMES_PER_SECOND + 1:
+                    self._error("slow_down", "Too many frames; wait a moment.", retry_after=1)
+                continue
             if len(text) > MAX_FRAME:
                 self._error("frame_too_large", "Frames are at most 64 KB.")
                 continue

@@ -107,3 +107,15 @@ def test_a_message_already_read_is_not_notified(
     client.post(f"/api/v1/conversations/{cid}/read", json={}, headers=student)
     run_jobs(queue)
     assert _sms(client) == []
+
+
+def test_reading_the_conversation_reads_its_notification(
+    client: TestClient[Any], queue: DramatiqQueue
+) -> None:
+    cid, _, tutor, _, student = conversation(client)
+    send(client, tutor, cid, "Hello from your tutor")
+    run_jobs(queue)
+    unread = client.get("/api/v1/me/notifications", headers=student).json()["unread"]
+    assert unread == 1
+    client.post(f"/api/v1/conversations/{cid}/read", json={}, headers=student)
+    assert client.get("/api/v1/me/notifications", headers=student).json()["unread"] == 0

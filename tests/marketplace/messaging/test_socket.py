@@ -129,3 +129,14 @@ def test_bad_frames_get_error_frames_and_outsiders_get_nothing(client: TestClien
         assert error["code"] == "validation_failed" and error["client_id"] == "e"
     messages = client.get(f"/api/v1/conversations/{cid}/messages", headers=tutor).json()
     assert len(messages["items"]) == 1
+
+
+def test_a_frame_flood_is_told_to_slow_down(client: TestClient[Any]) -> None:
+    headers = account(client, "student")
+    with client.websocket_connect(WS, headers=headers) as ws:
+        next_of(ws, "hello")
+        # 100 frames at once: however they fall across a second's edge, one second gets > 30.
+        for _ in range(100):
+            ws.send_text(json.dumps({"type": "ping"}))
+        error = next_of(ws, "error")
+        assert error["code"] == "slow_down" and error["retry_after"] == 1
