@@ -183,12 +183,13 @@ def open_slots(
     per_day = _day_counts(cal, zone) if rules.max_per_day else Counter()
     out: list[Interval] = []
     for w_start, w_end in open_windows(cal, earliest, latest + length):
-        local = w_start.astimezone(zone)
-        minute = local.hour * 60 + local.minute + (1 if local.second or local.microsecond else 0)
-        offset = -minute % rules.granularity
-        slot = w_start.replace(second=0, microsecond=0) + timedelta(minutes=offset)
+        # The first whole minute at or after the window's start (a window clipped at
+        # "now + notice" starts at an arbitrary second), then up to the local grid.
+        slot = w_start.replace(second=0, microsecond=0)
         if slot < w_start:
-            slot += step
+            slot += timedelta(minutes=1)
+        local = slot.astimezone(zone)
+        slot += timedelta(minutes=-(local.hour * 60 + local.minute) % rules.granularity)
         while slot + length <= w_end:
             if slot >= latest:
                 break
