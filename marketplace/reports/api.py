@@ -9,7 +9,9 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Template
+from sqlalchemy import select
 
+from marketplace.accounts.models import User
 from marketplace.reports import service
 from marketplace.reports.models import REASON_LABELS, Report, ReportReason, ReportStatus
 from marketplace.web.access import Access, require_principal
@@ -110,8 +112,14 @@ async def reports_page(
 ) -> Template:
     async with _services(request).sessions() as session:
         rows = await service.reports(session, _status(status))
+        people = {r.reporter_id for r in rows} | {r.author_id for r in rows if r.author_id}
+        names = dict(
+            (await session.execute(select(User.id, User.email).where(User.id.in_(people)))).all()
+        )
     labels = {r.value: REASON_LABELS[r] for r in ReportReason}
-    return page(request, "reports/queue.html", reports=rows, labels=labels, status=status)
+    return page(
+        request, "reports/queue.html", reports=rows, labels=labels, status=status, names=names
+    )
 
 
 @post("/admin/reports/{report_id:int}", access=Access.ADMIN, include_in_schema=False)

@@ -139,6 +139,10 @@ def test_reports_reach_admins_who_may_then_read_the_conversation(
     assert queue[0]["excerpt"] == "Pay me in cash, outside Duet"
     assert queue[0]["link"].startswith(f"/messages/{cid}")
     assert client.get("/api/v1/admin/reports", headers=student).status_code == 403
+    queue_page = client.get("/admin/reports", headers=admin).text
+    assert "Pay me in cash, outside Duet" in queue_page and "Asks to pay outside Duet" in queue_page
+    tutor_email = client.get("/api/v1/me", headers=tutor).json()["email"]
+    assert f"Written by {tutor_email}" in queue_page
     # While the report is open, the admin can read (not write) the conversation.
     read = client.get(f"/api/v1/conversations/{cid}/messages", headers=admin)
     assert read.status_code == 200
