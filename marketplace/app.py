@@ -139,9 +139,10 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
+    # Posting a message is one statement: its own smaller pool, without the pre-ping.
     hot_engine = db.create_engine(
         database_url,
-        pool_size=settings.database.pool_size,
+        pool_size=max(2, settings.database.pool_size // 2),
         echo=settings.database.echo,
         pre_ping=False,
     )
