@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,12 @@ from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
+from marketplace.messaging import demo as messaging_demo
+from marketplace.messaging import jobs as messaging_jobs
+from marketplace.messaging.api import ROUTES as MESSAGING_API
+from marketplace.messaging.pages import ROUTES as MESSAGING_PAGES
+from marketplace.messaging.pages import header_counts
+from marketplace.messaging.socket import messages_socket
 from marketplace.notifications import jobs as notification_jobs
 from marketplace.notifications.api import ROUTES as NOTIFICATION_ROUTES
 from marketplace.profiles import jobs as profile_jobs
@@ -40,6 +46,8 @@ from marketplace.profiles.api import (
 )
 from marketplace.profiles.pages import ROUTES as PROFILE_PAGES
 from marketplace.ratelimit import Counter, MemoryCounter, RateLimiter, RedisCounter
+from marketplace.realtime import Hub
+from marketplace.reports.api import ROUTES as REPORT_ROUTES
 from marketplace.seed.load import DemoExtra
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, JobContext, TaskSpec, all_task_specs, build_broker
@@ -64,6 +72,7 @@ from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.lifecycle import BookingTransitioned
+from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from search import api as search_api
@@ -115,6 +124,7 @@ def task_specs() -> list[TaskSpec]:
             profile_jobs.TASKS,
             notification_jobs.TASKS,
             payouts_jobs.TASKS,
+            messaging_jobs.TASKS,
             scheduling_jobs.TASKS,
             search_jobs.tasks(search_signals),
             reviews_jobs.TASKS,
@@ -131,7 +141,12 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC, *video_jobs.PERIODIC]
+    return [
+        *scheduling_jobs.PERIODIC,
+        *payouts_jobs.PERIODIC,
+        *video_jobs.PERIODIC,
+        *messaging_jobs.PERIODIC,
+    ]
 
 
 def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
@@ -142,6 +157,7 @@ def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
         payouts_demo.seed_payout_accounts,
         reviews_demo.seed_reviews,
         video_demo.seed_demo_lesson,
+        messaging_demo.seed_conversation,
     ]
     if settings is not None:
         storage = LocalMediaStorage(settings.media.root)
@@ -198,8 +214,24 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
+    # Posting a message is one statement: its own smaller pool, without the pre-ping.
+    hot_engine = db.create_engine(
+        database_url,
+        pool_size=max(2, settings.database.pool_size // 2),
+        echo=settings.database.echo,
+        pre_ping=False,
+    )
     queue = queue or build_queue(settings)
-    redis = Redis.from_url(settings.broker.redis_url) if settings.broker.redis_url else None
+    redis = (
+        # Bounded: a burst of requests waits for a connection rather than opening hundreds.
+        Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.broker.redis_url, max_connections=32, timeout=5
+            )
+        )
+        if settings.broker.redis_url
+        else None
+    )
     events = EventBus()
     wire_subscribers(events, queue)
     services = Services(
@@ -210,6 +242,12 @@ def create_app(
         queue=queue,
         storage=LocalMediaStorage(settings.media.root),
         limiter=RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
+        private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
+        hub=Hub(settings.broker.redis_url),
+        # Messaging (kernel) asks scheduling about a pair's bookings through this port; see
+        # "Messaging" in docs/architecture.md for why a provider and not an event.
+        booking_facts=SchedulingBookingFacts(),
+        hot_engine=hot_engine,
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
     # Sections higher packages add to lower packages' pages.
@@ -220,18 +258,22 @@ def create_app(
         "lesson_page", video_pages.recording_fragment(settings.video.recording_retention_days)
     )
     settings.media.root.mkdir(parents=True, exist_ok=True)
+    settings.messaging.private_root.mkdir(parents=True, exist_ok=True)
     # The lesson rooms live in this process; the app owns them and closes them on shutdown.
     rooms = RoomRegistry(services, IceServers(settings.video, twilio_turn.from_settings(settings)))
     events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await services.hub.start()
         await rooms.start()
         try:
             yield
         finally:
             await rooms.close_all()
+            await services.hub.stop()
             await engine.dispose()
+            await hot_engine.dispose()
             if redis is not None:
                 await redis.aclose()
 
@@ -247,6 +289,10 @@ def create_app(
         *ACCOUNT_PAGES,
         *PROFILE_PAGES,
         *NOTIFICATION_ROUTES,
+        *MESSAGING_API,
+        *MESSAGING_PAGES,
+        messages_socket,
+        *REPORT_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         *REVIEWS_API,
@@ -288,6 +334,7 @@ def create_app(
         guards=[access_guard],
         middleware=[AuthMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=header_counts,
         csrf_config=CSRFConfig(
             secret=settings.web.secret_key,
             cookie_name=CSRF_COOKIE,

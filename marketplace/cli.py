@@ -290,7 +290,15 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
         )
     app = create_app(settings)
     uvicorn.run(
-        app, host=args.host, port=args.port, proxy_headers=True, log_level="info", access_log=True
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        log_level="info",
+        access_log=True,
+        # Live messages are small JSON frames: compressing them costs more CPU (and a deflate
+        # context per open socket) than it saves.
+        ws_per_message_deflate=False,
     )
     return 0
 

@@ -39,17 +39,27 @@ class Timestamped:
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, pooled: bool = True
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    pooled: bool = True,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
     """``pooled=False`` opens a connection per use: for jobs, whose event loop belongs to the
-    worker and may stop at any time, so no pooled connection outlives it."""
+    worker and may stop at any time, so no pooled connection outlives it.
+
+    ``pre_ping=False`` is for hot paths made of single statements (messages): the ping costs
+    three round trips per checkout with asyncpg (BEGIN, a query, ROLLBACK); connections are
+    recycled every 30 minutes instead, and a statement on a dead one fails before it runs."""
     if not pooled:
         return create_async_engine(url, poolclass=NullPool, echo=echo)
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
+        pool_recycle=-1 if pre_ping else 1800,
         echo=echo,
     )
 
@@ -72,8 +82,11 @@ def load_models() -> None:
     from lessons.notes import models as _notes  # noqa: F401
     from lessons.quizzes import models as _quizzes  # noqa: F401
     from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.attachments import models as _attachments  # noqa: F401
+    from marketplace.messaging import models as _messaging  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401
+    from marketplace.reports import models as _reports  # noqa: F401
     from payouts import models as _payouts  # noqa: F401
     from reviews import models as _reviews  # noqa: F401
     from scheduling import models as _scheduling  # noqa: F401

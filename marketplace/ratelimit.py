@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from marketplace.errors import RateLimited
 
@@ -16,17 +18,28 @@ class Counter(Protocol):
         ...
 
 
+logger = logging.getLogger(__name__)
+
+
 class RedisCounter:
+    """Counts in Redis; while Redis is unreachable, counts in this process instead, so limits
+    still hold (per process) and an outage does not turn every request into an error."""
+
     def __init__(self, client: Redis) -> None:
         self._client = client
+        self._fallback = MemoryCounter()
 
     async def hit(self, key: str, window_seconds: int) -> int:
         window = int(time.time()) // window_seconds
         full_key = f"duet:ratelimit:{key}:{window}"
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.incr(full_key)
-            pipe.expire(full_key, window_seconds)
-            count, _ = await pipe.execute()
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(full_key)
+                pipe.expire(full_key, window_seconds)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+            return await self._fallback.hit(key, window_seconds)
         return int(count)
 
 

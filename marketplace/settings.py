@@ -171,6 +171,26 @@ class VideoSettings:
 
 
 @dataclass(frozen=True)
+class MessagingSettings:
+    sms_quiet_minutes: int = 60
+    """``MESSAGE_SMS_QUIET_MINUTES``: an offline recipient gets at most one SMS per conversation
+    in this many minutes (the in-app notification is always updated)."""
+    max_message_chars: int = 4000
+    """``MAX_MESSAGE_CHARS``: longest message text."""
+    messages_per_minute: int = 30
+    """``MESSAGE_RATE_LIMIT``: messages one user may send per minute."""
+    new_conversations_per_day: int = 20
+    """``NEW_CONVERSATION_RATE_LIMIT``: conversations one user may start per day."""
+    private_root: Path = Path("var/private-media")
+    """``PRIVATE_MEDIA_ROOT``: message attachments; never served as static files, only through
+    the access-checked download endpoint."""
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    """``MAX_ATTACHMENT_BYTES``: largest attachment (PDF score, image or short audio)."""
+    max_attachment_audio_seconds: float = 300.0
+    """``MAX_ATTACHMENT_AUDIO_SECONDS``: longest audio attachment."""
+
+
+@dataclass(frozen=True)
 class MeiliSettings:
     url: str | None = None
     """``MEILI_URL``: the Meilisearch server. Unset: search runs in PostgreSQL (the default)."""
@@ -215,6 +235,7 @@ class Settings:
     payments: PaymentSettings = field(default_factory=PaymentSettings)
     courses: CourseSettings = field(default_factory=CourseSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
+    messaging: MessagingSettings = field(default_factory=MessagingSettings)
 
     @property
     def embedded(self) -> bool:
@@ -280,6 +301,15 @@ class Settings:
                 signing_key=env.get("CERTIFICATE_SIGNING_KEY", "").strip(),
             ),
             video=_video_settings(env, var_dir),
+            messaging=MessagingSettings(
+                sms_quiet_minutes=_int(env, "MESSAGE_SMS_QUIET_MINUTES", 60),
+                max_message_chars=_int(env, "MAX_MESSAGE_CHARS", 4000),
+                messages_per_minute=_int(env, "MESSAGE_RATE_LIMIT", 30),
+                new_conversations_per_day=_int(env, "NEW_CONVERSATION_RATE_LIMIT", 20),
+                private_root=Path(env.get("PRIVATE_MEDIA_ROOT", str(var_dir / "private-media"))),
+                max_attachment_bytes=_int(env, "MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+                max_attachment_audio_seconds=float(env.get("MAX_ATTACHMENT_AUDIO_SECONDS", "300")),
+            ),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(

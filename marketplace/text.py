@@ -1,6 +1,16 @@
-"""User-written Markdown rendered to safe HTML."""
+"""User-written Markdown rendered to safe HTML.
+
+Two flavours share one sanitiser: ``render_markdown`` for long texts (tutor bios) and
+``render_message`` for conversations and discussions, a smaller subset where a line break is a
+line break, bare addresses become links, and no headings. Raw HTML in the source is always shown
+as text; whatever the Markdown produces is then cleaned by ``nh3`` (an allow-list), so a hostile
+source cannot smuggle scripts, event handlers, styles or ``javascript:`` links through.
+"""
 
 from __future__ import annotations
+
+import html
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -9,13 +19,66 @@ from markdown_it import MarkdownIt
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "blockquote", "code", "h3", "h4"}
 
+_message_markdown = (
+    MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
+    .enable("linkify")
+    .enable("strikethrough")
+    .disable(["heading", "lheading", "image", "hr", "html_block", "html_inline", "table"])
+)
+_MESSAGE_TAGS = {"p", "br", "strong", "em", "s", "del", "ul", "ol", "li", "a", "blockquote", "code"}
+_MESSAGE_TAGS |= {"pre"}
+SAFE_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "nofollow noopener noreferrer ugc"
+_SPACE = re.compile(r"\s+")
+
 
 def render_markdown(source: str) -> str:
-    html = _markdown.render(source)
+    html_out = _markdown.render(source)
     return nh3.clean(
-        html,
+        html_out,
         tags=_ALLOWED_TAGS,
         attributes={"a": {"href"}},
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener ugc",
     )
+
+
+def render_message(source: str) -> str:
+    """A message or forum post: the Markdown subset, links made safe.
+
+    Links keep only ``http``, ``https`` and ``mailto`` targets (anything else loses its
+    ``href``), open in a new tab, carry ``rel="nofollow noopener noreferrer ugc"`` (no referrer,
+    no access to our window, no search-engine credit), and show their full address as a title.
+    """
+    rendered = _message_markdown.render(source)
+    cleaned = nh3.clean(
+        rendered,
+        tags=_MESSAGE_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes=SAFE_SCHEMES,
+        link_rel=LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        attribute_filter=_link_title,
+        strip_comments=True,
+    )
+    return _HREF.sub(r'<a href="\1" title="\1"', cleaned).strip()
+
+
+_HREF = re.compile(r'<a href="([^"]*)"')
+
+
+def _link_title(tag: str, attribute: str, value: str) -> str | None:
+    # A link's title is always its real address, never a title the writer chose, so a link
+    # whose text says "duet.example" but points elsewhere shows where it goes on hover.
+    if tag == "a" and attribute == "title":
+        return None
+    return value
+
+
+def plain_text(source: str, limit: int | None = None) -> str:
+    """The words of a Markdown message without markup (previews, notifications, SMS)."""
+    text = html.unescape(nh3.clean(_message_markdown.render(source), tags=set()))
+    text = _SPACE.sub(" ", text).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from marketplace.messaging import is_blocked
 from marketplace.uow import emit
 from payouts import accounts as payout_accounts
 from scheduling import availability, lifecycle, slots
@@ -281,6 +282,9 @@ async def hold(
         raise ValidationFailed({"weeks": f"Book 1 to {MAX_SERIES_WEEKS} weeks."})
     if student_id == tutor_id:
         raise Forbidden("You cannot book a lesson with yourself.", code="own_booking")
+    if await is_blocked(session, student_id, tutor_id):
+        # Either side's block stops bookings as well as messages.
+        raise Forbidden("You cannot book lessons with this tutor.", code="blocked")
     claimed = await _claim_key(
         session,
         student_id,

@@ -95,6 +95,20 @@ async def mark_read(session: AsyncSession, user_id: int, notification_id: int | 
     await session.execute(query.values(read_at=datetime.now(UTC)))
 
 
+async def mark_read_by_link(session: AsyncSession, user_id: int, kind: str, link: str) -> None:
+    """Mark the user's unread notifications of ``kind`` about ``link`` read (they saw it)."""
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user_id,
+            Notification.kind == kind,
+            Notification.link == link,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=datetime.now(UTC))
+    )
+
+
 async def send_sms(session: AsyncSession, sender: SmsSender, message_id: int) -> None:
     """Job body: send a queued message once; a second run finds it no longer queued."""
     message = await session.get(SmsMessage, message_id, with_for_update=True)

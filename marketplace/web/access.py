@@ -16,13 +16,14 @@ from enum import StrEnum
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, TokenKind
-from marketplace.errors import Forbidden, NotAuthenticated
+from marketplace.errors import DomainError, Forbidden, NotAuthenticated
 
 SESSION_COOKIE = "duet_session"
 CSRF_COOKIE = "duet_csrf"
@@ -81,7 +82,11 @@ class AuthMiddleware(ASGIMiddleware):
         scope["auth"] = None
         if not scope["path"].startswith(_SKIP_PREFIXES):
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-            scope["user"] = await _authenticate(connection)
+            try:
+                scope["user"] = await _authenticate(connection)
+            except DomainError as exc:
+                _raise_for_socket(scope, exc)
+                raise
         await next_app(scope, receive, send)
 
 
@@ -117,7 +122,22 @@ async def _authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princ
     )
 
 
+def _raise_for_socket(scope: Any, exc: DomainError) -> None:
+    """A WebSocket cannot carry a JSON error: it is closed with 4000 + the HTTP status
+    (4401 not logged in, 4403 not allowed) before it is accepted."""
+    if scope["type"] == "websocket":
+        raise WebSocketException(detail=exc.message, code=4000 + exc.status_code) from exc
+
+
 def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    try:
+        _guard(connection, handler)
+    except DomainError as exc:
+        _raise_for_socket(connection.scope, exc)
+        raise
+
+
+def _guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     access = handler.opt.get("access")
     if access is None:
         if connection.scope["path"].startswith("/schema") or _is_preflight(handler):

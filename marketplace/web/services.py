@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from marketplace.events import EventBus
 from marketplace.media import MediaStorage
+from marketplace.messaging.bookings import BookingFacts, NoBookings
 from marketplace.ratelimit import RateLimiter
+from marketplace.realtime import Hub
 from marketplace.settings import Settings
 from marketplace.tasks import TaskQueue
 from marketplace.uow import unit_of_work
@@ -28,6 +30,14 @@ class Services:
     queue: TaskQueue
     storage: MediaStorage
     limiter: RateLimiter
+    private_storage: MediaStorage
+    """Files only their owners' counterparts may fetch (message attachments): not under /media."""
+    hub: Hub = field(default_factory=lambda: Hub(None))
+    """Real-time fan-out to connected browsers (Redis pub/sub across web processes)."""
+    booking_facts: BookingFacts = field(default_factory=NoBookings)
+    """What messaging may ask about bookings; scheduling provides it (wired in app.py)."""
+    hot_engine: AsyncEngine | None = None
+    """A pool without pre-ping for single-statement hot paths (posting a message)."""
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Sections higher packages add to pages (see ``marketplace.web.fragments``).
     fragments: Fragments = field(default_factory=Fragments)

@@ -32,6 +32,12 @@ NOTICES = {
     "phone_code_sent": "We texted you a confirmation code. Enter it below.",
     "phone_confirmed": "Your mobile number is confirmed: reminders will come by SMS.",
     "phone_removed": "Your mobile number is removed. No more text messages.",
+    "blocked": "Blocked. Neither of you can send messages or book lessons with the other.",
+    "unblocked": "Unblocked. You can write to each other again.",
+    "made_private": "This conversation is private: notifications will not show its text.",
+    "made_public": "Notifications may show the start of new messages again.",
+    "reported": "Thank you. An admin will look at the message.",
+    "report_handled": "The report is closed.",
 }
 
 
@@ -68,6 +74,8 @@ def page(request: Any, template: str, status_code: int = 200, **context: Any) ->
         template,
         context={
             "me": principal_of(request),
+            # Set before each page by messaging's hook (marketplace/messaging/pages.py).
+            "unread_messages": getattr(request.state, "unread_messages", 0),
             "notice": NOTICES.get(notice) if notice else None,
             **context,
         },

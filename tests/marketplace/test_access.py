@@ -39,6 +39,22 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("GET", "/api/v1/tutors/me/earnings", None, Access.TUTOR),
     ("GET", "/api/v1/admin/payments", None, Access.ADMIN),
     ("POST", "/api/v1/admin/payments/1/refunds", {"amount_minor": 1, "reason": "x"}, Access.ADMIN),
+    ("GET", "/api/v1/conversations", None, Access.USER),
+    ("POST", "/api/v1/conversations", {"user_id": 999_999, "body": "x"}, Access.USER),
+    ("GET", "/api/v1/conversations/unread", None, Access.USER),
+    ("GET", "/api/v1/conversations/999", None, Access.USER),
+    ("GET", "/api/v1/conversations/999/messages", None, Access.USER),
+    ("POST", "/api/v1/conversations/999/messages", {"body": "x"}, Access.USER),
+    ("POST", "/api/v1/conversations/999/attachments", None, Access.USER),
+    ("GET", "/api/v1/conversations/999/attachments/1", None, Access.USER),
+    ("POST", "/api/v1/conversations/999/read", {}, Access.USER),
+    ("PUT", "/api/v1/conversations/999/privacy", {"private": True}, Access.USER),
+    ("POST", "/api/v1/messages/999/report", {"reason": "spam"}, Access.USER),
+    ("GET", "/api/v1/me/blocks", None, Access.USER),
+    ("POST", "/api/v1/me/blocks", {"user_id": 999_999}, Access.USER),
+    ("DELETE", "/api/v1/me/blocks/999999", None, Access.USER),
+    ("GET", "/api/v1/admin/reports", None, Access.ADMIN),
+    ("POST", "/api/v1/admin/reports/1/handle", {"outcome": "resolved"}, Access.ADMIN),
 ]
 ROLES = ["student", "tutor", "admin"]
 
@@ -83,7 +99,15 @@ def test_role_matrix(client: TestClient[Any]) -> None:
 
 
 def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestClient[Any]) -> None:
-    for path in ["/account", "/tutor/profile", "/admin/tutors", "/tutor/earnings", "/checkout/1"]:
+    for path in [
+        "/account",
+        "/tutor/profile",
+        "/admin/tutors",
+        "/tutor/earnings",
+        "/checkout/1",
+        "/messages",
+        "/admin/reports",
+    ]:
         response = client.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/login?next={path}"
@@ -92,6 +116,7 @@ def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestCli
     assert client.get("/admin/tutors", headers=student).status_code == 403
     assert client.get("/admin/payments", headers=student).status_code == 403
     assert client.get("/tutor/earnings", headers=student).status_code == 403
+    assert client.get("/admin/reports", headers=student).status_code == 403
 
 
 def test_page_forms_require_csrf(client: TestClient[Any]) -> None:

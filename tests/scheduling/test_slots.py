@@ -222,3 +222,17 @@ def test_interval_arithmetic() -> None:
         (at(9), at(11)),
         (at(12), at(13)),
     ]
+
+
+@pytest.mark.parametrize("second", [0, 1, 52])
+def test_notice_ending_mid_window_still_starts_on_the_grid(second: int) -> None:
+    # "now + notice" at 17:30:xx Berlin: the first slot is 18:00 (or 17:30 exactly), never 17:59.
+    cal = Calendar(
+        time_zone="Europe/Berlin",
+        weekly=daily("Europe/Berlin", "17:00", "20:00"),
+        rules=Rules(min_notice=60, window_days=30, granularity=30),
+    )
+    now = utc(2026, 12, 2, 15, 30, second)
+    first = slots.open_slots(cal, now, now + timedelta(hours=6), 60, now)[0][0]
+    assert first == (utc(2026, 12, 2, 16, 30) if second == 0 else utc(2026, 12, 2, 17, 0))
+    assert slots.why_not(cal, first, 60, now) is None

@@ -1,0 +1,335 @@
+"""Benchmark: live messaging through the app, over WebSockets, across web processes.
+
+    .venv/bin/python bench/messaging.py [--clients 500] [--rates 500,1000,2000] [--seconds 15]
+
+Starts a throwaway embedded PostgreSQL (fast, unsafe settings) and the embedded Redis in a
+temporary folder, and ``--servers`` uvicorn processes on 127.0.0.1; nothing else is touched.
+``--clients`` WebSocket clients connect (half of each student–tutor pair to one server, the other
+half to the next, so every message crosses processes through Redis pub/sub). For each offered
+rate, messages are sent open-loop (on a fixed schedule, whatever the server does) for
+``--seconds`` or ``--max-messages``, whichever comes first; each message carries its send time and
+its recipient records the delay. Reported per rate: messages/s accepted (fan-in) and delivered,
+delivery latency p50/p95/p99, errors, messages still unanswered 10 s after the last send (when
+the server is overloaded they wait in its socket buffers and are dropped unstored when the
+client disconnects; a real client resends them with the same client_id), and the CPU each part
+used per message.
+
+Every message is a real use case: rate limit (Redis), one transaction (lock the conversation,
+next sequence number, insert, read cursor, recipient's unread total), then the doorbell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import uvloop
+from websockets.asyncio.client import ClientConnection, connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from marketplace import db, migrate
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import Role, TokenKind, User
+from marketplace.embedded import EmbeddedPostgres, EmbeddedRedis
+from marketplace.messaging.models import Conversation, Participant
+
+TICK = 0.005
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Client:
+    user_id: int
+    token: str
+    conversation_id: int
+    base: str
+    ws: ClientConnection | None = None
+    sent: int = 0
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    delivered: int = 0
+    accepted: int = 0  # echoes to the sender: the server stored and announced it
+    errors: dict[str, int] = field(default_factory=dict)
+    first_error: str = ""
+
+
+async def seed(url: str, clients: int) -> list[tuple[int, str, int]]:
+    """``clients`` users in student–tutor pairs, one conversation each; (user, token, cid)."""
+    engine = db.create_engine(url, pool_size=2)
+    out: list[tuple[int, str, int]] = []
+    try:
+        async with db.create_session_factory(engine)() as session, session.begin():
+            for pair in range(clients // 2):
+                users = []
+                for role in (Role.STUDENT, Role.TUTOR):
+                    user = User(
+                        email=f"{role.value}{pair}@bench.example",
+                        password_hash="!",  # noqa: S106 - bench users only have API tokens
+                        full_name=f"{role.value.title()} {pair}",
+                        roles=[role.value],
+                    )
+                    session.add(user)
+                    users.append(user)
+                await session.flush()
+                conversation = Conversation(
+                    student_id=users[0].id, tutor_id=users[1].id, started_by=users[0].id
+                )
+                session.add(conversation)
+                await session.flush()
+                for user in users:
+                    session.add(Participant(conversation_id=conversation.id, user_id=user.id))
+                    issued = await accounts.issue_token(
+                        session, user, TokenKind.API, lifetime=timedelta(hours=2)
+                    )
+                    out.append((user.id, issued.secret, conversation.id))
+    finally:
+        await engine.dispose()
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(url: str, redis_url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
+    code = (
+        "import uvicorn; from marketplace.app import create_app; "
+        "from marketplace.settings import Settings; "
+        f"uvicorn.run(create_app(Settings.from_env()), host='127.0.0.1', port={port}, "
+        "log_level='warning', access_log=False, ws_ping_interval=None, "
+        "ws_per_message_deflate=False)"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "DUET_VAR_DIR": str(var),
+        "DATABASE_POOL_SIZE": "10",
+        "MESSAGE_RATE_LIMIT": "100000",  # the benchmark measures delivery, not the limiter
+    }
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("the bench server did not start")
+
+
+async def listen(client: Client, stats: Stats) -> None:
+    assert client.ws is not None
+    async for raw in client.ws:
+        text = raw if isinstance(raw, str) else raw.decode()
+        if text.startswith('{"type":"message"'):
+            event = json.loads(text)
+            message = event["message"]
+            if message["sender_id"] == client.user_id:
+                stats.accepted += 1
+                continue
+            sent_at = float(message["client_id"].split(":", 1)[1])
+            stats.latencies.append(time.perf_counter() - sent_at)
+            stats.delivered += 1
+        elif text.startswith('{"type":"error"'):
+            event = json.loads(text)
+            stats.errors[event["code"]] = stats.errors.get(event["code"], 0) + 1
+            stats.first_error = stats.first_error or event["message"]
+
+
+async def run_rate(
+    clients: list[Client], rate: float, seconds: float, max_messages: int
+) -> tuple[Stats, float, int]:
+    stats = Stats()
+    listeners = [asyncio.create_task(listen(c, stats)) for c in clients]
+    total = min(max_messages, int(rate * seconds))
+    started = time.perf_counter()
+    sent = 0
+    index = 0
+    try:
+        while sent < total:
+            due = min(total, int((time.perf_counter() - started) * rate) + 1)
+            while sent < due:
+                client = clients[index % len(clients)]
+                index += 1
+                frame = {
+                    "type": "send",
+                    "conversation_id": client.conversation_id,
+                    "body": f"Practice bars {sent % 64 + 1} to {sent % 64 + 9} slowly, please.",
+                    "client_id": f"{client.user_id}-{client.sent}:{time.perf_counter()!r}",
+                }
+                client.sent += 1
+                assert client.ws is not None
+                await client.ws.send(json.dumps(frame))
+                sent += 1
+            await asyncio.sleep(TICK)
+        send_time = time.perf_counter() - started
+        # Drain: wait until everything arrived, or 10 s more at most.
+        deadline = time.perf_counter() + 10
+        while stats.delivered + sum(stats.errors.values()) < sent:
+            if time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        for task in listeners:
+            task.cancel()
+        for task in listeners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return stats, send_time, sent
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU of these processes and their children (PostgreSQL's backends), the
+    ones still running and the ones already gone (counted by their parent once reaped)."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = child.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+async def bench(
+    bases: list[str],
+    users: list[tuple[int, str, int]],
+    rates: list[float],
+    args: argparse.Namespace,
+    watched: dict[str, list[psutil.Process]],
+) -> None:
+    clients = []
+    for i, (user_id, token, cid) in enumerate(users):
+        # Pairs are consecutive: the student on one server, the tutor on the next.
+        clients.append(Client(user_id, token, cid, bases[i % len(bases)]))
+    opened = time.perf_counter()
+    sem = asyncio.Semaphore(50)
+
+    async def open_one(client: Client) -> None:
+        async with sem:
+            url = client.base.replace("http://", "ws://") + "/ws/messages"
+            client.ws = await connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {client.token}"},
+                ping_interval=None,
+                max_queue=None,
+                compression=None,
+            )
+            hello = json.loads(await client.ws.recv())
+            assert hello["type"] == "hello", hello
+
+    await asyncio.gather(*(open_one(c) for c in clients))
+    print(
+        f"  {len(clients)} sockets connected in {time.perf_counter() - opened:.1f} s "
+        f"over {len(bases)} web process(es)"
+    )
+    try:
+        # Warm up connection pools and caches; not reported.
+        await run_rate(clients, min(rates[0], 200), 2, 400)
+        print(
+            f"  {'offered/s':>9} {'sent':>6} {'accepted/s':>10} {'delivered/s':>11} "
+            f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'unanswered':>10}   "
+            "CPU ms per message: web / PostgreSQL / Redis / clients"
+        )
+        me = [psutil.Process()]
+        for rate in rates:
+            before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
+            stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
+            used = {
+                name: (cpu_seconds(ps) - before[name]) * 1000 / max(sent, 1)
+                for name, ps in {**watched, "clients": me}.items()
+            }
+            ms = [x * 1000 for x in stats.latencies]
+            window = max(send_time, 1e-9)
+            lost = sent - stats.delivered - sum(stats.errors.values())
+            print(
+                f"  {rate:9.0f} {sent:6d} {stats.accepted / window:10.0f} "
+                f"{stats.delivered / window:11.0f} {pct(ms, 0.5):8.1f} {pct(ms, 0.95):8.1f} "
+                f"{pct(ms, 0.99):8.1f} {sum(stats.errors.values()):6d} {lost:10d}   "
+                f"{used['web']:.2f} / {used['postgres']:.2f} / {used['redis']:.2f} / "
+                f"{used['clients']:.2f}"
+            )
+            if stats.errors:
+                print(f"    errors: {stats.errors} (first: {stats.first_error})")
+    finally:
+        await asyncio.gather(*(c.ws.close() for c in clients if c.ws is not None))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--rates", default="500,1000,2000", help="offered messages/s, in order")
+    parser.add_argument("--seconds", type=float, default=15.0, help="per rate")
+    parser.add_argument("--max-messages", type=int, default=40_000, help="per rate")
+    parser.add_argument("--servers", type=int, default=2, help="web processes")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    with tempfile.TemporaryDirectory(prefix="duet-bench-msg-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", fast_unsafe=True)
+        redis = EmbeddedRedis(Path(tmp) / "redis")
+        servers: list[subprocess.Popen[bytes]] = []
+        pg.start()
+        redis.start()
+        try:
+            pg.ensure_database("bench")
+            url = pg.url("bench")
+            migrate.upgrade(url)
+            users = asyncio.run(seed(url, args.clients - args.clients % 2))
+            bases = []
+            for _ in range(max(1, args.servers)):
+                port = free_port()
+                servers.append(start_server(url, redis.url(), port, Path(tmp) / "var"))
+                bases.append(f"http://127.0.0.1:{port}")
+            print(
+                f"Messaging over WebSockets ({os.cpu_count()} CPUs shared with the database, "
+                f"Redis, {len(bases)} web process(es) and these clients):"
+            )
+            watched = {
+                "web": [psutil.Process(p.pid) for p in servers],
+                "postgres": [psutil.Process(pg.pid)] if pg.pid else [],
+                "redis": [psutil.Process(redis.pid)] if redis.pid else [],
+            }
+            load = os.getloadavg()[0]
+            print(f"  load average before the run: {load:.1f} (other work on this machine)")
+            # The load generator runs on uvloop (as uvicorn does), so it takes less of the CPU
+            # it shares with what it measures.
+            uvloop.run(bench(bases, users, rates, args, watched))
+        finally:
+            for server in servers:
+                server.terminate()
+                server.wait(15)
+            redis.stop()
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
