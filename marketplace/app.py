@@ -115,7 +115,7 @@ def startup_tasks() -> list[str]:
 
 def periodic_tasks() -> list[tuple[str, int]]:
     """(task, seconds between runs) that each worker enqueues on a timer; they are idempotent."""
-    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC]
+    return [*scheduling_jobs.PERIODIC, *payouts_jobs.PERIODIC, *search_jobs.PERIODIC]
 
 
 def demo_extras() -> list[DemoExtra]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -21,10 +22,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from search import pg_sql
+from search import buckets, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
-from search.query import FACETS, SearchQuery
+from search.query import ALL_FACETS, FACETS, SearchQuery
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -70,14 +71,22 @@ class _GlobalCounts:
 class PostgresBackend:
     name = "postgres"
 
-    def __init__(self, engine: AsyncEngine, *, result_cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        result_cache_size: int = 256,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._engine = engine
+        self._now = now
         # Searches are single statements: autocommit saves the BEGIN/ROLLBACK round trips.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._global: _GlobalCounts | None = None
         # Popular searches repeat (the page's first load, "piano", "guitar in London"); a
         # result is reused while the index generation is unchanged, so it is always exact.
-        self._results: OrderedDict[SearchQuery, _Rows] = OrderedDict()
+        # The key holds the day too: availability buckets are read with that day's offsets.
+        self._results: OrderedDict[tuple[SearchQuery, datetime], _Rows] = OrderedDict()
         self._result_cache_size = result_cache_size
 
     # ------------------------------------------------------------------ writing
@@ -127,10 +136,13 @@ class PostgresBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        rows = await self._cached(query)
+        now = self._now()
+        key = (query, buckets.window_day(now))
+        rows = await self._cached(key)
         if rows is None:
-            rows = await self._search(query, pg_sql.plan(query))
-            self._remember(query, rows)
+            hours = buckets.bucket_hours(query.time_zone, now)
+            rows = await self._search(query, pg_sql.plan(query, hours))
+            self._remember(key, rows)
         return SearchResult(
             hits=rows.hits,
             total=rows.total,
@@ -141,27 +153,28 @@ class PostgresBackend:
             per_page=query.per_page,
         )
 
-    async def _cached(self, query: SearchQuery) -> _Rows | None:
-        rows = self._results.get(query)
+    async def _cached(self, key: tuple[SearchQuery, datetime]) -> _Rows | None:
+        rows = self._results.get(key)
         if rows is None:
             return None
         current = await self._fetch(pg_sql.CURRENT_GENERATION, [], None)
         if rows.generation is None or current[0][0] != rows.generation:
-            self._results.pop(query, None)
+            self._results.pop(key, None)
             return None
-        self._results.move_to_end(query)
+        self._results.move_to_end(key)
         return rows
 
-    def _remember(self, query: SearchQuery, rows: _Rows) -> None:
+    def _remember(self, key: tuple[SearchQuery, datetime], rows: _Rows) -> None:
         if self._result_cache_size <= 0 or rows.generation is None:
             return
-        self._results[query] = rows
+        self._results[key] = rows
         if len(self._results) > self._result_cache_size:
             self._results.popitem(last=False)
 
     async def _search(self, query: SearchQuery, plan: pg_sql.Plan) -> _Rows:
         # Facets whose other filters are all empty count the whole index: those come from a
-        # cache, trusted only when the statement saw the same index generation.
+        # cache, trusted only when the statement saw the same index generation. Availability
+        # depends on the viewer's zone and is always counted in the statement.
         unfiltered = not plan.other_conditions
         cacheable = {f for f in FACETS if unfiltered and set(plan.facet_conditions) <= {f}}
         total_cacheable = unfiltered and not plan.facet_conditions
@@ -170,7 +183,7 @@ class PostgresBackend:
             if cacheable and cached is None:
                 cached = await self._refresh()
             use = cached if cacheable else None
-            facets = tuple(f for f in FACETS if use is None or f not in cacheable)
+            facets = tuple(f for f in ALL_FACETS if use is None or f not in cacheable)
             with_total = not (total_cacheable and use is not None)
             rows = await self._run(query, plan, facets, with_total)
             if use is None or rows.generation == use.generation:
@@ -181,7 +194,7 @@ class PostgresBackend:
                 return _Rows(rows.hits, total, counts, rows.generation)
             await self._refresh()
         # The index keeps changing under us: count everything in the one statement.
-        return await self._run(query, plan, FACETS, True)
+        return await self._run(query, plan, ALL_FACETS, True)
 
     async def _run(
         self, query: SearchQuery, plan: pg_sql.Plan, facets: tuple[str, ...], with_total: bool
