@@ -60,6 +60,7 @@ def summarise(calendar: slots.Calendar, duration: int, now: datetime) -> FreeTim
     """The first open slot and the half-hours of the week with open slots, for one tutor."""
     soon_end = now + timedelta(days=buckets.WINDOW_DAYS)
     soon = slots.open_slots(calendar, now, soon_end, duration, now)
+    first: datetime | None
     if soon:
         first = soon[0][0]
     else:

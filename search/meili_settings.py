@@ -73,6 +73,7 @@ FILTERABLE_ATTRIBUTES = [
     "rating",
     "_geo",
     "next_free_ts",
+    "free_half_hours",  # UTC half-hours of the week with a free slot (search.buckets)
 ]
 
 SORTABLE_ATTRIBUTES = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,6 +120,7 @@ async def test_configure_creates_the_index_and_sends_the_settings(
         "rating",
         "_geo",
         "next_free_ts",
+        "free_half_hours",
     ]
     assert settings["sortableAttributes"] == [
         "price_per_hour_minor",
@@ -185,7 +186,9 @@ async def test_configure_again_only_updates_the_settings(
 async def test_upsert_sends_document_bodies_and_waits(
     backend: MeiliBackend, double: MeiliDouble
 ) -> None:
-    await backend.upsert([tutor(1), tutor(2, geo=None, rating=None, next_free_at=None)])
+    await backend.upsert(
+        [tutor(1, free_half_hours=(34, 35, 82)), tutor(2, geo=None, rating=None, next_free_at=None)]
+    )
 
     (call,) = double.calls("POST", "/indexes/tutors/documents")
     assert call.query == {"primaryKey": ["id"]}
@@ -221,11 +224,13 @@ async def test_upsert_sends_document_bodies_and_waits(
         "review_count": 7,
         "next_free_at": "2025-03-05T18:00:00+00:00",
         "next_free_ts": int(datetime(2025, 3, 5, 18, 0, tzinfo=UTC).timestamp()),
+        "free_half_hours": [34, 35, 82],
         "aliases": first["aliases"],
     }
     assert "fiddle" in first["aliases"] and "pianoforte" in first["aliases"]
     # Nulls are left out: no _geo rather than an invalid one.
     assert {"_geo", "rating", "next_free_at", "next_free_ts", "photo_url"}.isdisjoint(second)
+    assert second["free_half_hours"] == []  # no free time: matches no availability bucket
     assert double.calls("GET", under="/tasks/")[-1].path == "/tasks/0"
     assert set(double.documents("tutors")) == {"1", "2"}
 
@@ -291,6 +296,19 @@ async def test_index_creation_is_bounded_too(double: MeiliDouble) -> None:
 # ---------------------------------------------------------------------- queries
 
 
+def _free_in(half_hours: Iterable[int]) -> str:
+    return f"free_half_hours IN [{', '.join(str(h) for h in sorted(half_hours))}]"
+
+
+def _tokyo_mornings() -> list[int]:
+    # Every local day's 06:00-12:00 JST is the previous UTC day's 21:00 to this day's 03:00.
+    out = []
+    for day in range(7):
+        start = (day * 48 + 21 * 2 - 48) % 336  # 21:00 UTC the day before
+        out += [(start + i) % 336 for i in range(12)]
+    return out
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -318,6 +336,20 @@ async def test_index_creation_is_bounded_too(double: MeiliDouble) -> None:
         (
             SearchQuery(free_within_days=7),
             [f"next_free_ts <= {int((NOW + timedelta(days=7)).timestamp())}"],
+        ),
+        # NOW is Tuesday 4 March 2025; no DST change in Berlin before the 30th. Evenings there
+        # (18-22, CET = UTC+1) are 17:00-21:00 UTC: half-hours 34-41 of each weekday.
+        (
+            SearchQuery(availability=("weekday_evening",), time_zone="Europe/Berlin"),
+            [_free_in(d * 48 + h for d in range(5) for h in range(34, 42))],
+        ),
+        # Two buckets are one filter over both sets of hours. Tokyo (UTC+9) mornings 6-12 are
+        # 21:00-03:00 UTC, so Monday morning begins on Sunday evening UTC (half-hours 330-335).
+        (
+            SearchQuery(
+                availability=("weekday_morning", "weekend_morning"), time_zone="Asia/Tokyo"
+            ),
+            [_free_in(_tokyo_mornings())],
         ),
         (
             SearchQuery(
@@ -377,7 +409,7 @@ async def test_one_multi_search_with_a_query_per_ticked_facet(
     )
     await backend.search(query)
 
-    main, instrument, language = sent_queries(double)
+    main, instrument, language, *per_bucket = sent_queries(double)
     price = "price_per_hour_minor <= 5000"
     assert main["indexUid"] == "tutors"
     assert main["q"] == "jaz"
@@ -394,6 +426,35 @@ async def test_one_multi_search_with_a_query_per_ticked_facet(
         assert counting["q"] == "jaz"
         assert (counting["hitsPerPage"], counting["limit"]) == (0, 0)
         assert counting["sort"] is None
+    # Then one count per availability bucket (UTC by default), under every filter.
+    assert len(per_bucket) == 6
+    weekday_mornings = _free_in(d * 48 + h for d in range(5) for h in range(12, 24))
+    assert per_bucket[0]["filter"] == [*main["filter"], weekday_mornings]
+    for counting in per_bucket:
+        assert counting["q"] == "jaz" and counting["matchingStrategy"] == "all"
+        assert (counting["page"], counting["hitsPerPage"], counting["limit"]) == (1, 0, 0)
+        assert counting["facets"] is None and counting["sort"] is None
+
+
+async def test_the_availability_filter_is_left_out_of_its_own_counts(
+    backend: MeiliBackend, double: MeiliDouble
+) -> None:
+    await backend.configure()
+    query = SearchQuery(
+        genres=("jazz",), availability=("weekend_evening",), time_zone="America/New_York"
+    )
+    await backend.search(query)
+    main, genre, *per_bucket = sent_queries(double)
+    # 4 to 18 March 2025: New York moves to EDT (UTC-4) on Sunday 9 March. Its weekend
+    # evenings (18-22) are Saturday the 8th 23:00 to 03:00 UTC (EST), then 22:00 to 02:00 UTC:
+    # Saturday 22:00-24:00 (half-hours 284-287), Sunday 00:00-03:00 (288-293), Sunday
+    # 22:00-24:00 (332-335) and Monday 00:00-02:00 (0-3).
+    evenings = _free_in([*range(284, 294), *range(332, 336), *range(0, 4)])
+    assert main["filter"] == ['genres IN ["jazz"]', evenings]
+    assert genre["filter"] == [evenings]
+    assert [c["filter"][0] for c in per_bucket] == ['genres IN ["jazz"]'] * 6
+    assert all(len(c["filter"]) == 2 for c in per_bucket)
+    assert per_bucket[5]["filter"][1] == evenings
 
 
 async def test_counts_and_hits_are_merged_into_the_result(
@@ -419,6 +480,8 @@ async def test_counts_and_hits_are_merged_into_the_result(
             search_result(
                 "tutors", hits_per_page=0, facets={"instruments": {"cello": 12, "violin": 31}}
             ),
+            # One exact total per availability bucket, in the order of the week.
+            *(search_result("tutors", hits_per_page=0, total=n) for n in (9, 14, 20, 3, 5, 0)),
         ]
     )
     query = SearchQuery(
@@ -432,6 +495,14 @@ async def test_counts_and_hits_are_merged_into_the_result(
     assert result.facets["genre"] == {"jazz": 20, "blues": 3}
     assert result.facets["format"] == {"online": 30, "in_person": 4}
     assert result.facets["language"] == {}
+    assert result.facets["availability"] == {
+        "weekday_morning": 9,
+        "weekday_afternoon": 14,
+        "weekday_evening": 20,
+        "weekend_morning": 3,
+        "weekend_afternoon": 5,
+        "weekend_evening": 0,
+    }
     first, second = result.hits
     assert first.document == tutor(1).as_dict()
     assert first.distance_km == pytest.approx(1.234)
