@@ -7,8 +7,8 @@ for the shortest at the same start, so that is the earliest start of any lesson.
 searched for up to ``HORIZON_DAYS`` ahead (the longest "free within" a student can ask for);
 a tutor with nothing open in that time has none.
 
-``free_half_hours`` are the UTC half-hours of the week in which such a slot starts during the
-next ``buckets.WINDOW_DAYS`` days (see ``search.buckets``).
+``free_half_hours`` number the half-hours in which such a slot starts during the next
+``buckets.WINDOW_DAYS`` days (see ``search.buckets``).
 
 Search sits above scheduling in the dependency graph, so it reads scheduling directly, for a
 whole batch of tutors in the same handful of queries.
@@ -57,7 +57,7 @@ async def free_time(
 
 
 def summarise(calendar: slots.Calendar, duration: int, now: datetime) -> FreeTime:
-    """The first open slot and the half-hours of the week with open slots, for one tutor."""
+    """The first open slot and the half-hours with open slot starts, for one tutor."""
     soon_end = now + timedelta(days=buckets.WINDOW_DAYS)
     soon = slots.open_slots(calendar, now, soon_end, duration, now)
     first: datetime | None

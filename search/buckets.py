@@ -1,16 +1,19 @@
 """Availability buckets: "weekday evenings" and the like, in the *viewer's* time zone.
 
-A tutor's document carries the half-hours of the week, in UTC, in which one of their open
-slots starts during the next ``WINDOW_DAYS`` days (0 = Monday 00:00–00:30 UTC … 335 = Sunday
-23:30–24:00 UTC). A search maps each bucket and the viewer's zone to the UTC half-hours it
-covers over the same days, with that zone's real offsets on each date (so across a DST change
-both offsets count), and a tutor is in the bucket when the two sets meet. Indexing stays
-independent of who searches, and the answer is right in any zone whose offset is a whole or
-half hour (all but Nepal, the Chatham Islands and Eucla, where a bucket's edges are 15
-minutes off).
+A tutor's document carries the half-hours in which one of their open slots starts during the
+next ``WINDOW_DAYS`` (14) days, each numbered by its place in a fixed fortnight: half-hours
+since Monday 1 January 2024 00:00 UTC, modulo 14 × 48 = 672. Within any 14 days every
+half-hour has its own number, so a number stands for one real moment of the window. A search
+maps each bucket and the viewer's zone to the numbers of the half-hours it covers over the
+same 14 days, reading each local date with the offset the zone really has that day, and a
+tutor is in the bucket when the two sets meet. Indexing stays independent of who searches,
+and the answer is exact across daylight-saving changes (a Berlin 18:00 lesson is an evening
+in Berlin in the week before the change and in the week after) and in any zone whose offset
+is a whole or half hour (all but Nepal, the Chatham Islands and Eucla, where a bucket's edges
+are 15 minutes off).
 
-The sets travel as ``WORDS`` integers of ``WORD_BITS`` bits (six words of 56 bits: a bigint
-each, never the sign bit), so PostgreSQL tests a row with a few integer ANDs.
+The sets travel as ``WORDS`` integers of ``WORD_BITS`` bits (twelve words of 56 bits: a
+bigint each, never the sign bit), so PostgreSQL tests a row with a few integer ANDs.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 WINDOW_DAYS = 14
-HALF_HOURS = 7 * 48
+HALF_HOURS = WINDOW_DAYS * 48
 WORD_BITS = 56
 WORDS = HALF_HOURS // WORD_BITS
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday: numbers follow the days of the week
+_HALF_HOUR = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -47,15 +52,15 @@ BUCKETS: tuple[Bucket, ...] = (
 BY_SLUG = {b.slug: b for b in BUCKETS}
 
 
-def half_hour_of_week(instant: datetime) -> int:
-    """The UTC half-hour of the week that ``instant`` falls in."""
-    t = instant.astimezone(UTC)
-    return t.weekday() * 48 + t.hour * 2 + t.minute // 30
+def half_hour_number(instant: datetime) -> int:
+    """The number (0 to ``HALF_HOURS`` - 1) of the half-hour ``instant`` falls in."""
+    return (instant - EPOCH) // _HALF_HOUR % HALF_HOURS
 
 
 def free_half_hours(starts: Iterable[datetime]) -> tuple[int, ...]:
-    """The sorted half-hours of the week in which these slot starts fall."""
-    return tuple(sorted({half_hour_of_week(s) for s in starts}))
+    """The sorted numbers of the half-hours in which these slot starts fall (starts within
+    one ``WINDOW_DAYS`` window, so no two real half-hours share a number)."""
+    return tuple(sorted({half_hour_number(s) for s in starts}))
 
 
 def to_words(half_hours: Iterable[int]) -> tuple[int, ...]:
@@ -68,35 +73,38 @@ def to_words(half_hours: Iterable[int]) -> tuple[int, ...]:
 
 @lru_cache(maxsize=1024)
 def bucket_half_hours(slug: str, time_zone: str, day: datetime) -> frozenset[int]:
-    """UTC half-hours of the week in which bucket ``slug`` falls for a viewer in ``time_zone``,
+    """Numbers of the half-hours in which bucket ``slug`` falls for a viewer in ``time_zone``,
     over the ``WINDOW_DAYS`` days from ``day`` (midnight UTC; see ``window_day``).
 
-    Each local date is read with the offset the zone really has on that date, so during the
-    fortnight around a DST change the bucket covers both its summer and its winter hours.
+    Each local date is read with the offset the zone really has on that date.
     """
     bucket = BY_SLUG[slug]
     zone = ZoneInfo(time_zone)
+    window_end = day + timedelta(days=WINDOW_DAYS)
     first = day.astimezone(zone).date()
-    last = (day + timedelta(days=WINDOW_DAYS)).astimezone(zone).date()
+    last = window_end.astimezone(zone).date()
     out: set[int] = set()
     local = first
     while local <= last:
         if (local.weekday() >= 5) == bucket.weekend:
             start = datetime(local.year, local.month, local.day, bucket.start_hour, tzinfo=zone)
             end = datetime(local.year, local.month, local.day, bucket.end_hour, tzinfo=zone)
-            out.update(_half_hours_between(start.astimezone(UTC), end.astimezone(UTC)))
+            # Clipped to the window, so each number stands for one moment.
+            lo = max(start.astimezone(UTC), day)
+            hi = min(end.astimezone(UTC), window_end)
+            out.update(_half_hours_between(lo, hi))
         local += timedelta(days=1)
     return frozenset(out)
 
 
 def _half_hours_between(start: datetime, end: datetime) -> Iterable[int]:
-    """Half-hours of the week whose start lies in [start, end)."""
+    """Numbers of the half-hours whose start lies in [start, end)."""
     t = start.replace(minute=0, second=0, microsecond=0)
     while t < start:
-        t += timedelta(minutes=30)
+        t += _HALF_HOUR
     while t < end:
-        yield half_hour_of_week(t)
-        t += timedelta(minutes=30)
+        yield half_hour_number(t)
+        t += _HALF_HOUR
 
 
 def window_day(now: datetime) -> datetime:

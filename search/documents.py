@@ -70,7 +70,7 @@ class TutorDocument:
     review_count: int = 0
     ranking_score: float | None = None
     next_free_at: datetime | None = None
-    # UTC half-hours of the week with an open slot start in the next 14 days (search.buckets):
+    # Numbered half-hours with an open slot start in the next 14 days (search.buckets):
     # indexed for the availability filter, not returned with hits.
     free_half_hours: tuple[int, ...] = ()
     travel_radius_km: int | None = None

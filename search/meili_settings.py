@@ -73,7 +73,7 @@ FILTERABLE_ATTRIBUTES = [
     "rating",
     "_geo",
     "next_free_ts",
-    "free_half_hours",  # UTC half-hours of the week with a free slot (search.buckets)
+    "free_half_hours",  # numbered half-hours with a free slot start (search.buckets)
 ]
 
 SORTABLE_ATTRIBUTES = [

@@ -72,14 +72,20 @@ class SearchDocument(Base):
     rating: Mapped[float | None] = mapped_column(Float)
     ranking_score: Mapped[float | None] = mapped_column(Float)
     next_free_at: Mapped[datetime | None]
-    # The UTC half-hours of the week with an open slot start (search.buckets), as six 56-bit
-    # words: the availability filter and its counts are a few integer ANDs per row.
+    # The half-hours with an open slot start in the next 14 days (search.buckets), as twelve
+    # 56-bit words: the availability filter and its counts are a few integer ANDs per row.
     free_w0: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w1: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w2: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w3: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w4: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w5: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w6: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w7: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w8: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w9: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w10: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w11: Mapped[int] = mapped_column(BigInteger, server_default="0")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     indexed_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -297,15 +297,26 @@ async def test_index_creation_is_bounded_too(double: MeiliDouble) -> None:
 
 
 def _free_in(half_hours: Iterable[int]) -> str:
-    return f"free_half_hours IN [{', '.join(str(h) for h in sorted(half_hours))}]"
+    return f"free_half_hours IN [{', '.join(str(h) for h in sorted(set(half_hours)))}]"
+
+
+def _halves(day: int, start_hour: int, hours: int) -> list[int]:
+    """Numbers of the half-hours from ``start_hour`` UTC on ``day`` March 2025, for ``hours``:
+    half-hours since Monday 1 January 2024 UTC, modulo 14 days."""
+    start = datetime(2025, 3, day, tzinfo=UTC) + timedelta(hours=start_hour)
+    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    return [int((start - epoch) / timedelta(minutes=30) + i) % 672 for i in range(hours * 2)]
+
+
+# NOW is Tuesday 4 March 2025, so the fortnight searched runs to Tuesday the 18th, 00:00 UTC.
+WEEKDAYS_IN_WINDOW = (4, 5, 6, 7, 10, 11, 12, 13, 14, 17)
 
 
 def _tokyo_mornings() -> list[int]:
-    # Every local day's 06:00-12:00 JST is the previous UTC day's 21:00 to this day's 03:00.
-    out = []
-    for day in range(7):
-        start = (day * 48 + 21 * 2 - 48) % 336  # 21:00 UTC the day before
-        out += [(start + i) % 336 for i in range(12)]
+    # Tokyo is UTC+9: 06:00-12:00 there is 21:00-03:00 UTC, cut at the fortnight's ends.
+    out = _halves(4, 0, 3) + _halves(17, 21, 3)
+    for day in range(4, 17):
+        out += _halves(day, 21, 6)
     return out
 
 
@@ -337,14 +348,13 @@ def _tokyo_mornings() -> list[int]:
             SearchQuery(free_within_days=7),
             [f"next_free_ts <= {int((NOW + timedelta(days=7)).timestamp())}"],
         ),
-        # NOW is Tuesday 4 March 2025; no DST change in Berlin before the 30th. Evenings there
-        # (18-22, CET = UTC+1) are 17:00-21:00 UTC: half-hours 34-41 of each weekday.
+        # No DST change in Berlin before the 30th: evenings there (18-22, CET = UTC+1) are
+        # 17:00-21:00 UTC on each weekday.
         (
             SearchQuery(availability=("weekday_evening",), time_zone="Europe/Berlin"),
-            [_free_in(d * 48 + h for d in range(5) for h in range(34, 42))],
+            [_free_in(h for d in WEEKDAYS_IN_WINDOW for h in _halves(d, 17, 4))],
         ),
-        # Two buckets are one filter over both sets of hours. Tokyo (UTC+9) mornings 6-12 are
-        # 21:00-03:00 UTC, so Monday morning begins on Sunday evening UTC (half-hours 330-335).
+        # Two buckets are one filter over both sets of hours.
         (
             SearchQuery(
                 availability=("weekday_morning", "weekend_morning"), time_zone="Asia/Tokyo"
@@ -428,7 +438,7 @@ async def test_one_multi_search_with_a_query_per_ticked_facet(
         assert counting["sort"] is None
     # Then one count per availability bucket (UTC by default), under every filter.
     assert len(per_bucket) == 6
-    weekday_mornings = _free_in(d * 48 + h for d in range(5) for h in range(12, 24))
+    weekday_mornings = _free_in(h for d in WEEKDAYS_IN_WINDOW for h in _halves(d, 6, 6))
     assert per_bucket[0]["filter"] == [*main["filter"], weekday_mornings]
     for counting in per_bucket:
         assert counting["q"] == "jaz" and counting["matchingStrategy"] == "all"
@@ -445,11 +455,11 @@ async def test_the_availability_filter_is_left_out_of_its_own_counts(
     )
     await backend.search(query)
     main, genre, *per_bucket = sent_queries(double)
-    # 4 to 18 March 2025: New York moves to EDT (UTC-4) on Sunday 9 March. Its weekend
-    # evenings (18-22) are Saturday the 8th 23:00 to 03:00 UTC (EST), then 22:00 to 02:00 UTC:
-    # Saturday 22:00-24:00 (half-hours 284-287), Sunday 00:00-03:00 (288-293), Sunday
-    # 22:00-24:00 (332-335) and Monday 00:00-02:00 (0-3).
-    evenings = _free_in([*range(284, 294), *range(332, 336), *range(0, 4)])
+    # New York moves to EDT (UTC-4) on Sunday 9 March: its weekend evenings (18-22) are
+    # 23:00-03:00 UTC on Saturday the 8th (EST), then 22:00-02:00 UTC.
+    evenings = _free_in(
+        _halves(8, 23, 4) + _halves(9, 22, 4) + _halves(15, 22, 4) + _halves(16, 22, 4)
+    )
     assert main["filter"] == ['genres IN ["jazz"]', evenings]
     assert genre["filter"] == [evenings]
     assert [c["filter"][0] for c in per_bucket] == ['genres IN ["jazz"]'] * 6
