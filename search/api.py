@@ -18,7 +18,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 
 from marketplace.errors import DomainError, ValidationFailed
-from marketplace.web.access import Access
+from marketplace.web.access import Access, principal_of
 from marketplace.web.templating import page
 from search import presenters, service
 from search.backends import SearchBackend, SearchUnavailable
@@ -139,6 +139,10 @@ class SearchController(Controller):
 async def search_page(request: Request[Any, Any, Any], search_backend: Backend) -> Template:
     """The search page; the URL carries every filter, so a search can be shared."""
     params = presenters.page_params(request.query_params.dict())
+    principal = principal_of(request)
+    if "tz" not in params and principal is not None:
+        # Signed in: free times in the student's own zone (search.js fills it in for others).
+        params["tz"] = [principal.time_zone]
     view = presenters.SearchView(params=params)
     try:
         view.query = build_query(**typed_params(params))
