@@ -127,7 +127,8 @@ class Plan:
     led: bool = False  # text or a radius narrows the rows before the other filters apply
     origin: str | None = None  # ll_to_earth(...) of the query's location
     distance: str | None = None  # metres from the query's location, per row
-    bucket_bits: str = "0"  # the row's availability buckets in the viewer's zone, as bits
+    hours: buckets.BucketHours | None = None  # the viewer's buckets
+    bucket_bits: str = "0"  # the row's buckets as bits (bound only when counted)
 
     def bind(self, value: Any) -> str:
         self.params.append(value)
@@ -145,17 +146,13 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
     (GiST) must lead and the other filters follow on the rows they find."""
     words = textmatch.words(query.q)
     led = bool(words)
-    p = Plan(led=led or (query.location is not None and query.radius_km is not None))
+    p = Plan(led=led or (query.location is not None and query.radius_km is not None), hours=hours)
     for facet, (array, _) in FACET_COLUMNS.items():
         if chosen := query.selected(facet):
             column = f"({array} || '{{}}'::text[])" if led else array
             p.facet_conditions[facet] = f"{column} && CAST({p.bind(list(chosen))} AS text[])"
     if query.availability:
         p.facet_conditions[AVAILABILITY] = _meets(p, hours.words(query.availability))
-    p.bucket_bits = " + ".join(
-        f"({_meets(p, hours.words([bucket.slug]))})::int * {1 << i}"
-        for i, bucket in enumerate(buckets.BUCKETS)
-    )
     _text(p, words)
     if query.location is not None:
         lat, lng = p.bind(query.location.lat), p.bind(query.location.lng)
@@ -183,6 +180,27 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
             f"next_free_at <= now() + make_interval(days => CAST({days} AS integer))"
         )
     return p
+
+
+def _bucket_bits(p: Plan, hours: buckets.BucketHours) -> str:
+    return " + ".join(
+        f"({_meets(p, hours.words([bucket.slug]))})::int * {1 << i}"
+        for i, bucket in enumerate(buckets.BUCKETS)
+    )
+
+
+def bucket_counts(hours: buckets.BucketHours) -> tuple[str, list[Any]]:
+    """SQL and parameters for the availability counts over the whole index (read in
+    ``hours``' zone), with the generation they describe: cached like ``GLOBAL_COUNTS``."""
+    p = Plan()
+    grouped = (
+        f"SELECT {_bucket_bits(p, hours)} AS s, count(*) AS n FROM search_documents GROUP BY 1"
+    )
+    sql = (
+        f"({_expand(AVAILABILITY, grouped)})\nUNION ALL\n"
+        f"(SELECT {KIND_GENERATION}, NULL, {_GENERATION}, NULL, NULL, NULL)"
+    )
+    return sql, p.params
 
 
 def _meets(p: Plan, words: tuple[int, ...]) -> str:
@@ -269,6 +287,8 @@ def statement(
     """SQL and parameters for the page of hits, the counts for ``facets`` (each without its own
     filter) and, when asked, the total."""
     p = replace(plan, params=list(plan.params))
+    if AVAILABILITY in facets and p.hours is not None:
+        p.bucket_bits = _bucket_bits(p, p.hours)
     parts = [_hits(query, p), f"SELECT {KIND_GENERATION}, NULL, {_GENERATION}, NULL, NULL, NULL"]
     ctes = ""
     if facets or with_total:

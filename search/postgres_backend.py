@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from search import buckets, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
-from search.query import ALL_FACETS, FACETS, SearchQuery
+from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -60,6 +60,14 @@ class _Rows:
 
 
 @dataclass(frozen=True)
+class _Spread:
+    """Availability counts over the whole index for one zone and day, as of ``generation``."""
+
+    generation: str | None
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
 class _GlobalCounts:
     """Facet counts and total over the whole index, as of ``generation``."""
 
@@ -83,6 +91,7 @@ class PostgresBackend:
         # Searches are single statements: autocommit saves the BEGIN/ROLLBACK round trips.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._global: _GlobalCounts | None = None
+        self._spreads: OrderedDict[tuple[str, datetime], _Spread] = OrderedDict()
         # Popular searches repeat (the page's first load, "piano", "guitar in London"); a
         # result is reused while the index generation is unchanged, so it is always exact.
         # The key holds the day too: availability buckets are read with that day's offsets.
@@ -141,7 +150,7 @@ class PostgresBackend:
         rows = await self._cached(key)
         if rows is None:
             hours = buckets.bucket_hours(query.time_zone, now)
-            rows = await self._search(query, pg_sql.plan(query, hours))
+            rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
             self._remember(key, rows)
         return SearchResult(
             hits=rows.hits,
@@ -171,30 +180,67 @@ class PostgresBackend:
         if len(self._results) > self._result_cache_size:
             self._results.popitem(last=False)
 
-    async def _search(self, query: SearchQuery, plan: pg_sql.Plan) -> _Rows:
+    async def _search(
+        self, query: SearchQuery, plan: pg_sql.Plan, hours: buckets.BucketHours, day: datetime
+    ) -> _Rows:
         # Facets whose other filters are all empty count the whole index: those come from a
         # cache, trusted only when the statement saw the same index generation. Availability
-        # depends on the viewer's zone and is always counted in the statement.
+        # over the whole index is cached the same way, per viewer's zone and day.
         unfiltered = not plan.other_conditions
         cacheable = {f for f in FACETS if unfiltered and set(plan.facet_conditions) <= {f}}
         total_cacheable = unfiltered and not plan.facet_conditions
+        spread_key = (query.time_zone, day)
+        spread_cacheable = unfiltered and set(plan.facet_conditions) <= {AVAILABILITY}
         for _attempt in range(2):
             cached = self._global
             if cacheable and cached is None:
                 cached = await self._refresh()
             use = cached if cacheable else None
-            facets = tuple(f for f in ALL_FACETS if use is None or f not in cacheable)
+            spread = self._spreads.get(spread_key) if spread_cacheable else None
+            if spread_cacheable and spread is None:
+                spread = await self._refresh_spread(spread_key, hours)
+            skip = (cacheable if use is not None else set()) | (
+                {AVAILABILITY} if spread is not None else set()
+            )
+            facets = tuple(f for f in ALL_FACETS if f not in skip)
             with_total = not (total_cacheable and use is not None)
             rows = await self._run(query, plan, facets, with_total)
-            if use is None or rows.generation == use.generation:
+            fresh_global = use is None or rows.generation == use.generation
+            fresh_spread = spread is None or rows.generation == spread.generation
+            if fresh_global and fresh_spread:
                 counts = dict(rows.facets)
                 if use is not None:
                     counts.update({f: use.facets.get(f, {}) for f in cacheable})
+                if spread is not None:
+                    counts[AVAILABILITY] = spread.counts
                 total = rows.total if with_total or use is None else use.total
                 return _Rows(rows.hits, total, counts, rows.generation)
-            await self._refresh()
+            if not fresh_global:
+                await self._refresh()
+            if not fresh_spread:
+                await self._refresh_spread(spread_key, hours)
         # The index keeps changing under us: count everything in the one statement.
         return await self._run(query, plan, ALL_FACETS, True)
+
+    async def _refresh_spread(
+        self, key: tuple[str, datetime], hours: buckets.BucketHours
+    ) -> _Spread:
+        sql, params = pg_sql.bucket_counts(hours)
+        counts: dict[str, int] = {}
+        generation = None
+        for kind, _facet, value, n, _doc, _distance in await self._fetch(
+            sql, params, _READ_SETTINGS
+        ):
+            if kind == pg_sql.KIND_FACET:
+                counts[value] = n
+            else:
+                generation = value
+        spread = _Spread(generation=generation, counts=counts)
+        self._spreads[key] = spread
+        self._spreads.move_to_end(key)
+        if len(self._spreads) > 64:
+            self._spreads.popitem(last=False)
+        return spread
 
     async def _run(
         self, query: SearchQuery, plan: pg_sql.Plan, facets: tuple[str, ...], with_total: bool

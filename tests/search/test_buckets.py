@@ -133,3 +133,38 @@ async def test_postgres_reads_the_buckets_in_the_viewers_zone_on_the_searched_da
             assert set(berlin.facets["availability"].values()) == {0}
     finally:
         await engine.dispose()
+
+
+async def test_cached_bucket_counts_follow_every_write(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Counts over the whole index are cached per zone and day, and trusted only while the
+    index generation is unchanged."""
+    ids = await add_tutors(sessions, CAST[:2])
+    engine = db.create_engine(database_url, pool_size=2)
+    now = datetime(2026, 7, 6, 12, tzinfo=UTC)
+    try:
+        backend = PostgresBackend(engine, now=lambda: now)
+        async with sessions() as session:
+            docs = []
+            for tutor in CAST[:2]:
+                profile = await session.get(TutorProfile, ids[tutor.name])
+                assert profile is not None
+                docs.append(build_document(profile, MEDIA_URL))
+        evenings = summarise(calendar("Europe/Berlin", (18, 0), 180), 60, now).free_half_hours
+        await backend.upsert([replace(docs[0], free_half_hours=evenings), docs[1]])
+        query = build_query(tz="Europe/Berlin")
+        assert (await backend.search(query)).facets["availability"]["weekday_evening"] == 1
+        assert (await backend.search(query)).facets["availability"]["weekday_evening"] == 1
+        await backend.upsert([replace(docs[1], free_half_hours=evenings)])
+        assert (await backend.search(query)).facets["availability"]["weekday_evening"] == 2
+        # Another zone is counted on its own: Berlin evenings are New York afternoons.
+        new_york = (await backend.search(build_query(tz="America/New_York"))).facets
+        assert new_york["availability"]["weekday_afternoon"] == 2
+        assert new_york["availability"]["weekday_evening"] == 0
+        chosen = await backend.search(
+            build_query(tz="Europe/Berlin", availability=["weekday_evening"])
+        )
+        assert chosen.total == 2 and chosen.facets["availability"]["weekday_evening"] == 2
+    finally:
+        await engine.dispose()
