@@ -14,6 +14,12 @@ are 15 minutes off).
 
 The sets travel as ``WORDS`` integers of ``WORD_BITS`` bits (twelve words of 56 bits: a
 bigint each, never the sign bit), so PostgreSQL tests a row with a few integer ANDs.
+
+Most of the year a viewer's zone keeps one offset for the whole fortnight. For those searches
+the document also carries its buckets precomputed for every offset from UTC−12:00 to UTC+14:00
+in half hours (``offset_words``: six bits per offset, nine offsets per word), so reading a
+row's buckets is one shift and one AND. Zones that change offset within the fortnight, or sit
+on a quarter hour, use the half-hour sets.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ WORD_BITS = 56
 WORDS = HALF_HOURS // WORD_BITS
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday: numbers follow the days of the week
 _HALF_HOUR = timedelta(minutes=30)
+# Precomputed buckets: UTC offsets in half hours, six bits each, nine to a 56-bit word.
+OFFSETS = tuple(range(-24, 29))
+PER_WORD = 9
+OFFSET_WORDS = -(-len(OFFSETS) // PER_WORD)
+ALL_BUCKETS_MASK = 0b111111
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,53 @@ def to_words(half_hours: Iterable[int]) -> tuple[int, ...]:
     for h in half_hours:
         words[h // WORD_BITS] |= 1 << (h % WORD_BITS)
     return tuple(words)
+
+
+@lru_cache(maxsize=1)
+def _local_buckets() -> tuple[tuple[int, ...], ...]:
+    """For each offset and half-hour number, the bucket bit (or 0) that half-hour starts in,
+    read at that constant offset."""
+    table = []
+    for offset in OFFSETS:
+        row = []
+        for n in range(HALF_HOURS):
+            local = EPOCH + (n + offset) * _HALF_HOUR
+            bit = 0
+            for i, b in enumerate(BUCKETS):
+                if (local.weekday() >= 5) == b.weekend and b.start_hour <= local.hour < b.end_hour:
+                    bit = 1 << i
+            row.append(bit)
+        table.append(tuple(row))
+    return tuple(table)
+
+
+def offset_words(half_hours: Iterable[int]) -> tuple[int, ...]:
+    """The buckets of a set of half-hours at every offset of ``OFFSETS`` (bits ``6k..6k+5`` of
+    the words, offset index ``k``), as ``OFFSET_WORDS`` integers."""
+    table = _local_buckets()
+    numbers = list(half_hours)
+    words = [0] * OFFSET_WORDS
+    for k in range(len(OFFSETS)):
+        bits = 0
+        for n in numbers:
+            bits |= table[k][n]
+        words[k // PER_WORD] |= bits << (6 * (k % PER_WORD))
+    return tuple(words)
+
+
+def constant_offset(time_zone: str, day: datetime) -> int | None:
+    """The index in ``OFFSETS`` of the zone's offset when it keeps one offset, on the
+    half-hour, for the whole fortnight from ``day``; otherwise None."""
+    zone = ZoneInfo(time_zone)
+    seen = {(day + timedelta(days=d)).astimezone(zone).utcoffset() for d in range(WINDOW_DAYS + 1)}
+    if len(seen) != 1:
+        return None
+    (offset,) = seen
+    assert offset is not None
+    halves, rest = divmod(offset, _HALF_HOUR)
+    if rest or halves not in OFFSETS:
+        return None
+    return OFFSETS.index(halves)
 
 
 @lru_cache(maxsize=1024)
@@ -114,9 +172,16 @@ def window_day(now: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class BucketHours:
-    """What a search needs about the viewer's buckets: each bucket's half-hours and words."""
+    """What a search needs about the viewer's buckets: each bucket's half-hours and words, and
+    the offset index when the zone keeps one offset all fortnight (see ``offset_words``)."""
 
     half_hours: dict[str, frozenset[int]]
+    offset_index: int | None = None
+
+    def mask(self, slugs: Iterable[str]) -> int:
+        """The bucket bits of ``slugs`` (bit ``i``: ``BUCKETS[i]``)."""
+        chosen = set(slugs)
+        return sum(1 << i for i, b in enumerate(BUCKETS) if b.slug in chosen)
 
     def words(self, slugs: Iterable[str]) -> tuple[int, ...]:
         return to_words(h for slug in slugs for h in self.half_hours[slug])
@@ -125,6 +190,13 @@ class BucketHours:
         return tuple(sorted({h for slug in slugs for h in self.half_hours[slug]}))
 
 
+@lru_cache(maxsize=1024)
+def _bucket_hours(time_zone: str, day: datetime) -> BucketHours:
+    return BucketHours(
+        {b.slug: bucket_half_hours(b.slug, time_zone, day) for b in BUCKETS},
+        constant_offset(time_zone, day),
+    )
+
+
 def bucket_hours(time_zone: str, now: datetime) -> BucketHours:
-    day = window_day(now)
-    return BucketHours({b.slug: bucket_half_hours(b.slug, time_zone, day) for b in BUCKETS})
+    return _bucket_hours(time_zone, window_day(now))

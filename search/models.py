@@ -86,6 +86,13 @@ class SearchDocument(Base):
     free_w9: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w10: Mapped[int] = mapped_column(BigInteger, server_default="0")
     free_w11: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Their buckets precomputed at every UTC offset (search.buckets.offset_words).
+    free_o0: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o1: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o2: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o3: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o4: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o5: Mapped[int] = mapped_column(BigInteger, server_default="0")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     indexed_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -35,14 +35,15 @@ FACET_COLUMNS = {
     "format": ("formats", "format_set"),
 }
 KIND_HIT, KIND_FACET, KIND_TOTAL, KIND_GENERATION = 0, 1, 2, 3
-# The free half-hours of the week (search.buckets) as bigint words.
+# The free half-hours (search.buckets) as bigint words, and their buckets at every offset.
 FREE_WORDS = [f"free_w{i}" for i in range(buckets.WORDS)]
+OFFSET_WORDS = [f"free_o{i}" for i in range(buckets.OFFSET_WORDS)]
 # In the counting queries, each row's buckets as bits (bit i: buckets.BUCKETS[i]).
 BUCKET_BITS = "abits"
 
 _PLAIN = ["tutor_id", "document", "instruments", "levels", "genres", "languages", "formats"]
 _PLAIN += ["currency", "price_per_hour_minor", "min_price_minor", "rating", "review_count"]
-_PLAIN += ["ranking_score", "next_free_at", "lat", "lon", *FREE_WORDS]
+_PLAIN += ["ranking_score", "next_free_at", "lat", "lon", *FREE_WORDS, *OFFSET_WORDS]
 _DERIVED = ["instrument_set", "level_set", "genre_set", "language_set", "format_set"]
 _DERIVED += ["search_vector", "search_text", "indexed_at"]
 # ``simple`` text search (no stemming): tutors write in many languages.
@@ -69,7 +70,7 @@ UPSERT = text(
     bindparam("next_free_at", type_=DateTime(timezone=True)),
     *(bindparam(name, type_=Float) for name in ("rating", "ranking_score", "lat", "lon")),
     *(bindparam(name, type_=Integer) for name in ("price_per_hour_minor", "min_price_minor")),
-    *(bindparam(name, type_=BigInteger) for name in FREE_WORDS),
+    *(bindparam(name, type_=BigInteger) for name in (*FREE_WORDS, *OFFSET_WORDS)),
 )
 
 # Taking this row lock first serialises index writers (and queues them behind a rebuild).
@@ -108,6 +109,7 @@ def row_params(doc: TutorDocument) -> dict[str, Any]:
         "lat": doc.geo.lat if doc.geo else None,
         "lon": doc.geo.lng if doc.geo else None,
         **dict(zip(FREE_WORDS, buckets.to_words(doc.free_half_hours), strict=True)),
+        **dict(zip(OFFSET_WORDS, buckets.offset_words(doc.free_half_hours), strict=True)),
         "all_text": " ".join(
             [doc.name, *names, *synonyms, doc.headline, doc.city, country, *languages, doc.bio]
         ),
@@ -152,7 +154,11 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
             column = f"({array} || '{{}}'::text[])" if led else array
             p.facet_conditions[facet] = f"{column} && CAST({p.bind(list(chosen))} AS text[])"
     if query.availability:
-        p.facet_conditions[AVAILABILITY] = _meets(p, hours.words(query.availability))
+        if hours.offset_index is None:
+            p.facet_conditions[AVAILABILITY] = _meets(p, hours.words(query.availability))
+        else:
+            mask = hours.mask(query.availability)
+            p.facet_conditions[AVAILABILITY] = f"({_at_offset(hours.offset_index)} & {mask}) <> 0"
     _text(p, words)
     if query.location is not None:
         lat, lng = p.bind(query.location.lat), p.bind(query.location.lng)
@@ -182,7 +188,17 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
     return p
 
 
+def _at_offset(index: int) -> str:
+    """The row's bucket bits precomputed for offset ``index`` (still shifted into place)."""
+    word, shift = divmod(index, buckets.PER_WORD)
+    return f"({OFFSET_WORDS[word]} >> {6 * shift})"
+
+
 def _bucket_bits(p: Plan, hours: buckets.BucketHours) -> str:
+    """The row's buckets in the viewer's zone as six bits: precomputed for a zone that keeps
+    one offset all fortnight (a shift and an AND), else tested bucket by bucket."""
+    if hours.offset_index is not None:
+        return f"({_at_offset(hours.offset_index)} & {buckets.ALL_BUCKETS_MASK})"
     return " + ".join(
         f"({_meets(p, hours.words([bucket.slug]))})::int * {1 << i}"
         for i, bucket in enumerate(buckets.BUCKETS)

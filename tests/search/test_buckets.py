@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -166,5 +167,76 @@ async def test_cached_bucket_counts_follow_every_write(
             build_query(tz="Europe/Berlin", availability=["weekday_evening"])
         )
         assert chosen.total == 2 and chosen.facets["availability"]["weekday_evening"] == 2
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Europe/Berlin", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("Asia/Tokyo", datetime(2026, 10, 19, tzinfo=UTC)),
+        ("Asia/Kolkata", datetime(2026, 3, 2, tzinfo=UTC)),
+        ("America/New_York", datetime(2026, 7, 6, tzinfo=UTC)),
+        ("Pacific/Auckland", datetime(2026, 1, 5, tzinfo=UTC)),  # UTC+13 in summer
+        ("Pacific/Honolulu", datetime(2026, 5, 4, tzinfo=UTC)),  # UTC-10
+        ("UTC", datetime(2026, 2, 2, tzinfo=UTC)),
+    ],
+)
+def test_precomputed_buckets_agree_with_the_half_hour_sets(zone: str, day: datetime) -> None:
+    hours = buckets.bucket_hours(zone, day)
+    assert hours.offset_index is not None  # one offset all fortnight: the fast path
+    rng = random.Random(zone)
+    for _ in range(50):
+        free = rng.sample(range(buckets.HALF_HOURS), rng.randint(0, 40))
+        words = buckets.offset_words(free)
+        word, shift = divmod(hours.offset_index, buckets.PER_WORD)
+        fast = (words[word] >> (6 * shift)) & buckets.ALL_BUCKETS_MASK
+        exact = sum(
+            1 << i for i, b in enumerate(buckets.BUCKETS) if set(free) & hours.half_hours[b.slug]
+        )
+        assert fast == exact
+
+
+def test_zones_changing_offset_this_fortnight_take_the_exact_path() -> None:
+    assert (
+        buckets.bucket_hours("Europe/Berlin", datetime(2026, 10, 19, tzinfo=UTC)).offset_index
+        is None
+    )
+    assert (
+        buckets.bucket_hours("Asia/Kathmandu", datetime(2026, 7, 6, tzinfo=UTC)).offset_index
+        is None
+    )
+
+
+async def test_postgres_is_exact_in_the_fortnight_of_a_dst_change(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Berlin evenings stay evenings (and not afternoons) while Berlin changes its clocks."""
+    ids = await add_tutors(sessions, CAST[:1])
+    engine = db.create_engine(database_url, pool_size=2)
+    now = datetime(2026, 10, 19, 12, tzinfo=UTC)
+    try:
+        async with sessions() as session:
+            profile = await session.get(TutorProfile, ids[CAST[0].name])
+            assert profile is not None
+            document = build_document(profile, MEDIA_URL)
+        free = summarise(calendar("Europe/Berlin", (18, 0), 180), 60, now)
+        backend = PostgresBackend(engine, now=lambda: now)
+        await backend.upsert([replace(document, free_half_hours=free.free_half_hours)])
+        berlin = await backend.search(build_query(tz="Europe/Berlin"))
+        assert berlin.facets["availability"] == {
+            "weekday_morning": 0,
+            "weekday_afternoon": 0,
+            "weekday_evening": 1,
+            "weekend_morning": 0,
+            "weekend_afternoon": 0,
+            "weekend_evening": 0,
+        }
+        for bucket, total in (("weekday_evening", 1), ("weekday_afternoon", 0)):
+            found = await backend.search(build_query(tz="Europe/Berlin", availability=[bucket]))
+            assert found.total == total, bucket
+        tokyo = await backend.search(build_query(tz="Asia/Tokyo"))
+        assert set(tokyo.facets["availability"].values()) == {0}
     finally:
         await engine.dispose()

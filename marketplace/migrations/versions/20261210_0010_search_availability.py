@@ -1,4 +1,4 @@
-"""search availability: free half-hours per document (12 bit words), and document freshness
+"""search availability: free half-hours and their buckets per document; document freshness
 
 Revision ID: 0010
 Revises: 0004
@@ -15,7 +15,7 @@ down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_WORDS = [f"free_w{i}" for i in range(12)]
+_WORDS = [f"free_w{i}" for i in range(12)] + [f"free_o{i}" for i in range(6)]
 
 
 def upgrade() -> None:
