@@ -342,9 +342,9 @@ def _counts(p: Plan, facets: tuple[str, ...], with_total: bool) -> tuple[str, li
     facets and the total count the rows passing every filter. Rows are grouped by the integer
     value-set id (GROUPING SETS: one hash table per facet, one scan), and only the few
     distinct sets are expanded into values. Availability groups by the row's bucket bits."""
-    if p.led or AVAILABILITY in p.facet_conditions:
-        # The availability filter has no index: rather than scanning the rows for each facet
-        # that counts under it, read them once (as with text) and note what each row misses.
+    if p.led or set(p.facet_conditions) == {AVAILABILITY}:
+        # The availability filter alone has no index to lead: read the rows once (as with
+        # text) rather than once for its own counts and again for everyone else's.
         return _counts_in_one_pass(p, facets, with_total)
     parts = []
     for facet in facets:
