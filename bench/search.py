@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from marketplace import db, migrate, places
 from marketplace.profiles.models import LessonPrice, TutorInstrument, TutorProfile
 from marketplace.seed.demo_data import DemoTutor, demo_tutors
+from scheduling import slots
+from scheduling.availability import Window, rules_from_windows
+from scheduling.demo import PATTERNS, WEEKDAYS, clock
+from search.availability import summarise
 from search.documents import TutorDocument, build_document
 from search.postgres_backend import PostgresBackend
 from search.query import build_query
@@ -47,10 +52,35 @@ LOAD_BATCH = 2000
 
 
 def documents(count: int, seed: int = SEED) -> Iterator[TutorDocument]:
-    """``count`` documents built by the real ``build_document`` from demo profiles."""
+    """``count`` documents built by the real ``build_document`` from demo profiles, with free
+    time from scheduling's slot computation over the demo weekly hours (in the city's zone)."""
     rng = random.Random(seed)
+    now = datetime.now(UTC)
     for tutor_id, demo in enumerate(demo_tutors(count, seed=seed), start=1):
-        yield build_document(_profile(tutor_id, demo, rng), lambda key: f"/media/{key}")
+        profile = _profile(tutor_id, demo, rng)
+        free = summarise(_calendar(tutor_id, demo, rng), 60, now)
+        yield build_document(profile, lambda key: f"/media/{key}", free=free)
+
+
+def _calendar(tutor_id: int, demo: DemoTutor, rng: random.Random) -> slots.Calendar:
+    """Weekly hours like the demo's, a few lessons already booked."""
+    weekday_windows, weekend_windows = rng.choice(PATTERNS)
+    days = [d for d in WEEKDAYS if rng.random() > 0.2] or ["WE"]
+    weekend = ["SA"] if weekend_windows and rng.random() > 0.3 else []
+    windows = [
+        Window(day, clock(start), clock(end))
+        for day_list, spans in ((days, weekday_windows), (weekend, weekend_windows))
+        for day in day_list
+        for start, end in spans
+    ]
+    rules = rules_from_windows(tutor_id, windows, demo.time_zone)
+    return slots.Calendar(
+        time_zone=demo.time_zone,
+        weekly=[
+            slots.WeeklyRule(r.rrule, r.dtstart, r.time_zone, r.duration_minutes) for r in rules
+        ],
+        rules=slots.Rules(min_notice=rng.choice((120, 720, 1440)), max_per_day=4),
+    )
 
 
 def _profile(tutor_id: int, demo: DemoTutor, rng: random.Random) -> TutorProfile:
@@ -157,6 +187,20 @@ def query_mix() -> list[tuple[str, dict[str, Any]]]:
     ]  # fmt: skip
 
 
+def with_availability(mix: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The same mix with a bucket in the viewer's zone added to every search (rotating
+    through buckets and zones), and the soonest-free order on the browsing ones."""
+    zones = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Asia/Kolkata")
+    buckets_ = ("weekday_evening", "weekday_morning", "weekend_afternoon", "weekday_afternoon")
+    out = []
+    for i, (kind, params) in enumerate(mix):
+        extra: dict[str, Any] = {"availability": [buckets_[i % 4]], "tz": zones[i % 4 - 1]}
+        if kind == "browse" and "sort" not in params:
+            extra["sort"] = "soonest"
+        out.append((kind, {**params, **extra}))
+    return out
+
+
 def varied_mix(count: int, seed: int = SEED) -> list[tuple[str, dict[str, Any]]]:
     """``count`` distinct searches drawn from the same kinds, so few of them repeat (a cache
     cannot help): random instruments, genres, languages, cities, radii and prices."""
@@ -247,6 +291,15 @@ class Run:
             for kind, v in self.by_kind.items()
         )
         return f"{line}\n    by kind (ms): {kinds}"
+
+    def ratio(self, baseline: Run) -> str:
+        """This run's latencies against ``baseline``'s, measured in the same process."""
+        ours, theirs = self.latencies_ms, baseline.latencies_ms
+        parts = [
+            f"p{p}={self.percentile(ours, p) / self.percentile(theirs, p):.2f}x"
+            for p in (50, 95, 99)
+        ]
+        return f"    against the fixed mix: {'  '.join(parts)}"
 
 
 async def run_direct(
@@ -367,6 +420,7 @@ async def bench_size(
 ) -> None:
     engine = db.create_engine(url, pool_size=4)
     mix, varied = query_mix(), varied_mix(args.varied)
+    bucketed = with_availability(mix)
     try:
         t0 = time.perf_counter()
         await PostgresBackend(engine).rebuild(_batches(docs))
@@ -375,12 +429,18 @@ async def bench_size(
         warm = PostgresBackend(engine)
         runs = [
             ("direct, fixed mix, no result cache", cold, mix, True),
+            ("direct, fixed mix + availability bucket, no result cache", cold, bucketed, True),
             ("direct, fixed mix, result cache", warm, mix, True),
             ("direct, varied mix, no result cache", cold, varied, False),
         ]
+        baseline: Run | None = None
         for label, backend, queries, warm_up in runs:
             run = await run_direct(label, backend, queries, args.seconds, args.limit, warm_up)
             print(run.report())
+            if queries is mix and baseline is None:
+                baseline = run
+            elif queries is bucketed and baseline is not None:
+                print(run.ratio(baseline))
     finally:
         await engine.dispose()
     if args.skip_api:

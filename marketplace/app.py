@@ -146,6 +146,7 @@ def periodic_tasks() -> list[tuple[str, int]]:
         *payouts_jobs.PERIODIC,
         *video_jobs.PERIODIC,
         *messaging_jobs.PERIODIC,
+        *search_jobs.PERIODIC,
     ]
 
 

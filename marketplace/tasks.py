@@ -64,7 +64,8 @@ class TaskSpec:
 
 
 class TaskQueue(Protocol):
-    def enqueue(self, name: str, *args: JSONArg) -> None: ...
+    def enqueue(self, name: str, *args: JSONArg, delay_ms: int = 0) -> None:
+        """Queue task ``name``; with ``delay_ms``, not to run before that much time passed."""
 
 
 def build_broker(redis_url: str | None) -> dramatiq.Broker:
@@ -111,8 +112,11 @@ class DramatiqQueue:
                 options={"max_retries": spec.max_retries, "time_limit": spec.time_limit_ms},
             )
 
-    def enqueue(self, name: str, *args: JSONArg) -> None:
-        self._actors[name].send(*args)
+    def enqueue(self, name: str, *args: JSONArg, delay_ms: int = 0) -> None:
+        if delay_ms > 0:
+            self._actors[name].send_with_options(args=args, delay=delay_ms)
+        else:
+            self._actors[name].send(*args)
 
     def queue_names(self) -> set[str]:
         return {spec.queue for spec in self.tasks}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,9 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import valid_time_zones
 from marketplace.errors import FieldErrors, NotFound, ValidationFailed
 from marketplace.profiles.models import LessonPrice, TutorProfile, TutorStatus
+from marketplace.uow import emit
 from scheduling import policy, slots
+from scheduling.events import AvailabilityChanged
 from scheduling.lifecycle import LIVE_STATES
 from scheduling.models import (
     AvailabilityOverride,
@@ -141,10 +143,13 @@ async def tutor_user(session: AsyncSession, tutor_id: int) -> User:
 
 
 async def booking_rules(session: AsyncSession, tutor_id: int) -> BookingRules:
-    """The tutor's rules, or unsaved defaults (the column defaults, spelled out)."""
+    """The tutor's rules, or unsaved defaults."""
     found = await session.get(BookingRules, tutor_id)
-    if found is not None:
-        return found
+    return found if found is not None else default_rules(tutor_id)
+
+
+def default_rules(tutor_id: int) -> BookingRules:
+    """The rules of a tutor who never saved any (the column defaults, spelled out)."""
     return BookingRules(
         tutor_id=tutor_id,
         buffer_before_minutes=0,
@@ -192,6 +197,7 @@ async def set_weekly(
     rules = rules_from_windows(tutor.id, windows, zone)
     session.add_all(rules)
     await session.flush()
+    emit(session, AvailabilityChanged(tutor.id))
     return rules
 
 
@@ -243,6 +249,7 @@ async def add_override(
     )
     session.add(item)
     await session.flush()
+    emit(session, AvailabilityChanged(tutor.id))
     return item
 
 
@@ -256,6 +263,7 @@ async def delete_owned(
     if item is None or item.tutor_id != tutor_id:
         raise NotFound("Nothing with this id is yours.")
     await session.delete(item)
+    emit(session, AvailabilityChanged(tutor_id))
 
 
 async def time_off_for(session: AsyncSession, tutor_id: int, after: datetime) -> list[TimeOff]:
@@ -278,6 +286,7 @@ async def add_time_off(
     item = TimeOff(tutor_id=tutor.id, starts_at=starts_at, ends_at=ends_at, reason=reason[:200])
     session.add(item)
     await session.flush()
+    emit(session, AvailabilityChanged(tutor.id))
     return item
 
 
@@ -312,6 +321,7 @@ async def update_rules(
     for name in (*_RULE_BOUNDS, "max_lessons_per_day", "slot_granularity_minutes"):
         setattr(rules, name, values.get(name))
     await session.flush()
+    emit(session, AvailabilityChanged(tutor_id))
     return rules
 
 
@@ -376,56 +386,93 @@ async def load_calendar(
     """Everything about the tutor that bears on slots in [start, end)."""
     if time_zone is None:
         time_zone = (await tutor_user(session, tutor_id)).time_zone
-    rules = await booking_rules(session, tutor_id)
-    pad = timedelta(days=1, minutes=rules.buffer_before_minutes + rules.buffer_after_minutes)
+    found = await load_calendars(
+        session, {tutor_id: time_zone}, start, end, ignore_booking=ignore_booking
+    )
+    return found[tutor_id]
+
+
+async def load_calendars(
+    session: AsyncSession,
+    zones: Mapping[int, str],
+    start: datetime,
+    end: datetime,
+    *,
+    ignore_booking: int | None = None,
+) -> dict[int, slots.Calendar]:
+    """``load_calendar`` for many tutors (id → their time zone) in the same four queries, so
+    reading a thousand tutors' slots costs about what reading one does."""
+    ids = sorted(zones)
+    if not ids:
+        return {}
+    stored = {r.tutor_id: r for r in await session.scalars(
+        select(BookingRules).where(BookingRules.tutor_id.in_(ids))
+    )}  # fmt: skip
+    rules = {i: stored.get(i) or default_rules(i) for i in ids}
+    widest = max(r.buffer_before_minutes + r.buffer_after_minutes for r in rules.values())
+    pad = timedelta(days=1, minutes=widest)
     lo, hi = start - pad, end + pad
     # One round trip for every interval that blocks time: live bookings (with their buffers),
     # imported busy times and time off.
     booked = select(
         literal("booked"),
+        Booking.tutor_id,
         func.lower(Booking.blocked),
         func.upper(Booking.blocked),
         Booking.starts_at,
     ).where(
-        Booking.tutor_id == tutor_id,
+        Booking.tutor_id.in_(ids),
         Booking.status.in_([s.value for s in LIVE_STATES]),
         Booking.blocked.overlaps(func.tstzrange(lo, hi)),
     )
     if ignore_booking is not None:
         booked = booked.where(Booking.id != ignore_booking)
-    busy = select(literal("busy"), BusyTime.starts_at, BusyTime.ends_at, BusyTime.starts_at).where(
-        BusyTime.tutor_id == tutor_id, BusyTime.starts_at < hi, BusyTime.ends_at > lo
-    )
-    off = select(literal("off"), TimeOff.starts_at, TimeOff.ends_at, TimeOff.starts_at).where(
-        TimeOff.tutor_id == tutor_id, TimeOff.starts_at < hi, TimeOff.ends_at > lo
-    )
-    found: dict[str, list[tuple[datetime, datetime, datetime]]] = {
-        "booked": [],
-        "busy": [],
-        "off": [],
+    busy = select(
+        literal("busy"), BusyTime.tutor_id, BusyTime.starts_at, BusyTime.ends_at, BusyTime.starts_at
+    ).where(BusyTime.tutor_id.in_(ids), BusyTime.starts_at < hi, BusyTime.ends_at > lo)
+    off = select(
+        literal("off"), TimeOff.tutor_id, TimeOff.starts_at, TimeOff.ends_at, TimeOff.starts_at
+    ).where(TimeOff.tutor_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
+    found: dict[int, dict[str, list[tuple[datetime, datetime, datetime]]]] = {
+        i: {"booked": [], "busy": [], "off": []} for i in ids
     }
-    for kind, s, e, lesson_start in await session.execute(union_all(booked, busy, off)):
-        found[kind].append((s, e, lesson_start))
-    zone = ZoneInfo(time_zone)
-    overrides = await overrides_for(
-        session,
-        tutor_id,
-        lo.astimezone(zone).date() - timedelta(days=1),
-        hi.astimezone(zone).date() + timedelta(days=1),
-    )
-    return slots.Calendar(
-        time_zone=time_zone,
-        weekly=[
-            slots.WeeklyRule(r.rrule, r.dtstart, r.time_zone, r.duration_minutes)
-            for r in await weekly_rules(session, tutor_id)
-        ],
-        overrides=[
-            slots.Override(o.on_date, o.kind, o.start_time, o.end_time, o.time_zone)
-            for o in overrides
-        ],
-        time_off=[(s, e) for s, e, _ in found["off"]],
-        booked=[(s, e) for s, e, _ in found["booked"]],
-        busy=[(s, e) for s, e, _ in found["busy"]],
-        lesson_starts=[lesson_start for _, _, lesson_start in found["booked"]],
-        rules=slot_rules(rules),
-    )
+    for kind, tutor_id, s, e, lesson_start in await session.execute(union_all(booked, busy, off)):
+        found[tutor_id][kind].append((s, e, lesson_start))
+    # Overrides are local dates: a day either side covers every zone's view of [lo, hi).
+    overrides: dict[int, list[AvailabilityOverride]] = defaultdict(list)
+    for item in await session.scalars(
+        select(AvailabilityOverride)
+        .where(
+            AvailabilityOverride.tutor_id.in_(ids),
+            AvailabilityOverride.on_date >= lo.date() - timedelta(days=2),
+            AvailabilityOverride.on_date <= hi.date() + timedelta(days=2),
+        )
+        .order_by(AvailabilityOverride.on_date)
+    ):
+        overrides[item.tutor_id].append(item)
+    weekly: dict[int, list[AvailabilityRule]] = defaultdict(list)
+    for rule in await session.scalars(
+        select(AvailabilityRule)
+        .where(AvailabilityRule.tutor_id.in_(ids))
+        .order_by(AvailabilityRule.id)
+    ):
+        weekly[rule.tutor_id].append(rule)
+    return {
+        i: slots.Calendar(
+            time_zone=zones[i],
+            weekly=[
+                slots.WeeklyRule(r.rrule, r.dtstart, r.time_zone, r.duration_minutes)
+                for r in weekly[i]
+            ],
+            overrides=[
+                slots.Override(o.on_date, o.kind, o.start_time, o.end_time, o.time_zone)
+                for o in overrides[i]
+            ],
+            time_off=[(s, e) for s, e, _ in found[i]["off"]],
+            booked=[(s, e) for s, e, _ in found[i]["booked"]],
+            busy=[(s, e) for s, e, _ in found[i]["busy"]],
+            lesson_starts=[lesson_start for _, _, lesson_start in found[i]["booked"]],
+            rules=slot_rules(rules[i]),
+        )
+        for i in ids
+    }

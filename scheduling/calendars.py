@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound, ValidationFailed
-from marketplace.uow import defer_job
+from marketplace.uow import defer_job, emit
+from scheduling.events import AvailabilityChanged
 from scheduling.lifecycle import State
 from scheduling.models import Booking, BusyTime, CalendarFeed, ExternalCalendar
 from scheduling.presenters import names
@@ -206,6 +207,7 @@ async def _replace_busy(
         BusyTime(calendar_id=item.id, tutor_id=item.tutor_id, starts_at=s, ends_at=e)
         for s, e in intervals
     )
+    emit(session, AvailabilityChanged(item.tutor_id))
     item.status = "ok"
     item.last_error = ""
     item.last_success_at = datetime.now(UTC)
@@ -268,6 +270,7 @@ async def request_refresh(session: AsyncSession, tutor_id: int, calendar_id: int
 
 async def delete_calendar(session: AsyncSession, tutor_id: int, calendar_id: int) -> None:
     await session.delete(await _owned(session, tutor_id, calendar_id))
+    emit(session, AvailabilityChanged(tutor_id))
 
 
 async def calendar_outs(

@@ -14,7 +14,7 @@ from scheduling.models import AvailabilityRule, BookingRules
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR")
 # (weekday windows, weekend windows): after-work teachers, full-timers, morning people.
-_PATTERNS = [
+PATTERNS = [
     ([("16:00", "21:00")], [("10:00", "14:00")]),
     ([("09:00", "12:00"), ("14:00", "19:00")], []),
     ([("08:00", "13:00")], [("09:00", "12:00")]),
@@ -34,7 +34,7 @@ async def seed_availability(session: AsyncSession, tutor_ids: list[int]) -> None
     )
     for tutor_id in sorted(set(tutor_ids) - have):
         rng = random.Random(tutor_id)  # noqa: S311 - demo data: the same hours on every run
-        weekday_windows, weekend_windows = rng.choice(_PATTERNS)
+        weekday_windows, weekend_windows = rng.choice(PATTERNS)
         days = [d for d in WEEKDAYS if rng.random() > 0.2] or ["WE"]
         weekend = ["SA"] if weekend_windows and rng.random() > 0.3 else []
         windows = [

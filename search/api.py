@@ -18,7 +18,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 
 from marketplace.errors import DomainError, ValidationFailed
-from marketplace.web.access import Access
+from marketplace.web.access import Access, principal_of
 from marketplace.web.templating import page
 from search import presenters, service
 from search.backends import SearchBackend, SearchUnavailable
@@ -46,8 +46,21 @@ Price = Annotated[
 ]
 RatingMin = Annotated[float | None, QueryParameter(description="Minimum rating, 0 to 5.")]
 FreeWithin = Annotated[
-    int | None,
-    QueryParameter(description="Has a free slot within 1 to 60 days (once scheduling feeds it)."),
+    int | None, QueryParameter(description="Has an open slot starting within 1 to 60 days.")
+]
+Buckets = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description="Free in the next 14 days on weekday_morning, weekday_afternoon, "
+        "weekday_evening, weekend_morning, weekend_afternoon or weekend_evening (in tz); "
+        "repeat for several (any of them)."
+    ),
+]
+TimeZone = Annotated[
+    str | None,
+    QueryParameter(
+        description="The viewer's IANA time zone, for the availability buckets; default UTC."
+    ),
 ]
 SortParam = Annotated[
     str | None,
@@ -67,6 +80,7 @@ class SearchResponse(msgspec.Struct):
     facets: dict[str, dict[str, int]]
     took_ms: int
     backend: str
+    time_zone: str  # the zone the availability buckets were read in
 
 
 class SearchController(Controller):
@@ -91,6 +105,8 @@ class SearchController(Controller):
         price_max: Price = None,
         rating_min: RatingMin = None,
         free_within_days: FreeWithin = None,
+        availability: Buckets = None,
+        tz: TimeZone = None,
         sort: SortParam = None,
         page: PageNumber = 1,
         per_page: PerPage = 20,
@@ -102,7 +118,8 @@ class SearchController(Controller):
             q=q, instrument=instrument, genre=genre, language=language, level=level,
             format=format, near=near, lat=lat, lng=lng, radius_km=radius_km,
             price_min=price_min, price_max=price_max, rating_min=rating_min,
-            free_within_days=free_within_days, sort=sort, page=page, per_page=per_page,
+            free_within_days=free_within_days, availability=availability, tz=tz, sort=sort,
+            page=page, per_page=per_page,
         )  # fmt: skip
         result = await service.search(search_backend, query)
         with_distance = query.location is not None
@@ -114,6 +131,7 @@ class SearchController(Controller):
             facets=result.facets,
             took_ms=result.took_ms,
             backend=result.backend,
+            time_zone=query.time_zone,
         )
 
 
@@ -121,6 +139,10 @@ class SearchController(Controller):
 async def search_page(request: Request[Any, Any, Any], search_backend: Backend) -> Template:
     """The search page; the URL carries every filter, so a search can be shared."""
     params = presenters.page_params(request.query_params.dict())
+    principal = principal_of(request)
+    if "tz" not in params and principal is not None:
+        # Signed in: free times in the student's own zone (search.js fills it in for others).
+        params["tz"] = [principal.time_zone]
     view = presenters.SearchView(params=params)
     try:
         view.query = build_query(**typed_params(params))

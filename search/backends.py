@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from marketplace.errors import DomainError
+from search import buckets
 from search.documents import TutorDocument
-from search.query import FACETS, SearchQuery
+from search.query import AVAILABILITY, FACETS, SearchQuery
 
 
 class SearchUnavailable(DomainError):
@@ -83,11 +84,14 @@ def complete_facets(
     query: SearchQuery, counts: dict[str, dict[str, int]]
 ) -> dict[str, dict[str, int]]:
     """Every facet present, values by count (then name), and each selected value listed even at
-    zero, so a ticked checkbox never vanishes from the page."""
+    zero, so a ticked checkbox never vanishes from the page. Availability lists every bucket,
+    in the order of the week."""
     out: dict[str, dict[str, int]] = {}
     for facet in FACETS:
         values = dict(counts.get(facet, {}))
         for chosen in query.selected(facet):
             values.setdefault(chosen, 0)
         out[facet] = dict(sorted(values.items(), key=lambda item: (-item[1], item[0])))
+    found = counts.get(AVAILABILITY, {})
+    out[AVAILABILITY] = {b.slug: found.get(b.slug, 0) for b in buckets.BUCKETS}
     return out

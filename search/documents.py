@@ -3,7 +3,8 @@ what the index stores.
 
 Both backends index the same document, so a hit looks the same whichever one answers.
 ``rating``, ``review_count`` and ``ranking_score`` come from reviews through
-``search.signals``; scheduling will fill ``next_free_at``, which stays null until it does.
+``search.signals``; ``next_free_at`` and ``free_half_hours`` from scheduling's open slots
+through ``search.availability``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markdown_it import MarkdownIt
 
@@ -20,6 +21,9 @@ from marketplace import vocab
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.service import photo_rendition_key
 from search.signals import TutorSignals
+
+if TYPE_CHECKING:
+    from search.availability import FreeTime
 
 BIO_EXCERPT_CHARS = 300
 PHOTO_SIZE = "small"
@@ -61,11 +65,14 @@ class TutorDocument:
     lowest_price_minor: int | None
     price_per_hour_minor: int | None
     photo_url: str | None
-    # Rating signals from reviews (search.signals); next_free_at awaits scheduling.
+    # Rating signals from reviews (search.signals); free time from scheduling.
     rating: float | None = None
     review_count: int = 0
     ranking_score: float | None = None
     next_free_at: datetime | None = None
+    # Numbered half-hours with an open slot start in the next 14 days (search.buckets):
+    # indexed for the availability filter, not returned with hits.
+    free_half_hours: tuple[int, ...] = ()
     travel_radius_km: int | None = None
     # The whole bio as plain text: searchable, but not returned with hits (see as_index_dict).
     bio: str = ""
@@ -88,8 +95,9 @@ class TutorDocument:
         return (*self.formats, *in_person)
 
     def as_index_dict(self) -> dict[str, Any]:
-        """What a search engine indexes: the hit plus the searchable full bio."""
-        return {**self.as_dict(), "bio": self.bio}
+        """What a search engine indexes: the hit plus the searchable full bio and the free
+        half-hours."""
+        return {**self.as_dict(), "bio": self.bio, "free_half_hours": list(self.free_half_hours)}
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored in the index and returned as a hit (``_geo`` as Meilisearch
@@ -130,9 +138,11 @@ def build_document(
     profile: TutorProfile,
     media_url: Callable[[str], str],
     signals: TutorSignals | None = None,
+    free: FreeTime | None = None,
 ) -> TutorDocument:
     """The document for ``profile``; ``media_url`` turns a media key into a URL; ``signals``
-    are the tutor's ratings (none: not reviewed yet)."""
+    are the tutor's ratings (none: not reviewed yet); ``free`` their open slots (none: no
+    free time known)."""
     signals = signals or TutorSignals()
     prices = [(p.duration_minutes, p.price_minor) for p in profile.prices]
     bio = plain_text(profile.bio_markdown)
@@ -169,6 +179,8 @@ def build_document(
         rating=signals.rating,
         review_count=signals.review_count,
         ranking_score=signals.ranking_score,
+        next_free_at=free.next_free_at if free else None,
+        free_half_hours=free.free_half_hours if free else (),
     )
 
 

@@ -35,10 +35,10 @@ from meilisearch_python_sdk.models.search import SearchParams, SearchResultsWith
 from meilisearch_python_sdk.models.settings import MeilisearchSettings
 from meilisearch_python_sdk.models.task import TaskInfo
 
-from search import meili_settings
+from search import buckets, meili_settings
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import GeoPoint, TutorDocument
-from search.query import FACETS, SearchQuery, Sort
+from search.query import AVAILABILITY, FACETS, SearchQuery, Sort
 
 log = logging.getLogger(__name__)
 
@@ -157,19 +157,29 @@ class MeiliBackend:
     async def search(self, query: SearchQuery) -> SearchResult:
         selected = [facet for facet in FACETS if query.selected(facet)]
         now = self._now()
-        requests = [_main_request(self._uid, query, now, selected)]
-        requests += [_facet_request(self._uid, query, now, facet) for facet in selected]
+        hours = buckets.bucket_hours(query.time_zone, now)
+        requests = [_main_request(self._uid, query, now, hours, selected)]
+        requests += [_facet_request(self._uid, query, now, hours, facet) for facet in selected]
+        # Availability counts depend on the viewer's zone, so no stored facet holds them: one
+        # count per bucket, each without the availability filter itself (exact totals).
+        requests += [_bucket_request(self._uid, query, now, hours, b.slug) for b in buckets.BUCKETS]
         started = time.perf_counter()
         async with _reachable():
             answers = await self._client.multi_search(requests)
         took = round((time.perf_counter() - started) * 1000)
         assert isinstance(answers, list)  # no federation asked for: one answer per request
-        main, facet_answers = answers[0], answers[1:]
+        main = answers[0]
+        facet_answers = answers[1 : 1 + len(selected)]
+        bucket_answers = answers[1 + len(selected) :]
         counts = {facet: _distribution(main, facet) for facet in FACETS if facet not in selected}
         counts.update(
             (facet, _distribution(answer, facet))
             for facet, answer in zip(selected, facet_answers, strict=True)
         )
+        counts[AVAILABILITY] = {
+            b.slug: answer.total_hits or 0
+            for b, answer in zip(buckets.BUCKETS, bucket_answers, strict=True)
+        }
         return SearchResult(
             hits=[_hit(hit, query.location) for hit in main.hits],
             total=main.total_hits or 0,
@@ -268,8 +278,14 @@ class MeiliBackend:
 # ---------------------------------------------------------------------- query translation
 
 
-def filters(query: SearchQuery, now: datetime, without: str | None = None) -> list[str]:
-    """Filter expressions (ANDed) for ``query``, leaving out facet ``without``'s own."""
+def filters(
+    query: SearchQuery,
+    now: datetime,
+    hours: buckets.BucketHours | None = None,
+    without: str | None = None,
+) -> list[str]:
+    """Filter expressions (ANDed) for ``query``, leaving out facet ``without``'s own;
+    ``hours`` are the viewer's buckets (by default read from ``query.time_zone`` and ``now``)."""
     out: list[str] = []
     for facet, attribute in meili_settings.FACET_ATTRIBUTES.items():
         chosen = query.selected(facet)
@@ -290,7 +306,14 @@ def filters(query: SearchQuery, now: datetime, without: str | None = None) -> li
     if query.free_within_days is not None:
         until = now + timedelta(days=query.free_within_days)
         out.append(f"next_free_ts <= {int(until.timestamp())}")
+    if query.availability and without != AVAILABILITY:
+        hours = hours or buckets.bucket_hours(query.time_zone, now)
+        out.append(_free_in(hours.union(query.availability)))
     return out
+
+
+def _free_in(half_hours: Sequence[int]) -> str:
+    return f"free_half_hours IN [{', '.join(str(h) for h in half_hours)}]"
 
 
 def sort_expressions(query: SearchQuery) -> list[str] | None:
@@ -312,13 +335,19 @@ def sort_expressions(query: SearchQuery) -> list[str] | None:
             return ["next_free_ts:asc"]
 
 
-def _main_request(uid: str, query: SearchQuery, now: datetime, selected: list[str]) -> SearchParams:
+def _main_request(
+    uid: str,
+    query: SearchQuery,
+    now: datetime,
+    hours: buckets.BucketHours,
+    selected: list[str],
+) -> SearchParams:
     """Hits of the page, the exact total, and the counts of the facets nobody ticked."""
     unticked = [meili_settings.FACET_ATTRIBUTES[f] for f in FACETS if f not in selected]
     return SearchParams(
         index_uid=uid,
         q=query.q,
-        filter=_filter_param(filters(query, now)),
+        filter=_filter_param(filters(query, now, hours)),
         facets=unticked or None,
         sort=sort_expressions(query),
         # page/hitsPerPage make totalHits exact (offset/limit would only estimate it).
@@ -330,14 +359,33 @@ def _main_request(uid: str, query: SearchQuery, now: datetime, selected: list[st
     )
 
 
-def _facet_request(uid: str, query: SearchQuery, now: datetime, facet: str) -> SearchParams:
+def _facet_request(
+    uid: str, query: SearchQuery, now: datetime, hours: buckets.BucketHours, facet: str
+) -> SearchParams:
     """Counts for a ticked facet: every filter except its own, so choosing "violin" still
     shows how many teach cello. No hits, only the counts."""
     return SearchParams(
         index_uid=uid,
         q=query.q,
-        filter=_filter_param(filters(query, now, without=facet)),
+        filter=_filter_param(filters(query, now, hours, without=facet)),
         facets=[meili_settings.FACET_ATTRIBUTES[facet]],
+        page=1,
+        hits_per_page=0,
+        limit=0,
+        matching_strategy="all",
+    )
+
+
+def _bucket_request(
+    uid: str, query: SearchQuery, now: datetime, hours: buckets.BucketHours, bucket: str
+) -> SearchParams:
+    """How many tutors are free in ``bucket`` (viewer's zone), under every filter but the
+    availability filter: the exact total of a query with no hits."""
+    expressions = filters(query, now, hours, without=AVAILABILITY)
+    return SearchParams(
+        index_uid=uid,
+        q=query.q,
+        filter=_filter_param([*expressions, _free_in(hours.union([bucket]))]),
         page=1,
         hits_per_page=0,
         limit=0,

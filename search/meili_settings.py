@@ -73,6 +73,7 @@ FILTERABLE_ATTRIBUTES = [
     "rating",
     "_geo",
     "next_free_ts",
+    "free_half_hours",  # numbered half-hours with a free slot start (search.buckets)
 ]
 
 SORTABLE_ATTRIBUTES = [

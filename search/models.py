@@ -72,6 +72,27 @@ class SearchDocument(Base):
     rating: Mapped[float | None] = mapped_column(Float)
     ranking_score: Mapped[float | None] = mapped_column(Float)
     next_free_at: Mapped[datetime | None]
+    # The half-hours with an open slot start in the next 14 days (search.buckets), as twelve
+    # 56-bit words: the availability filter and its counts are a few integer ANDs per row.
+    free_w0: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w1: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w2: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w3: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w4: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w5: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w6: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w7: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w8: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w9: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w10: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_w11: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Their buckets precomputed at every UTC offset (search.buckets.offset_words).
+    free_o0: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o1: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o2: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o3: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o4: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    free_o5: Mapped[int] = mapped_column(BigInteger, server_default="0")
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     indexed_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -134,3 +155,19 @@ class SearchIndexState(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     generation: Mapped[uuid.UUID] = mapped_column(Uuid, server_default=func.gen_random_uuid())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SearchFreshness(Base):
+    """When each indexed tutor's document was built, and when time alone makes it stale.
+
+    Kept in PostgreSQL whichever backend serves searches. ``built_at`` is when the last build
+    started reading (so an event older than that is already reflected and its job may skip);
+    ``refresh_at`` is the document's next free slot, after which the periodic job rebuilds it.
+    """
+
+    __tablename__ = "search_freshness"
+    __table_args__ = (Index("ix_search_freshness_refresh_at", "refresh_at"),)
+
+    tutor_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    built_at: Mapped[datetime]
+    refresh_at: Mapped[datetime | None]

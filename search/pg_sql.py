@@ -18,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Integer, Text, bindparam, text
+from sqlalchemy import BigInteger, DateTime, Float, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from marketplace import places, vocab
-from search import textmatch
+from search import buckets, textmatch
 from search.documents import TutorDocument
-from search.query import SearchQuery, Sort
+from search.query import AVAILABILITY, SearchQuery, Sort
 
 # facet → (array column filtered with GIN, value-set id column counted)
 FACET_COLUMNS = {
@@ -35,10 +35,15 @@ FACET_COLUMNS = {
     "format": ("formats", "format_set"),
 }
 KIND_HIT, KIND_FACET, KIND_TOTAL, KIND_GENERATION = 0, 1, 2, 3
+# The free half-hours (search.buckets) as bigint words, and their buckets at every offset.
+FREE_WORDS = [f"free_w{i}" for i in range(buckets.WORDS)]
+OFFSET_WORDS = [f"free_o{i}" for i in range(buckets.OFFSET_WORDS)]
+# In the counting queries, each row's buckets as bits (bit i: buckets.BUCKETS[i]).
+BUCKET_BITS = "abits"
 
 _PLAIN = ["tutor_id", "document", "instruments", "levels", "genres", "languages", "formats"]
 _PLAIN += ["currency", "price_per_hour_minor", "min_price_minor", "rating", "review_count"]
-_PLAIN += ["ranking_score", "next_free_at", "lat", "lon"]
+_PLAIN += ["ranking_score", "next_free_at", "lat", "lon", *FREE_WORDS, *OFFSET_WORDS]
 _DERIVED = ["instrument_set", "level_set", "genre_set", "language_set", "format_set"]
 _DERIVED += ["search_vector", "search_text", "indexed_at"]
 # ``simple`` text search (no stemming): tutors write in many languages.
@@ -65,6 +70,7 @@ UPSERT = text(
     bindparam("next_free_at", type_=DateTime(timezone=True)),
     *(bindparam(name, type_=Float) for name in ("rating", "ranking_score", "lat", "lon")),
     *(bindparam(name, type_=Integer) for name in ("price_per_hour_minor", "min_price_minor")),
+    *(bindparam(name, type_=BigInteger) for name in (*FREE_WORDS, *OFFSET_WORDS)),
 )
 
 # Taking this row lock first serialises index writers (and queues them behind a rebuild).
@@ -102,6 +108,8 @@ def row_params(doc: TutorDocument) -> dict[str, Any]:
         "next_free_at": doc.next_free_at,
         "lat": doc.geo.lat if doc.geo else None,
         "lon": doc.geo.lng if doc.geo else None,
+        **dict(zip(FREE_WORDS, buckets.to_words(doc.free_half_hours), strict=True)),
+        **dict(zip(OFFSET_WORDS, buckets.offset_words(doc.free_half_hours), strict=True)),
         "all_text": " ".join(
             [doc.name, *names, *synonyms, doc.headline, doc.city, country, *languages, doc.bio]
         ),
@@ -121,6 +129,8 @@ class Plan:
     led: bool = False  # text or a radius narrows the rows before the other filters apply
     origin: str | None = None  # ll_to_earth(...) of the query's location
     distance: str | None = None  # metres from the query's location, per row
+    hours: buckets.BucketHours | None = None  # the viewer's buckets
+    bucket_bits: str = "0"  # the row's buckets as bits (bound only when counted)
 
     def bind(self, value: Any) -> str:
         self.params.append(value)
@@ -131,17 +141,24 @@ class Plan:
         return bool(self.facet_conditions or self.other_conditions)
 
 
-def plan(query: SearchQuery) -> Plan:
-    """Conditions for ``query``. With text, only the text and the place stay indexable: the
-    planner cannot see that checking the TOASTed text vector row by row is slow, so text
-    (GIN) or place (GiST) must lead and the other filters follow on the rows they find."""
+def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
+    """Conditions for ``query``, with its availability buckets read as ``hours`` (the viewer's
+    zone, today). With text, only the text and the place stay indexable: the planner cannot
+    see that checking the TOASTed text vector row by row is slow, so text (GIN) or place
+    (GiST) must lead and the other filters follow on the rows they find."""
     words = textmatch.words(query.q)
     led = bool(words)
-    p = Plan(led=led or (query.location is not None and query.radius_km is not None))
+    p = Plan(led=led or (query.location is not None and query.radius_km is not None), hours=hours)
     for facet, (array, _) in FACET_COLUMNS.items():
         if chosen := query.selected(facet):
             column = f"({array} || '{{}}'::text[])" if led else array
             p.facet_conditions[facet] = f"{column} && CAST({p.bind(list(chosen))} AS text[])"
+    if query.availability:
+        if hours.offset_index is None:
+            p.facet_conditions[AVAILABILITY] = _meets(p, hours.words(query.availability))
+        else:
+            mask = hours.mask(query.availability)
+            p.facet_conditions[AVAILABILITY] = f"({_at_offset(hours.offset_index)} & {mask}) <> 0"
     _text(p, words)
     if query.location is not None:
         lat, lng = p.bind(query.location.lat), p.bind(query.location.lng)
@@ -169,6 +186,45 @@ def plan(query: SearchQuery) -> Plan:
             f"next_free_at <= now() + make_interval(days => CAST({days} AS integer))"
         )
     return p
+
+
+def _at_offset(index: int) -> str:
+    """The row's bucket bits precomputed for offset ``index`` (still shifted into place)."""
+    word, shift = divmod(index, buckets.PER_WORD)
+    return f"({OFFSET_WORDS[word]} >> {6 * shift})"
+
+
+def _bucket_bits(p: Plan, hours: buckets.BucketHours) -> str:
+    """The row's buckets in the viewer's zone as six bits: precomputed for a zone that keeps
+    one offset all fortnight (a shift and an AND), else tested bucket by bucket."""
+    if hours.offset_index is not None:
+        return f"({_at_offset(hours.offset_index)} & {buckets.ALL_BUCKETS_MASK})"
+    return " + ".join(
+        f"({_meets(p, hours.words([bucket.slug]))})::int * {1 << i}"
+        for i, bucket in enumerate(buckets.BUCKETS)
+    )
+
+
+def bucket_counts(hours: buckets.BucketHours) -> tuple[str, list[Any]]:
+    """SQL and parameters for the availability counts over the whole index (read in
+    ``hours``' zone), with the generation they describe: cached like ``GLOBAL_COUNTS``."""
+    p = Plan()
+    grouped = (
+        f"SELECT {_bucket_bits(p, hours)} AS s, count(*) AS n FROM search_documents GROUP BY 1"
+    )
+    sql = (
+        f"({_expand(AVAILABILITY, grouped)})\nUNION ALL\n"
+        f"(SELECT {KIND_GENERATION}, NULL, {_GENERATION}, NULL, NULL, NULL)"
+    )
+    return sql, p.params
+
+
+def _meets(p: Plan, words: tuple[int, ...]) -> str:
+    """The row has a free half-hour among those set in ``words``: an AND per non-empty word.
+    No index serves it; it runs on the rows the other conditions select, in nanoseconds."""
+    pairs = zip(FREE_WORDS, words, strict=True)
+    tests = [f"({column} & {p.bind(w)}::bigint)" for column, w in pairs if w]
+    return f"({' | '.join(tests)}) <> 0" if tests else "FALSE"
 
 
 def _haversine(lat: str, lng: str) -> str:
@@ -247,6 +303,8 @@ def statement(
     """SQL and parameters for the page of hits, the counts for ``facets`` (each without its own
     filter) and, when asked, the total."""
     p = replace(plan, params=list(plan.params))
+    if AVAILABILITY in facets and p.hours is not None:
+        p.bucket_bits = _bucket_bits(p, p.hours)
     parts = [_hits(query, p), f"SELECT {KIND_GENERATION}, NULL, {_GENERATION}, NULL, NULL, NULL"]
     ctes = ""
     if facets or with_total:
@@ -283,8 +341,10 @@ def _counts(p: Plan, facets: tuple[str, ...], with_total: bool) -> tuple[str, li
     """Disjunctive counts: a chosen facet counts the rows passing every OTHER filter; the other
     facets and the total count the rows passing every filter. Rows are grouped by the integer
     value-set id (GROUPING SETS: one hash table per facet, one scan), and only the few
-    distinct sets are expanded into values."""
-    if p.led:
+    distinct sets are expanded into values. Availability groups by the row's bucket bits."""
+    if p.led or set(p.facet_conditions) == {AVAILABILITY}:
+        # The availability filter alone has no index to lead: read the rows once (as with
+        # text) rather than once for its own counts and again for everyone else's.
         return _counts_in_one_pass(p, facets, with_total)
     parts = []
     for facet in facets:
@@ -292,7 +352,7 @@ def _counts(p: Plan, facets: tuple[str, ...], with_total: bool) -> tuple[str, li
             # Facet filters alone: each chosen facet scans just the rows its others select.
             others = [c for g, c in p.facet_conditions.items() if g != facet]
             where = _all([*p.other_conditions, *others])
-            column = FACET_COLUMNS[facet][1]
+            column = p.bucket_bits if facet == AVAILABILITY else FACET_COLUMNS[facet][1]
             parts.append(
                 _expand(
                     facet,
@@ -309,9 +369,10 @@ def _counts(p: Plan, facets: tuple[str, ...], with_total: bool) -> tuple[str, li
                 f"FROM search_documents WHERE {_all(everything)}"
             )
         return "", parts
-    cte, shared_parts = _grouped(
-        f"FROM search_documents WHERE {_all(everything)}", shared, with_total, miss=None
-    )
+    source = f"FROM search_documents WHERE {_all(everything)}"
+    if AVAILABILITY in shared:
+        source = f"FROM (SELECT *, {p.bucket_bits} AS {BUCKET_BITS} {source}) r"
+    cte, shared_parts = _grouped(source, shared, with_total, miss=None)
     return cte, parts + shared_parts
 
 
@@ -327,14 +388,21 @@ def _counts_in_one_pass(
     candidates = list(p.other_conditions)
     if len(chosen) == 1 and chosen[0] not in facets:
         candidates.append(p.facet_conditions[chosen[0]])
-    source = f"FROM (SELECT *, {miss} AS miss FROM search_documents WHERE {_all(candidates)}) r"
+    bits = f", {p.bucket_bits} AS {BUCKET_BITS}" if AVAILABILITY in facets else ""
+    source = (
+        f"FROM (SELECT *, {miss} AS miss{bits} FROM search_documents WHERE {_all(candidates)}) r"
+    )
     return _grouped(source, list(facets), with_total, miss=bit)
+
+
+def _group_column(facet: str) -> str:
+    return BUCKET_BITS if facet == AVAILABILITY else FACET_COLUMNS[facet][1]
 
 
 def _grouped(
     source: str, facets: list[str], with_total: bool, miss: dict[str, int] | None
 ) -> tuple[str, list[str]]:
-    sets = [FACET_COLUMNS[f][1] for f in facets]
+    sets = [_group_column(f) for f in facets]
     keys = [*sets, "miss"] if miss is not None else sets
     extra = ", miss" if miss is not None else ""
     grouping = [f"({column}{extra})" for column in sets]
@@ -366,8 +434,17 @@ def _grouped(
     return cte, parts
 
 
+# (bit, slug) of every bucket, to expand a row's bucket bits into bucket counts.
+_BUCKET_VALUES = ", ".join(f"({1 << i}, '{b.slug}')" for i, b in enumerate(buckets.BUCKETS))
+
+
 def _expand(facet: str, grouped: str) -> str:
-    """(value-set id, count) rows → (value, count) rows for ``facet``."""
+    """(value-set id, count) rows → (value, count) rows for ``facet``; for availability,
+    (bucket bits, count) rows → (bucket, count) rows."""
+    if facet == AVAILABILITY:
+        return f"""SELECT {KIND_FACET}, '{facet}', b.v, sum(g.n)::bigint, NULL, NULL
+        FROM ({grouped}) g JOIN (VALUES {_BUCKET_VALUES}) AS b(bit, v) ON (g.s & b.bit) <> 0
+        GROUP BY b.v"""
     return f"""SELECT {KIND_FACET}, '{facet}', v, sum(g.n)::bigint, NULL, NULL
         FROM ({grouped}) g JOIN search_value_sets vs ON vs.id = g.s
         CROSS JOIN LATERAL unnest(vs.vals) AS v GROUP BY v"""

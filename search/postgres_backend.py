@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -21,10 +22,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from search import pg_sql
+from search import buckets, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
-from search.query import FACETS, SearchQuery
+from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -59,6 +60,14 @@ class _Rows:
 
 
 @dataclass(frozen=True)
+class _Spread:
+    """Availability counts over the whole index for one zone and day, as of ``generation``."""
+
+    generation: str | None
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
 class _GlobalCounts:
     """Facet counts and total over the whole index, as of ``generation``."""
 
@@ -70,14 +79,23 @@ class _GlobalCounts:
 class PostgresBackend:
     name = "postgres"
 
-    def __init__(self, engine: AsyncEngine, *, result_cache_size: int = 256) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        result_cache_size: int = 256,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._engine = engine
+        self._now = now
         # Searches are single statements: autocommit saves the BEGIN/ROLLBACK round trips.
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._global: _GlobalCounts | None = None
+        self._spreads: OrderedDict[tuple[str, datetime], _Spread] = OrderedDict()
         # Popular searches repeat (the page's first load, "piano", "guitar in London"); a
         # result is reused while the index generation is unchanged, so it is always exact.
-        self._results: OrderedDict[SearchQuery, _Rows] = OrderedDict()
+        # The key holds the day too: availability buckets are read with that day's offsets.
+        self._results: OrderedDict[tuple[SearchQuery, datetime], _Rows] = OrderedDict()
         self._result_cache_size = result_cache_size
 
     # ------------------------------------------------------------------ writing
@@ -127,10 +145,13 @@ class PostgresBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        rows = await self._cached(query)
+        now = self._now()
+        key = (query, buckets.window_day(now))
+        rows = await self._cached(key)
         if rows is None:
-            rows = await self._search(query, pg_sql.plan(query))
-            self._remember(query, rows)
+            hours = buckets.bucket_hours(query.time_zone, now)
+            rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
+            self._remember(key, rows)
         return SearchResult(
             hits=rows.hits,
             total=rows.total,
@@ -141,47 +162,85 @@ class PostgresBackend:
             per_page=query.per_page,
         )
 
-    async def _cached(self, query: SearchQuery) -> _Rows | None:
-        rows = self._results.get(query)
+    async def _cached(self, key: tuple[SearchQuery, datetime]) -> _Rows | None:
+        rows = self._results.get(key)
         if rows is None:
             return None
         current = await self._fetch(pg_sql.CURRENT_GENERATION, [], None)
         if rows.generation is None or current[0][0] != rows.generation:
-            self._results.pop(query, None)
+            self._results.pop(key, None)
             return None
-        self._results.move_to_end(query)
+        self._results.move_to_end(key)
         return rows
 
-    def _remember(self, query: SearchQuery, rows: _Rows) -> None:
+    def _remember(self, key: tuple[SearchQuery, datetime], rows: _Rows) -> None:
         if self._result_cache_size <= 0 or rows.generation is None:
             return
-        self._results[query] = rows
+        self._results[key] = rows
         if len(self._results) > self._result_cache_size:
             self._results.popitem(last=False)
 
-    async def _search(self, query: SearchQuery, plan: pg_sql.Plan) -> _Rows:
+    async def _search(
+        self, query: SearchQuery, plan: pg_sql.Plan, hours: buckets.BucketHours, day: datetime
+    ) -> _Rows:
         # Facets whose other filters are all empty count the whole index: those come from a
-        # cache, trusted only when the statement saw the same index generation.
+        # cache, trusted only when the statement saw the same index generation. Availability
+        # over the whole index is cached the same way, per viewer's zone and day.
         unfiltered = not plan.other_conditions
         cacheable = {f for f in FACETS if unfiltered and set(plan.facet_conditions) <= {f}}
         total_cacheable = unfiltered and not plan.facet_conditions
+        spread_key = (query.time_zone, day)
+        spread_cacheable = unfiltered and set(plan.facet_conditions) <= {AVAILABILITY}
         for _attempt in range(2):
             cached = self._global
             if cacheable and cached is None:
                 cached = await self._refresh()
             use = cached if cacheable else None
-            facets = tuple(f for f in FACETS if use is None or f not in cacheable)
+            spread = self._spreads.get(spread_key) if spread_cacheable else None
+            if spread_cacheable and spread is None:
+                spread = await self._refresh_spread(spread_key, hours)
+            skip = (cacheable if use is not None else set()) | (
+                {AVAILABILITY} if spread is not None else set()
+            )
+            facets = tuple(f for f in ALL_FACETS if f not in skip)
             with_total = not (total_cacheable and use is not None)
             rows = await self._run(query, plan, facets, with_total)
-            if use is None or rows.generation == use.generation:
+            fresh_global = use is None or rows.generation == use.generation
+            fresh_spread = spread is None or rows.generation == spread.generation
+            if fresh_global and fresh_spread:
                 counts = dict(rows.facets)
                 if use is not None:
                     counts.update({f: use.facets.get(f, {}) for f in cacheable})
+                if spread is not None:
+                    counts[AVAILABILITY] = spread.counts
                 total = rows.total if with_total or use is None else use.total
                 return _Rows(rows.hits, total, counts, rows.generation)
-            await self._refresh()
+            if not fresh_global:
+                await self._refresh()
+            if not fresh_spread:
+                await self._refresh_spread(spread_key, hours)
         # The index keeps changing under us: count everything in the one statement.
-        return await self._run(query, plan, FACETS, True)
+        return await self._run(query, plan, ALL_FACETS, True)
+
+    async def _refresh_spread(
+        self, key: tuple[str, datetime], hours: buckets.BucketHours
+    ) -> _Spread:
+        sql, params = pg_sql.bucket_counts(hours)
+        counts: dict[str, int] = {}
+        generation = None
+        for kind, _facet, value, n, _doc, _distance in await self._fetch(
+            sql, params, _READ_SETTINGS
+        ):
+            if kind == pg_sql.KIND_FACET:
+                counts[value] = n
+            else:
+                generation = value
+        spread = _Spread(generation=generation, counts=counts)
+        self._spreads[key] = spread
+        self._spreads.move_to_end(key)
+        if len(self._spreads) > 64:
+            self._spreads.popitem(last=False)
+        return spread
 
     async def _run(
         self, query: SearchQuery, plan: pg_sql.Plan, facets: tuple[str, ...], with_total: bool

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from marketplace import places, vocab
+from search import buckets
 from search.backends import SearchResult
-from search.query import FACETS, FORMAT_CHOICES, SearchQuery, Sort
+from search.query import AVAILABILITY, DEFAULT_TIME_ZONE, FACETS, FORMAT_CHOICES, SearchQuery, Sort
 
 PAGE_PATH = "/search"
 FACET_PARAMS = {"instrument": "Instrument", "genre": "Genre", "language": "Language"}
@@ -18,6 +21,7 @@ FACET_PARAMS |= {"level": "Level", "format": "Lesson format"}
 VISIBLE_OPTIONS = 12
 PRICE_STEPS = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000)  # minor units per hour
 RADIUS_STEPS = (5, 10, 25, 50, 100, 250, 500)
+FREE_WITHIN_STEPS = (1, 3, 7, 14, 30)
 SORT_LABELS = {
     Sort.RELEVANCE: "Best match",
     Sort.RATING: "Highest rated",
@@ -27,7 +31,7 @@ SORT_LABELS = {
     Sort.SOONEST: "Soonest available",
 }
 _KNOWN = {"q", "near", "lat", "lng", "radius_km", "price_min", "price_max", "rating_min"}
-_KNOWN |= {"free_within_days", "sort", "page", "per_page", *FACETS}
+_KNOWN |= {"free_within_days", "sort", "page", "per_page", "tz", AVAILABILITY, *FACETS}
 
 
 def labels() -> dict[str, dict[str, str]]:
@@ -43,6 +47,7 @@ def labels() -> dict[str, dict[str, str]]:
             "studio": "At the tutor's studio",
             "student_home": "At my home",
         },
+        AVAILABILITY: {b.slug: b.label for b in buckets.BUCKETS},
     }
 
 
@@ -144,6 +149,35 @@ class SearchView:
         return groups
 
     @property
+    def time_zone(self) -> str:
+        """The zone the availability buckets and free times are shown in."""
+        return self.query.time_zone if self.query else self.value("tz") or DEFAULT_TIME_ZONE
+
+    @property
+    def availability_options(self) -> list[Option]:
+        """Every bucket, in the order of the week, with its count (zero included)."""
+        counts = self.result.facets.get(AVAILABILITY, {}) if self.result else {}
+        chosen = set(self.params.get(AVAILABILITY, []))
+        return [
+            Option(b.slug, b.label, counts.get(b.slug, 0), b.slug in chosen)
+            for b in buckets.BUCKETS
+        ]
+
+    @property
+    def free_within_options(self) -> list[str]:
+        steps = [str(d) for d in FREE_WITHIN_STEPS]
+        current = self.value("free_within_days")
+        return steps if not current or current in steps else [current, *steps]
+
+    def next_free(self, hit: Mapping[str, Any]) -> str:
+        """The hit's next free time in the viewer's zone, e.g. "Tue 14 Jan, 18:00"."""
+        raw = hit.get("next_free_at")
+        if not raw:
+            return ""
+        moment = datetime.fromisoformat(str(raw)).astimezone(ZoneInfo(self.time_zone))
+        return f"{moment:%a} {moment.day} {moment:%b}, {moment:%H:%M}"
+
+    @property
     def city_label(self) -> str:
         near = self.value("near")
         city = places.get_city(int(near)) if near.isdigit() else None
@@ -181,7 +215,7 @@ class SearchView:
         out = []
         if self.value("q"):
             out.append((f"the words “{self.value('q')}”", self.url(q=None)))
-        for facet in FACETS:
+        for facet in (*FACETS, AVAILABILITY):
             for value in self.params.get(facet, []):
                 rest = [v for v in self.params[facet] if v != value]
                 label = names[facet].get(value, value)

@@ -10,10 +10,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from marketplace import places, vocab
+from marketplace.accounts.service import valid_time_zones
 from marketplace.errors import FieldErrors
+from search import buckets
 from search.documents import GeoPoint
 
 MAX_Q = 200
@@ -31,7 +34,12 @@ FORMAT_CHOICES: dict[str, tuple[str, ...]] = {
     "studio": ("studio",),
     "student_home": ("student_home",),
 }
+# Facets whose values are stored in the document (counted per value).
 FACETS = ("instrument", "genre", "language", "level", "format")
+# Free time in the viewer's zone (``search.buckets``): counted per bucket, for ``time_zone``.
+AVAILABILITY = "availability"
+ALL_FACETS = (*FACETS, AVAILABILITY)
+DEFAULT_TIME_ZONE = "UTC"
 
 
 class Sort(StrEnum):
@@ -59,6 +67,8 @@ class SearchQuery:
     price_max: int | None = None
     rating_min: float | None = None
     free_within_days: int | None = None
+    availability: tuple[str, ...] = ()  # bucket slugs (search.buckets), any of them
+    time_zone: str = DEFAULT_TIME_ZONE  # the viewer's: buckets are read in this zone
     sort: Sort = Sort.RELEVANCE
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
@@ -76,7 +86,7 @@ class SearchQuery:
         return (self.page - 1) * self.per_page
 
     def selected(self, facet: str) -> tuple[str, ...]:
-        """The values chosen for ``facet`` (one of ``FACETS``)."""
+        """The values chosen for ``facet`` (one of ``ALL_FACETS``)."""
         chosen: tuple[str, ...] = getattr(self, _FACET_FIELDS[facet])
         return chosen
 
@@ -87,6 +97,7 @@ _FACET_FIELDS = {
     "language": "languages",
     "level": "levels",
     "format": "formats",
+    AVAILABILITY: "availability",
 }
 
 
@@ -106,6 +117,8 @@ def build_query(
     price_max: int | None = None,
     rating_min: float | None = None,
     free_within_days: int | None = None,
+    availability: Sequence[str] | None = None,
+    tz: str | None = None,
     sort: str | None = None,
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
@@ -137,6 +150,12 @@ def build_query(
         errors.add("rating_min", "Choose a rating from 0 to 5.")
     if free_within_days is not None and not 1 <= free_within_days <= MAX_FREE_WITHIN_DAYS:
         errors.add("free_within_days", f"Choose 1 to {MAX_FREE_WITHIN_DAYS} days.")
+    slots_when = _codes(errors, "availability", availability, buckets.BY_SLUG.get, "time of week")
+    time_zone = (tz or "").strip() or DEFAULT_TIME_ZONE
+    if time_zone not in _known_zones():
+        errors.add(
+            "tz", f"Unknown time zone {time_zone[:64]!r}: use an IANA name such as Europe/Berlin."
+        )
     chosen_sort = Sort.RELEVANCE
     if sort:
         try:
@@ -163,10 +182,16 @@ def build_query(
         price_max=price_max,
         rating_min=rating_min or None,  # 0 means "any rating", unrated tutors included
         free_within_days=free_within_days,
+        availability=tuple(b.slug for b in buckets.BUCKETS if b.slug in slots_when),
+        time_zone=time_zone,
         sort=chosen_sort,
         page=page,
         per_page=per_page,
     )
+
+
+# Reading the zone database walks the file system: once per process.
+_known_zones = lru_cache(maxsize=1)(valid_time_zones)
 
 
 def _codes(
@@ -217,7 +242,7 @@ def _location(
 
 
 # Parameters the search page reads from its URL, by type (the API declares the same ones).
-_LISTS = ("instrument", "genre", "language", "level", "format")
+_LISTS = ("instrument", "genre", "language", "level", "format", "availability")
 _INTS = ("near", "price_min", "price_max", "free_within_days", "page", "per_page")
 _FLOATS = ("lat", "lng", "radius_km", "rating_min")
 
@@ -243,7 +268,7 @@ def typed_params(params: Mapping[str, Sequence[str]]) -> dict[str, Any]:
                 typed[name] = float(last)
             except ValueError:
                 errors.add(name, "Enter a number.")
-        elif name in ("q", "sort"):
+        elif name in ("q", "sort", "tz"):
             typed[name] = last
     errors.raise_if_any()
     return typed

@@ -14,6 +14,9 @@
   var cityInput = form.querySelector("[data-city-input]");
   var cityId = form.querySelector("[data-city-id]");
   var cityList = document.getElementById(cityInput.getAttribute("list"));
+  var tzInput = form.querySelector("[data-tz]");
+  var tzLabel = form.querySelector("[data-tz-label]");
+  var BUCKETS = Object.keys(labels.availability || {});
   var VISIBLE = 12;
   var FORMAT_ORDER = ["online", "in_person", "studio", "student_home"];
   var page = parseInt(form.getAttribute("data-page"), 10) || 1;
@@ -93,6 +96,19 @@
     } catch (e) { return (minor / scale).toFixed(exp) + " " + currency; }
   }
 
+  // "Tue 14 Jan, 18:00" in the zone the buckets are read in (the viewer's).
+  function nextFree(iso) {
+    var zone = tzInput.value || "UTC";
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, weekday: "short", day: "numeric", month: "short",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.weekday + " " + parts.day + " " + parts.month + ", " + parts.hour + ":" + parts.minute;
+    } catch (e) { return iso; }
+  }
+
   function hitNode(hit) {
     var li = el("li", "hit");
     var a = el("a", "hit-link");
@@ -119,6 +135,13 @@
       rating.appendChild(el("small", null,
         "(" + hit.review_count + " review" + (hit.review_count === 1 ? "" : "s") + ")"));
       main.appendChild(rating);
+    }
+    if (hit.next_free_at) {
+      var free = el("span", "hit-free", "Next free: ");
+      var when = el("time", null, nextFree(hit.next_free_at));
+      when.setAttribute("datetime", hit.next_free_at);
+      free.appendChild(when);
+      main.appendChild(free);
     }
     var meta = (hit.instrument_names || []).join(", ");
     if (hit.city) { meta += " · " + hit.city + ", " + hit.country; }
@@ -170,7 +193,8 @@
       var facet = labels[box.name] || {};
       ways.push([facet[box.value] || box.value, function () { box.checked = false; }]);
     });
-    [["radius_km", "the distance"], ["price_min", "the lowest price"], ["price_max", "the highest price"]]
+    [["radius_km", "the distance"], ["price_min", "the lowest price"], ["price_max", "the highest price"],
+     ["free_within_days", "the availability window"]]
       .forEach(function (pair) {
         if (query.get(pair[0])) { ways.push([pair[1], function () { form[pair[0]].value = ""; }]); }
       });
@@ -205,7 +229,8 @@
       var name = fieldset.getAttribute("data-facet");
       var chosen = query.getAll(name);
       var counts = facets[name] || {};
-      var values = Object.keys(counts).filter(function (v) { return counts[v] > 0 || chosen.indexOf(v) >= 0; });
+      var values = name === "availability" ? BUCKETS.slice() :
+        Object.keys(counts).filter(function (v) { return counts[v] > 0 || chosen.indexOf(v) >= 0; });
       chosen.forEach(function (v) { if (values.indexOf(v) < 0) { values.push(v); } });
       if (name === "format") {
         values.sort(function (a, b) { return FORMAT_ORDER.indexOf(a) - FORMAT_ORDER.indexOf(b); });
@@ -315,4 +340,13 @@
     }, 200);
   });
   if (cityInput.value && cityId.value) { knownCities[cityInput.value] = cityId.value; }
+
+  // Without a zone in the address (a visitor), read free times in the browser's own zone.
+  var browserZone = "";
+  try { browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { browserZone = ""; }
+  if (!tzInput.value && browserZone && browserZone !== "UTC") {
+    tzInput.value = browserZone;
+    tzLabel.textContent = browserZone;
+    schedule(0);
+  }
 })();

@@ -53,10 +53,15 @@ def porto() -> int:
 
 def test_response_shape(client: TestClient[Any], indexed: dict[str, int]) -> None:
     body = client.get(SEARCH, params={"instrument": ["violin", "cello"], "per_page": 2}).json()
-    assert set(body) == {"hits", "total", "page", "per_page", "facets", "took_ms", "backend"}
+    assert set(body) == {
+        "hits", "total", "page", "per_page", "facets", "took_ms", "backend", "time_zone"
+    }  # fmt: skip
     assert body["backend"] == "postgres" and body["total"] == 3
     assert (body["page"], body["per_page"], len(body["hits"])) == (1, 2, 2)
-    assert set(body["facets"]) == {"instrument", "genre", "language", "level", "format"}
+    assert body["time_zone"] == "UTC"  # the default: buckets are read in the zone given as tz
+    assert set(body["facets"]) == {
+        "instrument", "genre", "language", "level", "format", "availability"
+    }  # fmt: skip
     hit = body["hits"][0]
     for key in (
         "id",
@@ -79,7 +84,7 @@ def test_response_shape(client: TestClient[Any], indexed: dict[str, int]) -> Non
         "next_free_at",
     ):
         assert key in hit, key
-    assert "distance_km" not in hit and "bio" not in hit
+    assert "distance_km" not in hit and "bio" not in hit and "free_half_hours" not in hit
     assert isinstance(body["took_ms"], int)
 
 
@@ -101,6 +106,9 @@ def test_hits_carry_their_distance_when_a_location_is_given(
         ({"language": "xx"}, "language"),
         ({"level": "wizard"}, "level"),
         ({"format": "carrier-pigeon"}, "format"),
+        ({"availability": "weekday_midnight"}, "availability"),
+        ({"availability": "weekday_evening", "tz": "Mars/Olympus_Mons"}, "tz"),
+        ({"tz": "berlin"}, "tz"),
         ({"radius_km": 10}, "radius_km"),
         ({"near": 2735943, "radius_km": 0}, "radius_km"),
         ({"near": 2735943, "radius_km": 501}, "radius_km"),

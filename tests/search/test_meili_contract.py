@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,6 +120,7 @@ async def test_configure_creates_the_index_and_sends_the_settings(
         "rating",
         "_geo",
         "next_free_ts",
+        "free_half_hours",
     ]
     assert settings["sortableAttributes"] == [
         "price_per_hour_minor",
@@ -185,7 +186,9 @@ async def test_configure_again_only_updates_the_settings(
 async def test_upsert_sends_document_bodies_and_waits(
     backend: MeiliBackend, double: MeiliDouble
 ) -> None:
-    await backend.upsert([tutor(1), tutor(2, geo=None, rating=None, next_free_at=None)])
+    await backend.upsert(
+        [tutor(1, free_half_hours=(34, 35, 82)), tutor(2, geo=None, rating=None, next_free_at=None)]
+    )
 
     (call,) = double.calls("POST", "/indexes/tutors/documents")
     assert call.query == {"primaryKey": ["id"]}
@@ -221,11 +224,13 @@ async def test_upsert_sends_document_bodies_and_waits(
         "review_count": 7,
         "next_free_at": "2025-03-05T18:00:00+00:00",
         "next_free_ts": int(datetime(2025, 3, 5, 18, 0, tzinfo=UTC).timestamp()),
+        "free_half_hours": [34, 35, 82],
         "aliases": first["aliases"],
     }
     assert "fiddle" in first["aliases"] and "pianoforte" in first["aliases"]
     # Nulls are left out: no _geo rather than an invalid one.
     assert {"_geo", "rating", "next_free_at", "next_free_ts", "photo_url"}.isdisjoint(second)
+    assert second["free_half_hours"] == []  # no free time: matches no availability bucket
     assert double.calls("GET", under="/tasks/")[-1].path == "/tasks/0"
     assert set(double.documents("tutors")) == {"1", "2"}
 
@@ -291,6 +296,30 @@ async def test_index_creation_is_bounded_too(double: MeiliDouble) -> None:
 # ---------------------------------------------------------------------- queries
 
 
+def _free_in(half_hours: Iterable[int]) -> str:
+    return f"free_half_hours IN [{', '.join(str(h) for h in sorted(set(half_hours)))}]"
+
+
+def _halves(day: int, start_hour: int, hours: int) -> list[int]:
+    """Numbers of the half-hours from ``start_hour`` UTC on ``day`` March 2025, for ``hours``:
+    half-hours since Monday 1 January 2024 UTC, modulo 14 days."""
+    start = datetime(2025, 3, day, tzinfo=UTC) + timedelta(hours=start_hour)
+    epoch = datetime(2024, 1, 1, tzinfo=UTC)
+    return [int((start - epoch) / timedelta(minutes=30) + i) % 672 for i in range(hours * 2)]
+
+
+# NOW is Tuesday 4 March 2025, so the fortnight searched runs to Tuesday the 18th, 00:00 UTC.
+WEEKDAYS_IN_WINDOW = (4, 5, 6, 7, 10, 11, 12, 13, 14, 17)
+
+
+def _tokyo_mornings() -> list[int]:
+    # Tokyo is UTC+9: 06:00-12:00 there is 21:00-03:00 UTC, cut at the fortnight's ends.
+    out = _halves(4, 0, 3) + _halves(17, 21, 3)
+    for day in range(4, 17):
+        out += _halves(day, 21, 6)
+    return out
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -318,6 +347,19 @@ async def test_index_creation_is_bounded_too(double: MeiliDouble) -> None:
         (
             SearchQuery(free_within_days=7),
             [f"next_free_ts <= {int((NOW + timedelta(days=7)).timestamp())}"],
+        ),
+        # No DST change in Berlin before the 30th: evenings there (18-22, CET = UTC+1) are
+        # 17:00-21:00 UTC on each weekday.
+        (
+            SearchQuery(availability=("weekday_evening",), time_zone="Europe/Berlin"),
+            [_free_in(h for d in WEEKDAYS_IN_WINDOW for h in _halves(d, 17, 4))],
+        ),
+        # Two buckets are one filter over both sets of hours.
+        (
+            SearchQuery(
+                availability=("weekday_morning", "weekend_morning"), time_zone="Asia/Tokyo"
+            ),
+            [_free_in(_tokyo_mornings())],
         ),
         (
             SearchQuery(
@@ -377,7 +419,7 @@ async def test_one_multi_search_with_a_query_per_ticked_facet(
     )
     await backend.search(query)
 
-    main, instrument, language = sent_queries(double)
+    main, instrument, language, *per_bucket = sent_queries(double)
     price = "price_per_hour_minor <= 5000"
     assert main["indexUid"] == "tutors"
     assert main["q"] == "jaz"
@@ -394,6 +436,35 @@ async def test_one_multi_search_with_a_query_per_ticked_facet(
         assert counting["q"] == "jaz"
         assert (counting["hitsPerPage"], counting["limit"]) == (0, 0)
         assert counting["sort"] is None
+    # Then one count per availability bucket (UTC by default), under every filter.
+    assert len(per_bucket) == 6
+    weekday_mornings = _free_in(h for d in WEEKDAYS_IN_WINDOW for h in _halves(d, 6, 6))
+    assert per_bucket[0]["filter"] == [*main["filter"], weekday_mornings]
+    for counting in per_bucket:
+        assert counting["q"] == "jaz" and counting["matchingStrategy"] == "all"
+        assert (counting["page"], counting["hitsPerPage"], counting["limit"]) == (1, 0, 0)
+        assert counting["facets"] is None and counting["sort"] is None
+
+
+async def test_the_availability_filter_is_left_out_of_its_own_counts(
+    backend: MeiliBackend, double: MeiliDouble
+) -> None:
+    await backend.configure()
+    query = SearchQuery(
+        genres=("jazz",), availability=("weekend_evening",), time_zone="America/New_York"
+    )
+    await backend.search(query)
+    main, genre, *per_bucket = sent_queries(double)
+    # New York moves to EDT (UTC-4) on Sunday 9 March: its weekend evenings (18-22) are
+    # 23:00-03:00 UTC on Saturday the 8th (EST), then 22:00-02:00 UTC.
+    evenings = _free_in(
+        _halves(8, 23, 4) + _halves(9, 22, 4) + _halves(15, 22, 4) + _halves(16, 22, 4)
+    )
+    assert main["filter"] == ['genres IN ["jazz"]', evenings]
+    assert genre["filter"] == [evenings]
+    assert [c["filter"][0] for c in per_bucket] == ['genres IN ["jazz"]'] * 6
+    assert all(len(c["filter"]) == 2 for c in per_bucket)
+    assert per_bucket[5]["filter"][1] == evenings
 
 
 async def test_counts_and_hits_are_merged_into_the_result(
@@ -419,6 +490,8 @@ async def test_counts_and_hits_are_merged_into_the_result(
             search_result(
                 "tutors", hits_per_page=0, facets={"instruments": {"cello": 12, "violin": 31}}
             ),
+            # One exact total per availability bucket, in the order of the week.
+            *(search_result("tutors", hits_per_page=0, total=n) for n in (9, 14, 20, 3, 5, 0)),
         ]
     )
     query = SearchQuery(
@@ -432,6 +505,14 @@ async def test_counts_and_hits_are_merged_into_the_result(
     assert result.facets["genre"] == {"jazz": 20, "blues": 3}
     assert result.facets["format"] == {"online": 30, "in_person": 4}
     assert result.facets["language"] == {}
+    assert result.facets["availability"] == {
+        "weekday_morning": 9,
+        "weekday_afternoon": 14,
+        "weekday_evening": 20,
+        "weekend_morning": 3,
+        "weekend_afternoon": 5,
+        "weekend_evening": 0,
+    }
     first, second = result.hits
     assert first.document == tutor(1).as_dict()
     assert first.distance_km == pytest.approx(1.234)

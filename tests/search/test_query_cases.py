@@ -16,8 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import places
+from marketplace.accounts.models import User
 from marketplace.errors import ValidationFailed
 from marketplace.profiles.models import TutorProfile
+from scheduling.availability import set_weekly, validate_windows
 from search import service
 from search.backends import SearchBackend, SearchResult
 from search.documents import build_document
@@ -149,7 +151,8 @@ async def test_every_word_must_match_and_more_matches_rank_higher(
         ({"price_min": 4500, "price_max": 6000}, {"Bruno Costa", "Hugo Martin", "Emma Schmidt"}),
         ({"instrument": ["violin"], "level": ["beginner"]}, {"Ana Sousa"}),
         ({"q": "fado", "format": ["studio"]}, {"Jorge Alves"}),
-        ({"free_within_days": 7}, set()),  # nobody has a known free slot yet
+        ({"free_within_days": 7}, set()),  # nobody in the cast has weekly hours yet
+        ({"availability": ["weekday_evening"]}, set()),
         ({}, ALL),  # never the pending or the suspended tutor
     ],
 )
@@ -325,3 +328,144 @@ async def test_pagination(backend: SearchBackend, cast: dict[str, int]) -> None:
     assert "page" in past_the_end.value.fields
     nothing = await find(backend, q="xylophonezzz", page=2)  # no results: no "last page"
     assert nothing.total == 0 and nothing.hits == []
+
+
+# ---------------------------------------------------------------- free time
+
+
+async def _weekly(
+    sessions: async_sessionmaker[AsyncSession],
+    tutor_id: int,
+    zone: str,
+    windows: list[tuple[str, str, str]],
+) -> None:
+    """Give a cast member weekly hours in their own zone, as the availability editor does."""
+    async with sessions() as session, session.begin():
+        user = await session.get(User, tutor_id)
+        assert user is not None
+        user.time_zone = zone
+        await set_weekly(session, user, validate_windows(windows), zone)
+
+
+EVERY_DAY = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+@pytest.fixture
+async def free_cast(
+    backend: SearchBackend, cast: dict[str, int], sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, int]:
+    """Ana teaches Berlin evenings (18-21) every day, Kate Tokyo mornings (9-11) every day,
+    Felix Berlin weekend afternoons (14-17); the index rebuilt from their real open slots."""
+    await _weekly(
+        sessions, cast["Ana Sousa"], "Europe/Berlin", [(d, "18:00", "21:00") for d in EVERY_DAY]
+    )
+    await _weekly(
+        sessions, cast["Kate Brown"], "Asia/Tokyo", [(d, "09:00", "11:00") for d in EVERY_DAY]
+    )
+    await _weekly(
+        sessions,
+        cast["Felix Wagner"],
+        "Europe/Berlin",
+        [(d, "14:00", "17:00") for d in ("SA", "SU")],
+    )
+    await service.reindex_all(sessions, backend, MEDIA_URL)
+    return cast
+
+
+FREE = {"Ana Sousa", "Kate Brown", "Felix Wagner"}
+
+
+async def test_free_within_and_soonest_read_the_real_open_slots(
+    backend: SearchBackend, free_cast: dict[str, int]
+) -> None:
+    now = datetime.now(UTC)
+    within = await find(backend, free_within_days=7)
+    assert set(hit_names(within)) == FREE and within.total == 3
+    soonest = (await find(backend, sort="soonest")).hits
+    starts = [datetime.fromisoformat(h.document["next_free_at"]) for h in soonest[:3]]
+    assert {h.document["name"] for h in soonest[:3]} == FREE
+    assert starts == sorted(starts)
+    # The default notice is 12 hours; nobody is free before it, and the rest have no time.
+    assert all(now + timedelta(hours=12) <= s <= now + timedelta(days=8) for s in starts)
+    assert all(h.document["next_free_at"] is None for h in soonest[3:])
+
+
+@pytest.mark.parametrize(
+    ("zone", "bucket", "expected"),
+    [
+        # 18:00-21:00 in Berlin is a Berlin evening, and the small hours in Tokyo.
+        ("Europe/Berlin", "weekday_evening", {"Ana Sousa"}),
+        ("Europe/Berlin", "weekend_evening", {"Ana Sousa"}),
+        ("Asia/Tokyo", "weekday_evening", set()),
+        ("Asia/Tokyo", "weekday_morning", {"Kate Brown"}),
+        ("Europe/Berlin", "weekday_morning", set()),  # Kate's mornings are Berlin nights
+        ("Europe/Berlin", "weekend_afternoon", {"Felix Wagner"}),
+        ("Europe/Berlin", "weekday_afternoon", set()),  # Felix teaches weekends only
+        # Berlin evenings are New York's early afternoons (12:00 to 15:00 or 16:00).
+        ("America/New_York", "weekday_afternoon", {"Ana Sousa"}),
+        ("America/New_York", "weekday_evening", {"Kate Brown"}),  # 19:00-21:00 the day before
+    ],
+)
+async def test_availability_buckets_are_read_in_the_viewers_zone(
+    backend: SearchBackend,
+    free_cast: dict[str, int],
+    zone: str,
+    bucket: str,
+    expected: set[str],
+) -> None:
+    result = await find(backend, availability=[bucket], tz=zone)
+    assert set(hit_names(result)) == expected and result.total == len(expected)
+
+
+async def test_availability_facets_are_exact_and_disjunctive(
+    backend: SearchBackend, free_cast: dict[str, int]
+) -> None:
+    berlin = {
+        "weekday_morning": 0,
+        "weekday_afternoon": 0,
+        "weekday_evening": 1,
+        "weekend_morning": 0,
+        "weekend_afternoon": 1,
+        "weekend_evening": 1,
+    }
+    assert (await find(backend, tz="Europe/Berlin")).facets["availability"] == berlin
+    # Choosing a bucket keeps the other buckets' counts; the other facets follow the choice.
+    chosen = await find(backend, tz="Europe/Berlin", availability=["weekday_evening"])
+    assert chosen.facets["availability"] == berlin
+    assert chosen.facets["instrument"] == {"violin": 1}
+    either = await find(
+        backend, tz="Europe/Berlin", availability=["weekday_evening", "weekend_afternoon"]
+    )
+    assert set(hit_names(either)) == {"Ana Sousa", "Felix Wagner"}
+    assert either.facets["genre"] == {"classical": 1, "baroque": 1, "jazz": 1, "funk": 1}
+    # Other filters narrow the bucket counts: among the pianists only Kate has time, at night.
+    pianists = await find(backend, tz="Europe/Berlin", instrument=["piano"])
+    assert set(pianists.facets["availability"].values()) == {0}
+    tokyo = await find(backend, tz="Asia/Tokyo", instrument=["piano"])
+    assert tokyo.facets["availability"]["weekday_morning"] == 1
+    assert tokyo.facets["availability"]["weekend_morning"] == 1
+
+
+async def test_availability_with_text_and_a_radius(
+    backend: SearchBackend, free_cast: dict[str, int]
+) -> None:
+    # Text (and a radius) lead the search on PostgreSQL: the counts take the one-pass path.
+    violin = await find(backend, q="violin", tz="Europe/Berlin", availability=["weekday_evening"])
+    assert hit_names(violin) == ["Ana Sousa"]
+    assert violin.facets["availability"]["weekday_evening"] == 1
+    assert violin.facets["instrument"] == {"violin": 1}
+    unchosen = await find(backend, q="violin", tz="Europe/Berlin")
+    assert unchosen.facets["availability"]["weekday_evening"] == 1 and unchosen.total == 2
+    near = await find(
+        backend,
+        near=city_id("Munich", "DE"),
+        radius_km=50,
+        tz="Europe/Berlin",
+        availability=["weekend_afternoon"],
+    )
+    assert hit_names(near) == ["Felix Wagner"]
+    far = await find(
+        backend, near=city_id("Porto", "PT"), radius_km=50, tz="Europe/Berlin",
+        availability=["weekend_afternoon"],
+    )  # fmt: skip
+    assert far.total == 0 and far.facets["availability"]["weekday_evening"] == 1
