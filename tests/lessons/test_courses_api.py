@@ -6,32 +6,15 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.lessons.helpers import COURSE, course, item, module, published_course, user
-
-
-def _finish(client: TestClient[Any], student: dict[str, str], built: dict[str, Any]) -> Any:
-    cid = built["course"]["id"]
-    done = client.post(
-        f"/api/v1/courses/{cid}/items/{built['text']['id']}/progress",
-        json={"completed": True},
-        headers=student,
-    )
-    assert done.status_code == 200, done.text
-    assert done.json()["progress_percent"] == 50 and done.json()["certificate_code"] is None
-    a = client.post(f"/api/v1/quizzes/{built['quiz']['quiz_id']}/attempts", headers=student).json()
-    answers = {}
-    for q in a["questions"]:
-        if q["kind"] == "single":
-            answers[str(q["id"])] = next(
-                c["id"] for c in q["choices"] if c["text"] == "Minor pentatonic"
-            )
-        else:
-            answers[str(q["id"])] = "12"
-    r = client.post(
-        f"/api/v1/quiz-attempts/{a['id']}/submit", json={"answers": answers}, headers=student
-    )
-    assert r.status_code == 200 and r.json()["passed"], r.text
-    return r
+from tests.lessons.helpers import (
+    COURSE,
+    course,
+    finish_course,
+    item,
+    module,
+    published_course,
+    user,
+)
 
 
 def test_catalogue_lists_published_courses_with_filters(client: TestClient[Any]) -> None:
@@ -164,7 +147,7 @@ def test_progress_completion_and_certificate(client: TestClient[Any]) -> None:
     assert quiz_done.status_code == 422  # a quiz is completed by passing it
     mine = client.get("/api/v1/me/courses", headers=student).json()[0]
     assert mine["continue_item_id"] == built["text"]["id"] and mine["progress_percent"] == 0
-    _finish(client, student, built)
+    finish_course(client, student, built)
     mine = client.get("/api/v1/me/courses", headers=student).json()[0]
     assert mine["progress_percent"] == 100 and mine["completed_at"]
     code = mine["certificate_code"]
