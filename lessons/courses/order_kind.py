@@ -226,7 +226,7 @@ class CoursePurchases:
                 continue
             out[item.id] = LineView(
                 label=f"Course: {order.title}",
-                when=order.paid_at or order.created_at,
+                when=order.paid_at,
                 state=state_of(order),
                 upcoming=False,
                 url=f"/courses/{order.course_id}",

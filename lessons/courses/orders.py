@@ -19,8 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lessons.courses.enrolment import AlreadyEnrolled, enrolment_of
 from lessons.courses.models import Course, CourseOrder, OrderStatus
-from lessons.courses.service import load_course, tutor_is_approved
-from marketplace.accounts.models import User
+from lessons.courses.service import load_course, tutor_is_approved, tutor_name
 from marketplace.errors import Conflict, NotFound
 from payouts import accounts, checkout
 from payouts.models import OPEN_PAYMENT_STATES, Payment
@@ -146,15 +145,14 @@ async def close_order(session: AsyncSession, order: CourseOrder, reason: str) ->
 
 
 async def purchase_for(session: AsyncSession, order: CourseOrder) -> Purchase:
-    tutor = await session.get(User, order.tutor_id)
-    by = f" by {tutor.full_name}" if tutor else ""
+    tutor = await tutor_name(session, order.tutor_id)
     return Purchase(
         kind=COURSE,
         ref=str(order.id),
         payer_id=order.student_id,
         payee_id=order.tutor_id,
         currency=order.currency,
-        description=f"Course: {order.title}{by}",
+        description=f"Course “{order.title}” by {tutor}",
         lines=(Line(ITEM, order.id, order.price_minor, f"Course: {order.title}"),),
     )
 

@@ -480,3 +480,38 @@ def test_a_refund_in_the_stripe_dashboard_ends_access(env: Env) -> None:
     assert enrolment_of(env, student_id)["end_reason"] == "refunded"
     assert ledger_is_balanced(env) == {}
     reconciled_with_stripe(env)
+
+
+def test_a_declined_card_keeps_the_order_open_for_another_try(demo_env: Env) -> None:
+    env = demo_env
+    _, tutor = selling_tutor(env)
+    built = paid_course(env, tutor)
+    student_id, student = user(env.client, "student")
+    payment = buy(env, student, built["course"]["id"])
+    pay(env, payment, card="declined")
+    assert order_of(env, student_id)["status"] == "open"
+    assert enrolment_of(env, student_id) is None
+    retry = buy(env, student, built["course"]["id"])
+    assert retry["id"] == payment["id"] and retry["failure_message"]
+    pay(env, retry)
+    assert order_of(env, student_id)["status"] == "paid"
+    assert ledger_is_balanced(env)["student/card"] == -PRICE
+
+
+def test_strangers_cannot_pay_see_or_refund_someone_elses_purchase(demo_env: Env) -> None:
+    env = demo_env
+    _, tutor = selling_tutor(env)
+    built = paid_course(env, tutor)
+    cid = built["course"]["id"]
+    _, student = user(env.client, "student")
+    payment = buy(env, student, cid)
+    _, other = user(env.client, "student")
+    attempt = env.client.post(f"/api/v1/payments/{payment['id']}/attempt", headers=other)
+    assert attempt.status_code == 403 and attempt.json()["code"] == "not_your_payment"
+    assert env.client.get(f"/api/v1/payments/{payment['id']}", headers=other).status_code == 404
+    assert env.client.get(f"/api/v1/payments/{payment['id']}", headers=tutor).status_code == 200
+    pay(env, payment)
+    refund = env.client.post(f"/api/v1/courses/{cid}/refund", headers=other)
+    assert refund.status_code == 404 and refund.json()["code"] == "not_enrolled"
+    assert env.client.get("/api/v1/me/course-orders", headers=other).json() == []
+    assert not _has_access(env, built, other)

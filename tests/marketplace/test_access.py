@@ -39,6 +39,9 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("GET", "/api/v1/tutors/me/earnings", None, Access.TUTOR),
     ("GET", "/api/v1/admin/payments", None, Access.ADMIN),
     ("POST", "/api/v1/admin/payments/1/refunds", {"amount_minor": 1, "reason": "x"}, Access.ADMIN),
+    ("POST", "/api/v1/courses/1/buy", None, Access.STUDENT),
+    ("POST", "/api/v1/courses/1/refund", None, Access.STUDENT),
+    ("GET", "/api/v1/me/course-orders", None, Access.USER),
 ]
 ROLES = ["student", "tutor", "admin"]
 
