@@ -149,6 +149,14 @@ class CoursePurchases:
             order.refundable_until = paid_at + timedelta(days=order.refund_days)
             await notifications.notify(
                 session,
+                order.student_id,
+                kind="course_enrolled",
+                title=f"You are enrolled in “{order.title}”",
+                body="Your payment went through. Enjoy the course!",
+                link=f"/courses/{order.course_id}",
+            )
+            await notifications.notify(
+                session,
                 order.tutor_id,
                 kind="course_sold",
                 title=f"New student in “{order.title}”",
