@@ -185,7 +185,8 @@ class CoursePurchases:
         if not full:
             return
         for order in await _orders(session, [item.item_id]):
-            if order.status not in _DELIVERED:
+            # A second payment of a paid order was refunded as undelivered: the order stands.
+            if order.payment_id != payment.id or order.status not in _DELIVERED:
                 continue
             order.status = OrderStatus.REFUNDED.value
             order.closed_reason = {
@@ -200,6 +201,8 @@ class CoursePurchases:
     ) -> None:
         """Access stays while a dispute is open; a won dispute keeps it, a lost one ends it."""
         for order in await _orders(session, [i.item_id for i in items]):
+            if order.payment_id != payment.id:
+                continue  # a duplicate payment of the order, refunded when it arrived
             if outcome in ("opened", "lost") and order.status == OrderStatus.PAID.value:
                 order.status = OrderStatus.DISPUTED.value
             if order.status != OrderStatus.DISPUTED.value:

@@ -515,3 +515,25 @@ def test_strangers_cannot_pay_see_or_refund_someone_elses_purchase(demo_env: Env
     assert refund.status_code == 404 and refund.json()["code"] == "not_enrolled"
     assert env.client.get("/api/v1/me/course-orders", headers=other).json() == []
     assert not _has_access(env, built, other)
+
+
+def test_a_second_payment_of_a_paid_order_is_refunded_and_the_order_stands(env: Env) -> None:
+    """A checkout closed without reaching Stripe (its intent still payable) is paid late,
+    after a new checkout of the same order went through."""
+    _, tutor = selling_tutor(env)
+    built = paid_course(env, tutor)
+    student_id, student = user(env.client, "student")
+    first = buy(env, student, built["course"]["id"])
+    sql(env.client, "UPDATE payments SET status = 'cancelled' WHERE id = $1", first["id"])
+    second = buy(env, student, built["course"]["id"])
+    assert second["id"] != first["id"] and second["ref"] == first["ref"]  # the same order
+    pay(env, second)
+    pay(env, first)  # the old intent is confirmed late
+    order = order_of(env, student_id)
+    assert order["status"] == "paid" and order["payment_id"] == second["id"]
+    refunds = sql(env.client, "SELECT payment_id, amount_minor, initiated_by FROM refunds")
+    assert [tuple(r) for r in refunds] == [(first["id"], PRICE, "system")]
+    assert enrolment_of(env, student_id)["ended_at"] is None
+    assert _has_access(env, built, student)
+    assert ledger_is_balanced(env)["student/card"] == -PRICE
+    reconciled_with_stripe(env)
