@@ -20,7 +20,7 @@ from lessons.certificates.models import Certificate
 from lessons.certificates.signing import Signer
 from lessons.courses.models import Course, CourseItem, Enrolment, ItemKind, ItemProgress
 from lessons.courses.service import Outline, outline
-from marketplace.errors import ValidationFailed
+from marketplace.errors import NotFound, ValidationFailed
 
 WATCHED_FRACTION = 0.9
 
@@ -61,8 +61,14 @@ def continue_item(plan: Outline, enrolment: Enrolment, done: set[int]) -> Course
 
 
 async def _lock(session: AsyncSession, enrolment: Enrolment) -> Enrolment:
-    locked = await session.get(Enrolment, enrolment.id, with_for_update=True)
+    """The enrolment, locked for the change; an ended one (refunded, charged back) takes no
+    more progress, even from a tab opened before it ended."""
+    locked = await session.get(
+        Enrolment, enrolment.id, with_for_update=True, populate_existing=True
+    )
     assert locked is not None
+    if not locked.active:
+        raise NotFound("Your access to this course has ended.", code="not_enrolled")
     return locked
 
 

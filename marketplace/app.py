@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lessons import demo as lessons_demo
 from lessons import jobs as lessons_jobs
 from lessons import web as lessons_web
+from lessons.courses.order_kind import WORDING as COURSE_WORDING
+from lessons.courses.order_kind import CoursePurchases
+from lessons.courses.orders import COURSE
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
@@ -75,6 +78,7 @@ from scheduling.lifecycle import BookingTransitioned
 from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
+from scheduling.payments import WORDING as LESSON_WORDING
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
@@ -147,6 +151,7 @@ def periodic_tasks() -> list[tuple[str, int]]:
         *video_jobs.PERIODIC,
         *messaging_jobs.PERIODIC,
         *search_jobs.PERIODIC,
+        *lessons_jobs.PERIODIC,
     ]
 
 
@@ -177,8 +182,9 @@ def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
 def register_purchases() -> None:
     """What payments may sell, and who delivers it (called inside the payment's transaction)."""
     lessons = BookingPurchases()
-    PURCHASE_KINDS.register(BOOKING, lessons)
-    PURCHASE_KINDS.register(SERIES, lessons)
+    PURCHASE_KINDS.register(BOOKING, lessons, LESSON_WORDING)
+    PURCHASE_KINDS.register(SERIES, lessons, LESSON_WORDING)
+    PURCHASE_KINDS.register(COURSE, CoursePurchases(), COURSE_WORDING)
 
 
 def build_queue(settings: Settings, broker: dramatiq.Broker | None = None) -> DramatiqQueue:

@@ -212,6 +212,12 @@ class CourseSettings:
     """``COURSE_MAX_FILE_BYTES``: largest sheet-music PDF (course downloads, lesson files)."""
     hls_min_seconds: float = 600.0
     """``COURSE_HLS_MIN_SECONDS``: videos at least this long also get an HLS playlist."""
+    refund_days: int = 14
+    """``COURSE_REFUND_DAYS``: how long after buying a course its student may ask for a refund;
+    the tutor's share is transferred when this window ends."""
+    refund_max_progress: int = 20
+    """``COURSE_REFUND_MAX_PROGRESS``: a course is refundable on request only while the
+    student has completed less than this percentage of it (and has no certificate)."""
     signing_key: str = ""
     """``CERTIFICATE_SIGNING_KEY``: the Ed25519 private key (32 bytes, base64url) that signs
     Open Badges credentials. Required unless running on the embedded default."""
@@ -298,6 +304,8 @@ class Settings:
                 max_video_seconds=float(env.get("COURSE_MAX_VIDEO_SECONDS") or 3 * 3600),
                 max_file_bytes=_int(env, "COURSE_MAX_FILE_BYTES", 30 * 1024 * 1024),
                 hls_min_seconds=float(env.get("COURSE_HLS_MIN_SECONDS") or 600),
+                refund_days=_int(env, "COURSE_REFUND_DAYS", 14),
+                refund_max_progress=_int(env, "COURSE_REFUND_MAX_PROGRESS", 20),
                 signing_key=env.get("CERTIFICATE_SIGNING_KEY", "").strip(),
             ),
             video=_video_settings(env, var_dir),
@@ -315,6 +323,10 @@ class Settings:
             raise ConfigError(
                 "REVIEW_WINDOW_DAYS must be at least 1 and REVIEW_EDIT_HOURS at least 0."
             )
+        if not 0 <= settings.courses.refund_days <= 365:
+            raise ConfigError("COURSE_REFUND_DAYS must be between 0 and 365.")
+        if not 0 <= settings.courses.refund_max_progress <= 100:
+            raise ConfigError("COURSE_REFUND_MAX_PROGRESS must be between 0 and 100 percent.")
         if not 0 <= settings.marketplace.platform_fee_bps <= 10_000:
             raise ConfigError("PLATFORM_FEE_BPS must be between 0 and 10000 basis points.")
         for name, minutes in (

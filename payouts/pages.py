@@ -94,6 +94,7 @@ async def _checkout_view(
         error=error,
         open=payment.status in (PaymentStatus.REQUIRES_PAYMENT.value, "processing"),
         next_url=_next_url(lines),
+        w=KINDS.wording(payment.kind),
         return_url=str(request.base_url).rstrip("/") + f"/checkout/{payment.id}/return",
     )
 
@@ -125,8 +126,8 @@ async def demo_pay(request: Request[Any, Any, Any], payment_id: FromPath[int]) -
 
 @get("/checkout/{payment_id:int}/return", access=Access.STUDENT, include_in_schema=False)
 async def checkout_return(request: Request[Any, Any, Any], payment_id: FromPath[int]) -> Template:
-    """Where Stripe (and the demo step) send the payer back; it follows the payment until the
-    lesson is confirmed."""
+    """Where Stripe (and the demo step) send the payer back; it follows the payment until what
+    was bought is delivered (the lesson confirmed, the course open)."""
     payment = await _my_payment(request, payment_id)
     lines = await _lines(request, payment)
     delivered = all(view is not None and view.state != "held" for _, view in lines)
@@ -137,6 +138,7 @@ async def checkout_return(request: Request[Any, Any, Any], payment_id: FromPath[
         lines=lines,
         waiting=payment.status != PaymentStatus.SUCCEEDED.value or not delivered,
         next_url=_next_url(lines),
+        w=KINDS.wording(payment.kind),
     )
 
 

@@ -1,7 +1,7 @@
 """What can be bought, and who fulfils it: the seam between payments and the higher packages.
 
 Payments know nothing of bookings or courses. A purchase is a kind (``booking``,
-``booking_series``, later ``course``), a reference, a payer, a payee and lines with
+``booking_series``, ``course``), a reference, a payer, a payee and lines with
 server-computed amounts. The package that sells a kind registers a ``PurchaseKind`` (wired by
 the composition root, ``marketplace/app.py``); payments call it *inside the transaction that
 records the money*, so "payment recorded" and "lesson confirmed" commit together or not at all.
@@ -50,6 +50,21 @@ class LineView:
     counterpart: str = ""  # the other person (the student, for a tutor)
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How the checkout pages speak of what a kind sells (a lesson, a course)."""
+
+    heading: str = "Pay"
+    back: str = "Back"  # the link back to what is bought
+    go: str = "Continue"  # the link to it once paid
+    done_title: str = "Paid!"
+    done_text: str = "Thank you."
+    waiting_text: str = "Confirming your purchase…"
+    note: str = ""  # the small print under the price
+    list_url: str = "/"
+    list_label: str = "Home"
+
+
 class PurchaseKind(Protocol):
     async def check_payable(self, session: AsyncSession, purchase: Purchase, now: datetime) -> None:
         """Lock what is bought and raise (403/409) if it cannot be paid for now."""
@@ -83,6 +98,19 @@ class PurchaseKind(Protocol):
         """An attempt failed. Returns whether the purchase may still be paid (a retry)."""
         ...
 
+    async def refunded(
+        self,
+        session: AsyncSession,
+        payment: Payment,
+        item: PaymentItem,
+        *,
+        full: bool,
+        initiated_by: str,
+    ) -> None:
+        """A refund of the line was recorded (by the seller's policy, an admin, the system or
+        at the provider); ``full``: nothing of the line is left to refund."""
+        ...
+
     async def dispute_changed(
         self,
         session: AsyncSession,
@@ -103,9 +131,14 @@ class Registry:
 
     def __init__(self) -> None:
         self._kinds: dict[str, PurchaseKind] = {}
+        self._wording: dict[str, Wording] = {}
 
-    def register(self, kind: str, handler: PurchaseKind) -> None:
+    def register(self, kind: str, handler: PurchaseKind, wording: Wording | None = None) -> None:
         self._kinds[kind] = handler
+        self._wording[kind] = wording or Wording()
+
+    def wording(self, kind: str) -> Wording:
+        return self._wording.get(kind) or Wording()
 
     def get(self, kind: str) -> PurchaseKind:
         try:

@@ -29,6 +29,7 @@ from payouts.models import (
     Transfer,
     TransferReversal,
 )
+from payouts.purchases import KINDS
 from payouts.runtime import Payments
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,18 @@ async def refund_line(
     session.add(refund)
     await session.flush()
     defer_job(session, REFUND_TASK, refund.id)
+    await tell_seller(session, payment, item, initiated_by)
     return refund
+
+
+async def tell_seller(
+    session: AsyncSession, payment: Payment, item: PaymentItem, initiated_by: str
+) -> None:
+    """Let the seller react to a refund in its transaction (a course ends its enrolment)."""
+    full = await refunded_so_far(session, item.id) >= item.amount_minor
+    await KINDS.get(payment.kind).refunded(
+        session, payment, item, full=full, initiated_by=initiated_by
+    )
 
 
 async def refund_item(

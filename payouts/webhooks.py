@@ -214,6 +214,7 @@ async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> str:
         session.add(refund)
         await session.flush()
         await refunds.book_refund(session, payment, item, refund)
+        await refunds.tell_seller(session, payment, item, "provider")
         extra -= part
         if extra <= 0:
             break

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.errors import Conflict, Forbidden, NotFound
 from payouts import checkout, refunds, settlement
 from payouts.models import Payment, PaymentItem
-from payouts.purchases import Line, LineView, Purchase
+from payouts.purchases import Line, LineView, Purchase, Wording
 from payouts.runtime import Payments
 from scheduling import lifecycle
 from scheduling.lifecycle import HOLD_DURATION, Action, Actor, State, Transition
@@ -32,6 +32,18 @@ ITEM = "booking"  # every line is one booking
 # However often a payment is retried, a slot is never held longer than this.
 MAX_HOLD = timedelta(minutes=60)
 _PAID = {State.CONFIRMED, State.COMPLETED, State.SETTLED}
+WORDING = Wording(
+    heading="Pay for your booking",
+    back="Back to the lesson",
+    go="Go to the lesson",
+    done_title="Booked!",
+    done_text="Your lesson is confirmed.",
+    waiting_text="Confirming your lesson…",
+    note="The price is set by the tutor; the lesson is confirmed as soon as the payment goes "
+    "through. Free cancellation follows the tutor's policy shown on the lesson page.",
+    list_url="/lessons",
+    list_label="My lessons",
+)
 
 
 class HoldExpired(Conflict):
@@ -213,6 +225,18 @@ class BookingPurchases:
                 await self._move(session, booking, "adjust_hold", now)
                 booking.hold_expires_at = first_expiry
         return payable
+
+    async def refunded(
+        self,
+        session: AsyncSession,
+        payment: Payment,
+        item: PaymentItem,
+        *,
+        full: bool,
+        initiated_by: str,
+    ) -> None:
+        """Nothing to do: the lifecycle decides lesson refunds, and an admin's refund is money
+        only (the lesson keeps its state)."""
 
     async def dispute_changed(
         self, session: AsyncSession, payment: Payment, items: Sequence[PaymentItem], outcome: str

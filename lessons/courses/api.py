@@ -13,11 +13,13 @@ from sqlalchemy import select
 from lessons import progress
 from lessons._web import me, services_of, signer_of
 from lessons.certificates.models import Certificate
-from lessons.courses import catalogue, media_service, service
+from lessons.courses import catalogue, media_service, orders, refund_policy, service
 from lessons.courses import enrolment as enrolments
-from lessons.courses.models import Course, Enrolment
+from lessons.courses.models import Course, CourseOrder, Enrolment
+from lessons.courses.order_kind import state_of
 from lessons.courses.presenters import course_out, summary_out
 from lessons.courses.schemas import (
+    CourseOrderOut,
     CourseOut,
     CoursePage,
     EnrolmentOut,
@@ -25,6 +27,8 @@ from lessons.courses.schemas import (
 )
 from marketplace.errors import NotFound
 from marketplace.web.access import Access, principal_of
+from payouts.schemas import PaymentOut
+from payouts.web import payment_out, payments_of
 
 # Uploads are streamed to disk; this is the request cap (the per-kind limits are settings).
 Instrument = Annotated[str | None, QueryParameter(description="Instrument slug.", max_length=40)]
@@ -43,13 +47,16 @@ class ProgressOut(msgspec.Struct):
     certificate_code: str | None
 
 
-async def enrolment_out(session: Any, enrolment: Enrolment, course: Course) -> EnrolmentOut:
+async def enrolment_out(
+    session: Any, enrolment: Enrolment, course: Course, refund_max_progress: int
+) -> EnrolmentOut:
     plan = await service.outline(session, course)
     done = progress.done_items(await progress.states(session, enrolment))
     nxt = progress.continue_item(plan, enrolment, done)
     certificate = await session.scalar(
         select(Certificate).where(Certificate.enrolment_id == enrolment.id)
     )
+    offer = await refund_policy.offer(session, enrolment, refund_max_progress, datetime.now(UTC))
     return EnrolmentOut(
         id=enrolment.id,
         course_id=course.id,
@@ -60,6 +67,28 @@ async def enrolment_out(session: Any, enrolment: Enrolment, course: Course) -> E
         completed_at=enrolment.completed_at.isoformat() if enrolment.completed_at else None,
         continue_item_id=nxt.id if nxt else None,
         certificate_code=certificate.code if certificate else None,
+        order_id=offer.order_id,
+        refundable=offer.allowed,
+        refundable_until=offer.until.isoformat() if offer.until and offer.allowed else None,
+        refund_refusal=offer.reason if offer.order_id is not None else "",
+        ended_at=enrolment.ended_at.isoformat() if enrolment.ended_at else None,
+        end_reason=enrolment.end_reason,
+    )
+
+
+def order_out(order: CourseOrder) -> CourseOrderOut:
+    return CourseOrderOut(
+        id=order.id,
+        course_id=order.course_id,
+        title=order.title,
+        status=order.status,
+        price_minor=order.price_minor,
+        currency=order.currency,
+        payment_id=order.payment_id,
+        paid_at=order.paid_at.isoformat() if order.paid_at else None,
+        refundable_until=order.refundable_until.isoformat() if order.refundable_until else None,
+        settled=state_of(order) == "settled",
+        closed_reason=order.closed_reason,
     )
 
 
@@ -118,17 +147,45 @@ class CatalogueController(Controller):
     async def enrol(
         self, request: Request[Any, Any, Any], course_id: FromPath[int]
     ) -> EnrolmentOut:
-        """Free courses; 409 ``payment_required`` for paid ones, ``already_enrolled`` twice."""
-        async with services_of(request).transaction() as session:
+        """Free courses; 409 ``payment_required`` for paid ones (buy them), ``already_enrolled``
+        twice, ``own_course``."""
+        services = services_of(request)
+        async with services.transaction() as session:
             enrolment = await enrolments.enrol(session, course_id, me(request).id)
             course = await service.load_course(session, course_id)
-            return await enrolment_out(session, enrolment, course)
+            return await enrolment_out(
+                session, enrolment, course, services.settings.courses.refund_max_progress
+            )
 
-    @post("/{course_id:int}/buy", access=Access.STUDENT, status_code=201)
-    async def buy(self, request: Request[Any, Any, Any], course_id: FromPath[int]) -> None:
-        """Paid courses: answers 409 ``payment_required`` until course checkout opens."""
-        async with services_of(request).transaction() as session:
-            await enrolments.buy(session, course_id, me(request).id)
+    @post("/{course_id:int}/buy", access=Access.STUDENT, status_code=200)
+    async def buy(self, request: Request[Any, Any, Any], course_id: FromPath[int]) -> PaymentOut:
+        """Open (or reuse) your order and its checkout, at the course's price on the server.
+        Give ``client_secret`` to Stripe's Payment Element (``mode`` ``demo``: pay on
+        ``checkout_url``); you are enrolled when the payment succeeds. 404
+        ``course_not_found`` (not published); 409 ``own_course``, ``course_free`` (enrol
+        instead), ``already_enrolled``, ``payouts_not_enabled``."""
+        principal = me(request)
+        async with payments_of(request) as pay:
+            payment = await orders.buy(pay, course_id, principal.id)
+            return payment_out(payment, pay.gateway, principal.id)
+
+    @post("/{course_id:int}/refund", access=Access.STUDENT, status_code=200)
+    async def refund(
+        self, request: Request[Any, Any, Any], course_id: FromPath[int]
+    ) -> CourseOrderOut:
+        """Your money back for a course you bought, in full; your access ends. Allowed within
+        the refund window while you have completed less than the stated share of it and have no
+        certificate, once per course: 409 ``refund_not_allowed`` (the message says why)."""
+        services = services_of(request)
+        async with services.transaction() as session:
+            order = await refund_policy.request_refund(
+                session,
+                course_id,
+                me(request).id,
+                services.settings.courses.refund_max_progress,
+                datetime.now(UTC),
+            )
+            return order_out(order)
 
     @post("/{course_id:int}/items/{item_id:int}/progress", access=Access.USER, status_code=200)
     async def record_progress(
@@ -178,10 +235,25 @@ class MyCoursesController(Controller):
 
     @get("/", access=Access.USER)
     async def mine(self, request: Request[Any, Any, Any]) -> list[EnrolmentOut]:
-        """Your enrolments with progress, where to continue, and the certificate."""
-        async with services_of(request).sessions() as session:
+        """Your enrolments with progress, where to continue, the certificate, and for a bought
+        course whether it can still be refunded. Ended enrolments (refunded, charged back) are
+        not listed."""
+        services = services_of(request)
+        async with services.sessions() as session:
             rows = await enrolments.my_enrolments(session, me(request).id)
-            return [await enrolment_out(session, e, c) for e, c in rows]
+            limit = services.settings.courses.refund_max_progress
+            return [await enrolment_out(session, e, c, limit) for e, c in rows]
 
 
-ROUTES = [CatalogueController, MyCoursesController]
+class MyOrdersController(Controller):
+    path = "/api/v1/me/course-orders"
+    tags = ["courses"]
+
+    @get("/", access=Access.USER)
+    async def mine(self, request: Request[Any, Any, Any]) -> list[CourseOrderOut]:
+        """Your course purchases that were paid, newest first, with what became of them."""
+        async with services_of(request).sessions() as session:
+            return [order_out(o) for o in await orders.orders_of(session, me(request).id)]
+
+
+ROUTES = [CatalogueController, MyCoursesController, MyOrdersController]

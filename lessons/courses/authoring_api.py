@@ -49,6 +49,9 @@ class StudentProgressOut(msgspec.Struct):
     certificate_code: str | None
     certificate_revoked: bool
     quiz_best: dict[str, float]
+    ended_at: str | None = None
+    """Set when the student's access ended (``end_reason``: refunded, dispute_lost)."""
+    end_reason: str = ""
 
 
 class AuthoringController(Controller):
@@ -307,6 +310,8 @@ async def student_progress(session: Any, course: Course) -> list[StudentProgress
                 quiz_best={
                     str(q): best[(q, e.student_id)] for q in quiz_ids if (q, e.student_id) in best
                 },
+                ended_at=e.ended_at.isoformat() if e.ended_at else None,
+                end_reason=e.end_reason,
             )
         )
     return out

@@ -1,4 +1,4 @@
-"""Course tables: course → modules → items, uploaded media, enrolments and progress."""
+"""Course tables: course → modules → items, uploaded media, orders, enrolments and progress."""
 
 from __future__ import annotations
 
@@ -50,6 +50,25 @@ class EnrolmentSource(StrEnum):
     FREE = "free"
     PURCHASE = "purchase"
     ADMIN = "admin"
+
+
+class EnrolmentEnd(StrEnum):
+    """Why an enrolment ended (the row and its progress stay; access is gone)."""
+
+    REFUNDED = "refunded"  # the order that granted it was refunded in full
+    DISPUTE_LOST = "dispute_lost"  # the student's bank took the payment back
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"  # the checkout is open; nothing paid yet
+    PAID = "paid"  # paid: the student is enrolled through this order
+    DISPUTED = "disputed"  # the card payment is disputed; access stays until it is decided
+    REFUNDED = "refunded"  # refunded in full (on request, by an admin, or never delivered)
+    CHARGED_BACK = "charged_back"  # a dispute was lost: the bank took the money back
+    CANCELLED = "cancelled"  # abandoned or replaced before it was paid
+
+
+_ORDER_STATES_SQL = ", ".join(f"'{s.value}'" for s in OrderStatus)
 
 
 class Course(Timestamped, Base):
@@ -147,11 +166,54 @@ class CourseMedia(Timestamped, Base):
     error: Mapped[str] = mapped_column(Text, server_default="")
 
 
+class CourseOrder(Timestamped, Base):
+    """One student's attempt to buy one course, priced by the server when it opened.
+
+    Payments address the order (its id is the payment's reference and line), never the
+    course, so settlement, refunds and disputes reach exactly one student's purchase. A
+    student has at most one open order per course (a partial unique index).
+    """
+
+    __tablename__ = "course_orders"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_ORDER_STATES_SQL})", name="known_status"),
+        CheckConstraint("price_minor > 0", name="price_positive"),
+        CheckConstraint("refund_days >= 0", name="refund_days"),
+        Index(
+            "uq_course_orders_open",
+            "course_id",
+            "student_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("ix_course_orders_student", "student_id", "created_at"),
+        Index("ix_course_orders_settlement", "status", "refundable_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(String(140))  # the course's title when ordered
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), server_default=OrderStatus.OPEN.value)
+    # The refund window promised when the order opened (COURSE_REFUND_DAYS at the time).
+    refund_days: Mapped[int] = mapped_column(SmallInteger)
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)  # the payment that paid it
+    paid_at: Mapped[datetime | None]
+    refundable_until: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]  # the tutor's transfer was recorded
+    refund_requested_at: Mapped[datetime | None]  # the student asked for their money back
+    closed_reason: Mapped[str] = mapped_column(String(300), server_default="")
+
+
 class Enrolment(Base):
     __tablename__ = "course_enrolments"
     __table_args__ = (
         UniqueConstraint("course_id", "student_id", name="uq_course_enrolments_course_student"),
         CheckConstraint("source IN ('free', 'purchase', 'admin')", name="known_source"),
+        CheckConstraint("end_reason IN ('', 'refunded', 'dispute_lost')", name="known_end_reason"),
         Index("ix_course_enrolments_student", "student_id"),
     )
 
@@ -167,6 +229,14 @@ class Enrolment(Base):
     last_activity_at: Mapped[datetime | None]
     progress_percent: Mapped[int] = mapped_column(SmallInteger, server_default="0")
     completed_at: Mapped[datetime | None]
+    # An ended enrolment gives no access (the course is gone from "My courses", items and
+    # quizzes refuse), but keeps its progress and certificate; buying again reopens it.
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str] = mapped_column(String(16), server_default="")
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
 
 
 class ItemProgress(Base):

@@ -18,7 +18,7 @@ from lessons._web import language_choices, me, services_of, signer_of
 from lessons.certificates.models import Certificate
 from lessons.courses import catalogue as catalogue_service
 from lessons.courses import enrolment as enrolments
-from lessons.courses import service
+from lessons.courses import orders, refund_policy, service
 from lessons.courses.presenters import course_out, summary_out
 from lessons.courses.tutor_pages import ROUTES as TUTOR_ROUTES
 from lessons.quizzes import service as quizzes
@@ -26,6 +26,8 @@ from marketplace.errors import DomainError, NotFound
 from marketplace.web.access import Access, principal_of
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
+from payouts import accounts as payout_accounts
+from payouts.web import payments_of
 
 PER_PAGE = 24
 NOTICES.update(
@@ -43,6 +45,7 @@ NOTICES.update(
         "retrying": "Converting again.",
         "enrolled": "You are enrolled. Enjoy the course!",
         "module_deleted": "Module deleted.",
+        "course_refunded": "Your refund is on its way; your access to the course has ended.",
     }
 )
 
@@ -113,6 +116,22 @@ async def _course_context(request: Request[Any, Any, Any], course_id: int) -> di
             else None
         )
         name = await service.tutor_name(session, course.tutor_id)
+        settings = services.settings.courses
+        offer = (
+            await refund_policy.offer(
+                session, enrolment, settings.refund_max_progress, datetime.now(UTC)
+            )
+            if enrolment
+            else None
+        )
+        ended = (
+            await enrolments.enrolment_of(session, course.id, viewer.id, include_ended=True)
+            if viewer and enrolment is None
+            else None
+        )
+        sellable = course.is_free or await payout_accounts.can_receive_payouts(
+            session, course.tutor_id
+        )
     owner = viewer is not None and viewer.id == course.tutor_id
     done = progress.done_items(states or {})
     nxt = progress.continue_item(plan, enrolment, done) if enrolment else None
@@ -131,6 +150,11 @@ async def _course_context(request: Request[Any, Any, Any], course_id: int) -> di
         "preview": owner and enrolment is None,
         "continue_item": nxt,
         "certificate": certificate,
+        "refund": offer if offer and offer.order_id is not None else None,
+        "ended": ended,
+        "sellable": sellable,
+        "refund_days": settings.refund_days,
+        "refund_max_progress": settings.refund_max_progress,
     }
 
 
@@ -167,24 +191,48 @@ async def enrol_form(request: Request[Any, Any, Any], course_id: FromPath[int]) 
     return redirect(f"/courses/{course_id}/continue", "enrolled")
 
 
+async def _course_error(
+    request: Request[Any, Any, Any], course_id: int, exc: DomainError
+) -> Template:
+    context = await _course_context(request, course_id)
+    return page(
+        request,
+        "lessons/course.html",
+        status_code=exc.status_code,
+        can_enrol=True,
+        error=exc.message,
+        **context,
+    )
+
+
 @post("/courses/{course_id:int}/buy", access=Access.STUDENT, include_in_schema=False)
 async def buy_form(request: Request[Any, Any, Any], course_id: FromPath[int]) -> Any:
+    """ "Buy": on to the checkout (the demo payment step, or Stripe's Payment Element)."""
     try:
-        async with services_of(request).transaction() as session:
-            await enrolments.buy(session, course_id, me(request).id)
+        async with payments_of(request) as pay:
+            payment = await orders.buy(pay, course_id, me(request).id)
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        context = await _course_context(request, course_id)
-        return page(
-            request,
-            "lessons/course.html",
-            status_code=exc.status_code,
-            can_enrol=True,
-            error=exc.message,
-            **context,
-        )
-    return redirect(f"/courses/{course_id}")
+        return await _course_error(request, course_id, exc)
+    return redirect(f"/checkout/{payment.id}")
+
+
+@post("/courses/{course_id:int}/refund", access=Access.STUDENT, include_in_schema=False)
+async def refund_form(request: Request[Any, Any, Any], course_id: FromPath[int]) -> Any:
+    services = services_of(request)
+    try:
+        async with services.transaction() as session:
+            await refund_policy.request_refund(
+                session,
+                course_id,
+                me(request).id,
+                services.settings.courses.refund_max_progress,
+                datetime.now(UTC),
+            )
+    except DomainError as exc:
+        return await _course_error(request, course_id, exc)
+    return redirect(f"/courses/{course_id}", "course_refunded")
 
 
 @get("/courses/{course_id:int}/continue", access=Access.USER, include_in_schema=False)
@@ -286,10 +334,23 @@ async def complete_form(
 async def my_courses(request: Request[Any, Any, Any]) -> Template:
     from lessons.courses.api import enrolment_out
 
-    async with services_of(request).sessions() as session:
+    services = services_of(request)
+    limit = services.settings.courses.refund_max_progress
+    async with services.sessions() as session:
         rows = await enrolments.my_enrolments(session, me(request).id)
-        outs = [await enrolment_out(session, e, c) for e, c in rows]
-    return page(request, "lessons/my_courses.html", enrolments=outs)
+        outs = [await enrolment_out(session, e, c, limit) for e, c in rows]
+        ended = await enrolments.my_enrolments(session, me(request).id, ended=True)
+    return page(
+        request,
+        "lessons/my_courses.html",
+        enrolments=outs,
+        refund_until={
+            e.course_id: datetime.fromisoformat(e.refundable_until)
+            for e in outs
+            if e.refundable_until
+        },
+        ended=[(e, c) for e, c in ended],
+    )
 
 
 ROUTES = [
@@ -297,6 +358,7 @@ ROUTES = [
     course_page,
     enrol_form,
     buy_form,
+    refund_form,
     continue_course,
     item_page,
     complete_form,

@@ -138,3 +138,27 @@ class EnrolmentOut(msgspec.Struct):
     completed_at: str | None
     continue_item_id: int | None
     certificate_code: str | None
+    order_id: int | None = None
+    """The purchase that granted a bought course (its refund is asked for on the course)."""
+    refundable: bool = False
+    """Whether ``POST /api/v1/courses/{id}/refund`` would be accepted now."""
+    refundable_until: str | None = None
+    refund_refusal: str = ""
+    """Why a bought course cannot be refunded now (empty when it can, or was not bought)."""
+    ended_at: str | None = None
+    end_reason: str = ""
+
+
+class CourseOrderOut(msgspec.Struct):
+    id: int
+    course_id: int
+    title: str
+    status: str
+    """open, paid, disputed, refunded, charged_back or cancelled."""
+    price_minor: int
+    currency: str
+    payment_id: int | None
+    paid_at: str | None
+    refundable_until: str | None
+    settled: bool
+    closed_reason: str

@@ -70,7 +70,9 @@ async def viewable_course(
             return course
         enrolled = await session.scalar(
             select(Enrolment.id).where(
-                Enrolment.course_id == course.id, Enrolment.student_id == viewer_id
+                Enrolment.course_id == course.id,
+                Enrolment.student_id == viewer_id,
+                Enrolment.ended_at.is_(None),
             )
         )
         if enrolled is not None:

@@ -163,7 +163,11 @@ async def context(session: AsyncSession, quiz_id: int) -> QuizContext:
 async def _enrolment(session: AsyncSession, course: Course, student_id: int) -> Enrolment:
     enrolment = await session.scalar(
         select(Enrolment)
-        .where(Enrolment.course_id == course.id, Enrolment.student_id == student_id)
+        .where(
+            Enrolment.course_id == course.id,
+            Enrolment.student_id == student_id,
+            Enrolment.ended_at.is_(None),
+        )
         .with_for_update()
     )
     if enrolment is None:
@@ -350,6 +354,10 @@ async def submit(
         )
     if len(answers) > len(attempt.question_ids):
         raise ValidationFailed({"answers": "Answer only the questions of this attempt."})
+    if attempt.enrolment_id is not None and not attempt.preview:
+        enrolment = await session.get(Enrolment, attempt.enrolment_id, with_for_update=True)
+        if enrolment is None or not enrolment.active:
+            raise NotFound("Your access to this course has ended.", code="not_enrolled")
     await _grade(session, ctx.quiz, attempt, answers, now, AttemptStatus.SUBMITTED)
     if attempt.passed and not attempt.preview and attempt.enrolment_id is not None:
         enrolment = await session.get(Enrolment, attempt.enrolment_id)

@@ -25,7 +25,8 @@
     event.preventDefault();
     button.disabled = true;
     message.hidden = true;
-    // Tell Duet a payment is in progress: it checks the hold and keeps the slot meanwhile.
+    // Tell Duet a payment is in progress: it checks the purchase can still be paid (and
+    // keeps a lesson's slot held meanwhile).
     const started = await fetch("/api/v1/payments/" + form.dataset.payment + "/attempt", {
       method: "POST",
       credentials: "same-origin",
@@ -33,7 +34,7 @@
     });
     if (!started.ok) {
       const body = await started.json().catch(function () { return {}; });
-      show(body.message || "This booking can no longer be paid for.");
+      show(body.message || "This can no longer be paid for.");
       return;
     }
     const result = await stripe.confirmPayment({

@@ -120,3 +120,29 @@ def published_course(
     r = client.post(f"/api/v1/tutor/courses/{c['id']}/publish", headers=tutor)
     assert r.status_code == 200, r.text
     return {"course": r.json(), "text": text, "quiz": quiz}
+
+
+def finish_course(client: TestClient[Any], student: dict[str, str], built: dict[str, Any]) -> Any:
+    """Complete the course of ``published_course`` (the text, then pass the quiz)."""
+    cid = built["course"]["id"]
+    done = client.post(
+        f"/api/v1/courses/{cid}/items/{built['text']['id']}/progress",
+        json={"completed": True},
+        headers=student,
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["progress_percent"] == 50 and done.json()["certificate_code"] is None
+    a = client.post(f"/api/v1/quizzes/{built['quiz']['quiz_id']}/attempts", headers=student).json()
+    answers = {}
+    for q in a["questions"]:
+        if q["kind"] == "single":
+            answers[str(q["id"])] = next(
+                c["id"] for c in q["choices"] if c["text"] == "Minor pentatonic"
+            )
+        else:
+            answers[str(q["id"])] = "12"
+    r = client.post(
+        f"/api/v1/quiz-attempts/{a['id']}/submit", json={"answers": answers}, headers=student
+    )
+    assert r.status_code == 200 and r.json()["passed"], r.text
+    return r

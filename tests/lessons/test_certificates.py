@@ -19,8 +19,8 @@ from lessons.certificates.signing import public_key_from_multikey, verify
 from marketplace.app import create_app
 from marketplace.settings import ConfigError, Settings
 from tests.helpers import account
+from tests.lessons.helpers import finish_course as _finish
 from tests.lessons.helpers import published_course, user
-from tests.lessons.test_courses_api import _finish
 
 
 def _certificate(client: TestClient[Any]) -> tuple[str, dict[str, str], dict[str, str]]:

@@ -19,8 +19,11 @@ from lessons.quizzes import service as quizzes
 from lessons.quizzes.models import Question
 from marketplace.accounts.models import User
 from marketplace.app import demo_extras
-from marketplace.seed.load import seed_demo
+from marketplace.seed.load import DEMO_PASSWORD, seed_demo
 from marketplace.settings import Settings
+from tests.helpers import login
+from tests.payouts.flow import Env, ledger_is_balanced, pay
+from tests.scheduling.helpers import sql
 
 
 async def test_demo_courses_are_published_idempotent_and_completable(
@@ -69,3 +72,25 @@ async def test_demo_courses_are_published_idempotent_and_completable(
 
 def test_demo_extras_without_settings_skip_courses(settings: Settings) -> None:
     assert len(demo_extras(replace(settings))) == len(demo_extras()) + 1
+
+
+async def test_the_paid_demo_course_is_bought_through_the_demo_gateway(
+    demo_env: Env, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """On the embedded default (no Stripe keys) a demo student buys "Jazz harmony for
+    pianists" through the demo payment step and can open its first item."""
+    await seed_demo(sessions, "EUR", tutor_count=8, extras=demo_extras(settings))
+    client = demo_env.client
+    [(jazz_id, price)] = sql(client, "SELECT id, price_minor FROM courses WHERE title = $1", JAZZ)
+    student = login(client, "student1@demo.duet.example", DEMO_PASSWORD)
+    r = client.post(f"/api/v1/courses/{jazz_id}/buy", headers=student)
+    assert r.status_code == 200, r.text
+    payment = r.json()
+    assert payment["mode"] == "demo" and payment["amount_minor"] == price
+    pay(demo_env, payment)
+    [mine] = client.get("/api/v1/me/courses", headers=student).json()
+    assert mine["course_id"] == jazz_id and mine["source"] == "purchase"
+    detail = client.get(f"/api/v1/courses/{jazz_id}", headers=student).json()
+    first = detail["modules"][0]["items"][0]
+    assert first["body_html"]  # the first item's content is served to the buyer
+    assert ledger_is_balanced(demo_env)["student/card"] == -price

@@ -65,7 +65,7 @@ def test_catalogue_course_and_my_courses_pages(client: TestClient[Any]) -> None:
     _page_login(client, student)
     token = _csrf(client, f"/courses/{cid}")
     r = client.post(f"/courses/{cid}/buy", data={"_csrf_token": token})
-    assert r.status_code == 409 and "not available yet" in r.text
+    assert r.status_code == 409 and "payout account is not set up" in r.text
     assert "You are not enrolled" in client.get("/my/courses").text
     assert client.get(f"/courses/{cid}/items/{built['text']['id']}").status_code == 404
 

@@ -55,6 +55,9 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("DELETE", "/api/v1/me/blocks/999999", None, Access.USER),
     ("GET", "/api/v1/admin/reports", None, Access.ADMIN),
     ("POST", "/api/v1/admin/reports/1/handle", {"outcome": "resolved"}, Access.ADMIN),
+    ("POST", "/api/v1/courses/1/buy", None, Access.STUDENT),
+    ("POST", "/api/v1/courses/1/refund", None, Access.STUDENT),
+    ("GET", "/api/v1/me/course-orders", None, Access.USER),
 ]
 ROLES = ["student", "tutor", "admin"]
 

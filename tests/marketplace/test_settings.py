@@ -37,8 +37,18 @@ def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
         ({"PLATFORM_FEE_BPS": "lots"}, "PLATFORM_FEE_BPS"),
         ({"PLATFORM_FEE_BPS": "20000"}, "PLATFORM_FEE_BPS"),
         ({"SECURE_COOKIES": "maybe"}, "SECURE_COOKIES"),
+        ({"COURSE_REFUND_DAYS": "400"}, "COURSE_REFUND_DAYS"),
+        ({"COURSE_REFUND_DAYS": "soon"}, "COURSE_REFUND_DAYS"),
+        ({"COURSE_REFUND_MAX_PROGRESS": "120"}, "COURSE_REFUND_MAX_PROGRESS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         Settings.from_env(env)
+
+
+def test_course_refund_window_and_limit() -> None:
+    defaults = Settings.from_env({}).courses
+    assert (defaults.refund_days, defaults.refund_max_progress) == (14, 20)
+    chosen = Settings.from_env({"COURSE_REFUND_DAYS": "0", "COURSE_REFUND_MAX_PROGRESS": "5"})
+    assert (chosen.courses.refund_days, chosen.courses.refund_max_progress) == (0, 5)
