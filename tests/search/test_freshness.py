@@ -44,7 +44,10 @@ def _next_free(client: TestClient[Any], tutor_id: int) -> datetime:
 def test_a_booking_takes_the_next_free_slot_and_its_cancellation_gives_it_back(
     client: TestClient[Any], queue: DramatiqQueue
 ) -> None:
-    tutor_id, _ = approved_tutor(client, rules={"min_notice_minutes": 120})
+    # Open around the clock, so the time right after the booked hour is always free (with the
+    # default 09:00-21:00 the booked hour could be the day's last, whatever time the test runs).
+    all_day = [(d, "00:00", "24:00") for d in ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]]
+    tutor_id, _ = approved_tutor(client, windows=all_day, rules={"min_notice_minutes": 120})
     run_jobs(queue)
     first = _next_free(client, tutor_id)
     assert first >= datetime.now(UTC) + timedelta(minutes=119)
