@@ -9,7 +9,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marketplace.db import Base, load_models
+from marketplace.app import load_models
+from marketplace.db import Base
 from marketplace.settings import Settings
 
 load_models()
