@@ -12,6 +12,8 @@ from lessons.certificates.signing import signer_for
 from lessons.courses.api import ROUTES as COURSE_API
 from lessons.courses.authoring_api import ROUTES as AUTHORING_API
 from lessons.courses.pages import ROUTES as COURSE_PAGES
+from lessons.discussions.api import ROUTES as DISCUSSION_API
+from lessons.discussions.pages import ROUTES as DISCUSSION_PAGES
 from lessons.notes.api import ROUTES as NOTES_ROUTES
 from lessons.quizzes.api import ROUTES as QUIZ_API
 from lessons.quizzes.pages import ROUTES as QUIZ_PAGES
@@ -33,6 +35,8 @@ def routes(settings: Settings) -> list[Any]:
         *QUIZ_PAGES,
         *CERTIFICATE_ROUTES,
         *NOTES_ROUTES,
+        *DISCUSSION_API,
+        *DISCUSSION_PAGES,
         create_static_files_router(
             path="/static/lessons",
             directories=[STATIC],

@@ -128,6 +128,7 @@ def load_models() -> None:
     """
     from lessons.certificates import models as _certificates  # noqa: F401
     from lessons.courses import models as _courses  # noqa: F401
+    from lessons.discussions import models as _discussions  # noqa: F401
     from lessons.notes import models as _notes  # noqa: F401
     from lessons.quizzes import models as _quizzes  # noqa: F401
     from marketplace.accounts import models as _accounts  # noqa: F401

@@ -218,6 +218,13 @@ class CourseSettings:
     refund_max_progress: int = 20
     """``COURSE_REFUND_MAX_PROGRESS``: a course is refundable on request only while the
     student has completed less than this percentage of it (and has no certificate)."""
+    discussion_posts_per_minute: int = 10
+    """``DISCUSSION_POST_RATE_LIMIT``: course discussion posts (threads and replies) one user
+    may write per minute."""
+    discussion_threads_per_day: int = 20
+    """``DISCUSSION_THREAD_RATE_LIMIT``: course discussion threads one user may start per day."""
+    discussion_max_chars: int = 8000
+    """``DISCUSSION_MAX_CHARS``: longest discussion post."""
     signing_key: str = ""
     """``CERTIFICATE_SIGNING_KEY``: the Ed25519 private key (32 bytes, base64url) that signs
     Open Badges credentials. Required unless running on the embedded default."""
@@ -306,6 +313,9 @@ class Settings:
                 hls_min_seconds=float(env.get("COURSE_HLS_MIN_SECONDS") or 600),
                 refund_days=_int(env, "COURSE_REFUND_DAYS", 14),
                 refund_max_progress=_int(env, "COURSE_REFUND_MAX_PROGRESS", 20),
+                discussion_posts_per_minute=_int(env, "DISCUSSION_POST_RATE_LIMIT", 10),
+                discussion_threads_per_day=_int(env, "DISCUSSION_THREAD_RATE_LIMIT", 20),
+                discussion_max_chars=_int(env, "DISCUSSION_MAX_CHARS", 8000),
                 signing_key=env.get("CERTIFICATE_SIGNING_KEY", "").strip(),
             ),
             video=_video_settings(env, var_dir),
