@@ -36,6 +36,17 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("POST", "/api/v1/certificates/ABC/revoke", {"reason": "xxxxx"}, Access.USER),
     ("GET", "/api/v1/bookings/1/notes", None, Access.USER),
     ("POST", "/api/v1/bookings/1/practice", {}, Access.USER),
+    ("GET", "/api/v1/courses/1/discussions", None, Access.USER),
+    ("POST", "/api/v1/courses/1/discussions", {"title": "x"}, Access.USER),
+    ("GET", "/api/v1/courses/1/discussions/1", None, Access.USER),
+    ("POST", "/api/v1/courses/1/discussions/1/posts", {"body": "x"}, Access.USER),
+    ("PUT", "/api/v1/courses/1/discussions/1/pin", {"pinned": True}, Access.USER),
+    ("PUT", "/api/v1/courses/1/discussions/1/lock", {"locked": True}, Access.USER),
+    ("POST", "/api/v1/courses/1/discussions/attachments", None, Access.USER),
+    ("PUT", "/api/v1/discussion-posts/1/answer", {"answer": True}, Access.USER),
+    ("PUT", "/api/v1/discussion-posts/1/hidden", {"hidden": True}, Access.USER),
+    ("POST", "/api/v1/discussion-posts/1/report", {"reason": "spam"}, Access.USER),
+    ("GET", "/api/v1/discussion-posts/1/attachments/1", None, Access.USER),
 ]
 PUBLIC = [
     "/api/v1/courses",
