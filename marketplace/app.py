@@ -26,6 +26,7 @@ from lessons import web as lessons_web
 from lessons.courses.order_kind import WORDING as COURSE_WORDING
 from lessons.courses.order_kind import CoursePurchases
 from lessons.courses.orders import COURSE
+from lessons.discussions import demo as discussions_demo
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
@@ -191,6 +192,8 @@ def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
     if settings is not None:
         storage = LocalMediaStorage(settings.media.root)
         extras.append(lessons_demo.course_seeder(storage, settings.marketplace.currency))
+    # After the courses: it talks on the demo course (and does nothing without it).
+    extras.append(discussions_demo.seed_discussions)
     return extras
 
 

@@ -14,6 +14,7 @@ from lessons.certificates.signing import signer_for
 from lessons.courses import catalogue, enrolment, service
 from lessons.courses.models import Course
 from lessons.demo import EAR_TRAINING, JAZZ
+from lessons.discussions.models import DiscussionThread
 from lessons.quizzes import grading
 from lessons.quizzes import service as quizzes
 from lessons.quizzes.models import Question
@@ -48,6 +49,16 @@ async def test_demo_courses_are_published_idempotent_and_completable(
         assert all(settings.media.root.joinpath(k).stat().st_size > 1000 for k in clips)
         student = await session.scalar(select(User).where(User.email.like("student1@%")))
         assert student is not None
+        # Discussions on the free course, seeded once: a pinned welcome, an answered question.
+        threads = list(
+            await session.scalars(select(DiscussionThread).order_by(DiscussionThread.id))
+        )
+        assert [(t.course_id, t.pinned) for t in threads] == [
+            (courses[0].id, True),
+            (courses[0].id, False),
+        ]
+        assert threads[1].answer_post_id is not None and threads[1].tutor_replied
+        assert threads[1].reply_count == 3
     free = courses[0]
     assert free.is_free and not courses[1].is_free
     signer = signer_for(settings.courses.signing_key, settings.web.base_url)
