@@ -122,29 +122,6 @@ async def search_signals(
     }
 
 
-def load_models() -> None:
-    """Import every models module so ``Base.metadata`` is complete (Alembic, tests).
-
-    It lives here, in the composition root, because it names every package.
-    """
-    from lessons.certificates import models as _certificates  # noqa: F401
-    from lessons.courses import models as _courses  # noqa: F401
-    from lessons.discussions import models as _discussions  # noqa: F401
-    from lessons.notes import models as _notes  # noqa: F401
-    from lessons.quizzes import models as _quizzes  # noqa: F401
-    from marketplace.accounts import models as _accounts  # noqa: F401
-    from marketplace.attachments import models as _attachments  # noqa: F401
-    from marketplace.messaging import models as _messaging  # noqa: F401
-    from marketplace.notifications import models as _notifications  # noqa: F401
-    from marketplace.profiles import models as _profiles  # noqa: F401
-    from marketplace.reports import models as _reports  # noqa: F401
-    from payouts import models as _payouts  # noqa: F401
-    from reviews import models as _reviews  # noqa: F401
-    from scheduling import models as _scheduling  # noqa: F401
-    from search import models as _search  # noqa: F401
-    from video import models as _video  # noqa: F401
-
-
 def task_specs() -> list[TaskSpec]:
     """Every background task of every package."""
     return all_task_specs(

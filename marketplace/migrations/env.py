@@ -9,9 +9,33 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marketplace.app import load_models
 from marketplace.db import Base
 from marketplace.settings import Settings
+
+
+def load_models() -> None:
+    """Import every package's models so ``Base.metadata`` holds every table.
+
+    Like ``marketplace/app.py``, the migration environment stands above all packages (the
+    schema is all of theirs). It imports only the models, not the app: importing the whole
+    app (aiortc, PyAV, every route) would add seconds to each ``duet run``."""
+    from lessons.certificates import models as _certificates  # noqa: F401
+    from lessons.courses import models as _courses  # noqa: F401
+    from lessons.discussions import models as _discussions  # noqa: F401
+    from lessons.notes import models as _notes  # noqa: F401
+    from lessons.quizzes import models as _quizzes  # noqa: F401
+    from marketplace.accounts import models as _accounts  # noqa: F401
+    from marketplace.attachments import models as _attachments  # noqa: F401
+    from marketplace.messaging import models as _messaging  # noqa: F401
+    from marketplace.notifications import models as _notifications  # noqa: F401
+    from marketplace.profiles import models as _profiles  # noqa: F401
+    from marketplace.reports import models as _reports  # noqa: F401
+    from payouts import models as _payouts  # noqa: F401
+    from reviews import models as _reviews  # noqa: F401
+    from scheduling import models as _scheduling  # noqa: F401
+    from search import models as _search  # noqa: F401
+    from video import models as _video  # noqa: F401
+
 
 load_models()
 target_metadata = Base.metadata
