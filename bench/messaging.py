@@ -40,6 +40,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_env import bench_secrets
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, TokenKind, User
@@ -127,7 +128,7 @@ def start_server(url: str, redis_url: str, port: int, var: Path) -> subprocess.P
         **os.environ,
         "DATABASE_URL": url,
         "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-" + "x" * 40,
+        **bench_secrets(),
         "DUET_VAR_DIR": str(var),
         "DATABASE_POOL_SIZE": "10",
         "MESSAGE_RATE_LIMIT": "100000",  # the benchmark measures delivery, not the limiter

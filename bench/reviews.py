@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_env import bench_secrets
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, TokenKind, User
@@ -270,7 +271,7 @@ def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": "bench-" + "x" * 40,
+        **bench_secrets(),
         "DUET_VAR_DIR": str(var),
         "DATABASE_POOL_SIZE": "10",
     }

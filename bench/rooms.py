@@ -48,6 +48,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_env import bench_secrets
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import TokenKind, User
@@ -85,7 +86,7 @@ def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": "bench-" + "x" * 40,
+        **bench_secrets(),
         "DUET_VAR_DIR": str(var),
         "ROOM_MEDIA_ADDRESSES": "127.0.0.1",
         "BASE_URL": f"http://127.0.0.1:{port}",

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_env import bench_secrets
 from marketplace import db, migrate, places
 from marketplace.profiles.models import LessonPrice, TutorInstrument, TutorProfile
 from marketplace.seed.demo_data import DemoTutor, demo_tutors
@@ -388,7 +389,7 @@ def _start_server(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[by
         **os.environ,
         "DATABASE_URL": database_url,
         "DUET_VAR_DIR": str(var_dir),
-        "SECRET_KEY": "bench-" + "x" * 40,
+        **bench_secrets(),
         "DATABASE_POOL_SIZE": "20",
     }
     env.pop("REDIS_URL", None)

@@ -31,11 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.server_env import bench_secrets
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import Role, TokenKind, User
 from marketplace.embedded import EmbeddedPostgres
 from marketplace.profiles.models import LessonPrice, TutorProfile, TutorStatus
+from payouts.models import ConnectedAccount
 from scheduling import availability, service, slots
 from scheduling.availability import Window, parse_clock, rules_from_windows
 from scheduling.models import Booking, BookingRules, BusyTime, ExternalCalendar
@@ -91,6 +93,18 @@ async def make_tutor(session: AsyncSession, email: str, rules: BookingRules) -> 
     session.add_all(rules_from_windows(user.id, windows, "Europe/Berlin"))
     rules.tutor_id = user.id
     session.add(rules)
+    # Only a tutor who can be paid is bookable.
+    session.add(
+        ConnectedAccount(
+            tutor_id=user.id,
+            stripe_account_id=f"acct_bench{user.id}",
+            charges_enabled=True,
+            payouts_enabled=True,
+            details_submitted=True,
+            requirements=[],
+            links_made=0,
+        )
+    )
     await session.flush()
     return user
 
@@ -273,7 +287,7 @@ def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": "bench-" + "x" * 40,
+        **bench_secrets(),
         "DUET_VAR_DIR": str(var),
         "DATABASE_POOL_SIZE": "10",
     }
