@@ -12,6 +12,7 @@ hour later or earlier in UTC). Everything after that is interval arithmetic in U
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -73,6 +74,34 @@ def _parsed(text: str, dtstart: datetime) -> rrule:
     return parsed
 
 
+_ANCHOR_STEP_PERIODS = 8
+_INTERVAL = re.compile(r"INTERVAL=(\d+)")
+
+
+def _anchor_near(text: str, dtstart: datetime, lo: datetime) -> datetime:
+    """A later DTSTART giving the same occurrences from ``lo`` on.
+
+    dateutil walks every occurrence from DTSTART, so a rule anchored years ago costs a walk
+    through years of weeks on every expansion. Moving the anchor forward by whole multiples of
+    the rule's period keeps its weekday, wall-clock time and phase (INTERVAL=2 stays on the same
+    weeks). Steps of eight periods keep the parsed rules cacheable. A COUNT counts from the
+    original anchor, so such rules keep it; only weekly and daily rules are moved.
+    """
+    upper = text.upper()
+    if "COUNT=" in upper or lo <= dtstart:
+        return dtstart
+    if "FREQ=WEEKLY" in upper:
+        period = timedelta(weeks=1)
+    elif "FREQ=DAILY" in upper:
+        period = timedelta(days=1)
+    else:
+        return dtstart
+    interval = _INTERVAL.search(upper)
+    step = period * (int(interval.group(1)) if interval else 1) * _ANCHOR_STEP_PERIODS
+    return dtstart + step * ((lo - dtstart) // step)
+
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for start, end in sorted(intervals):
@@ -116,7 +145,8 @@ def expand_rule(rule: WeeklyRule, start: datetime, end: datetime) -> list[Interv
     lo = start.astimezone(zone).replace(tzinfo=None) - span - timedelta(days=1)
     hi = end.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
     out = []
-    for occurrence in _parsed(rule.rrule, rule.dtstart).between(lo, hi, inc=True):
+    anchor = _anchor_near(rule.rrule, rule.dtstart, lo)
+    for occurrence in _parsed(rule.rrule, anchor).between(lo, hi, inc=True):
         s = local_to_utc(occurrence, zone)
         e = local_to_utc(occurrence + span, zone)  # wall-clock length: 01:00-04:00 stays so
         if e > start and s < end:

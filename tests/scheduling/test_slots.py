@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -236,3 +237,36 @@ def test_notice_ending_mid_window_still_starts_on_the_grid(second: int) -> None:
     first = slots.open_slots(cal, now, now + timedelta(hours=6), 60, now)[0][0]
     assert first == (utc(2026, 12, 2, 16, 30) if second == 0 else utc(2026, 12, 2, 17, 0))
     assert slots.why_not(cal, first, 60, now) is None
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=WEEKLY;BYDAY=MO,WE,SA",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=FR;UNTIL=20290301T000000",
+        "FREQ=DAILY;INTERVAL=5",
+        "FREQ=WEEKLY;COUNT=200;BYDAY=TH",
+        "FREQ=MONTHLY;BYMONTHDAY=15",
+    ],
+)
+def test_an_old_anchor_expands_to_the_same_times(rule: str) -> None:
+    """Expansion moves an old DTSTART forward for speed; the occurrences must not change,
+    whatever the window (across DST changes included)."""
+    from dateutil.rrule import rrulestr
+
+    anchor = datetime(2022, 3, 14, 17, 30)  # naive local: a Monday, years ago
+    weekly = WeeklyRule(rule, anchor, "Europe/Berlin", 90)
+    zone = ZoneInfo("Europe/Berlin")
+    for offset_days in (0, 3, 200, 390, 1000, 1500, 2111):
+        start = datetime(2022, 3, 14, tzinfo=UTC) + timedelta(days=offset_days)
+        end = start + timedelta(weeks=9)
+        got = slots.expand_rule(weekly, start, end)
+        lo = start.astimezone(zone).replace(tzinfo=None) - timedelta(days=2)
+        hi = end.astimezone(zone).replace(tzinfo=None) + timedelta(days=1)
+        expected = [
+            (slots.local_to_utc(o, zone), slots.local_to_utc(o + timedelta(minutes=90), zone))
+            for o in rrulestr(rule, dtstart=anchor).between(lo, hi, inc=True)
+        ]
+        expected = [(s, e) for s, e in expected if e > start and s < end]
+        assert got == expected, (rule, offset_days)
