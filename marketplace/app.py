@@ -32,6 +32,7 @@ from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
+from marketplace.media_links import MediaLinks
 from marketplace.messaging import demo as messaging_demo
 from marketplace.messaging import jobs as messaging_jobs
 from marketplace.messaging.api import ROUTES as MESSAGING_API
@@ -55,6 +56,7 @@ from marketplace.reports.api import ROUTES as REPORT_ROUTES
 from marketplace.seed.load import DemoExtra
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, JobContext, TaskSpec, all_task_specs, build_broker
+from marketplace.web import media as media_routes
 from marketplace.web import templating
 from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddleware, access_guard
 from marketplace.web.errors import EXCEPTION_HANDLERS
@@ -253,6 +255,7 @@ def create_app(
         storage=LocalMediaStorage(settings.media.root),
         limiter=RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
         private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
+        media_links=MediaLinks(settings.web.secret_key, settings.media.link_seconds),
         hub=Hub(settings.broker.redis_url),
         # Messaging (kernel) asks scheduling about a pair's bookings through this port; see
         # "Messaging" in docs/architecture.md for why a provider and not an event.
@@ -332,12 +335,9 @@ def create_app(
             opt={"access": Access.PUBLIC},
             include_in_schema=False,
         ),
-        create_static_files_router(
-            path="/media",
-            directories=[settings.media.root],
-            opt={"access": Access.PUBLIC},
-            include_in_schema=False,
-        ),
+        # Only photos and audio samples are public; every other media file needs a signed link.
+        *media_routes.public_media_routers(settings.media.root),
+        media_routes.private_media,
     ]
     app = Litestar(
         route_handlers=route_handlers,

@@ -69,6 +69,9 @@ class MediaSettings:
     """``MAX_AUDIO_BYTES``: largest accepted audio sample upload."""
     max_audio_seconds: float = 120.0
     """``MAX_AUDIO_SECONDS``: longest accepted audio sample."""
+    link_seconds: int = 6 * 3600
+    """``MEDIA_LINK_SECONDS``: how long a signed link to a private media file (course media,
+    quiz audio) stays valid; long enough to watch a long video without reloading the page."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,7 @@ class Settings:
                 max_photo_bytes=_int(env, "MAX_PHOTO_BYTES", 5 * 1024 * 1024),
                 max_audio_bytes=_int(env, "MAX_AUDIO_BYTES", 20 * 1024 * 1024),
                 max_audio_seconds=float(env.get("MAX_AUDIO_SECONDS", "120")),
+                link_seconds=_int(env, "MEDIA_LINK_SECONDS", 6 * 3600),
             ),
             scheduling=SchedulingSettings(
                 dispute_window_hours=_int(env, "DISPUTE_WINDOW_HOURS", 48),
@@ -333,6 +337,8 @@ class Settings:
             raise ConfigError(
                 "REVIEW_WINDOW_DAYS must be at least 1 and REVIEW_EDIT_HOURS at least 0."
             )
+        if not 60 <= settings.media.link_seconds <= 7 * 24 * 3600:
+            raise ConfigError("MEDIA_LINK_SECONDS must be between 60 seconds and 7 days.")
         if not 0 <= settings.courses.refund_days <= 365:
             raise ConfigError("COURSE_REFUND_DAYS must be between 0 and 365.")
         if not 0 <= settings.courses.refund_max_progress <= 100:

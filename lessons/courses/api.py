@@ -138,7 +138,7 @@ class CatalogueController(Controller):
             return course_out(
                 plan,
                 await service.tutor_name(session, course.tutor_id),
-                services.storage,
+                services.media_links,
                 progress=states,
                 with_content=enrolment is not None or owner,
             )

@@ -229,7 +229,7 @@ class AuthoringController(Controller):
         async with services.transaction() as session:
             course = await _owned(session, request, course_id)
             row = await media_service.retry(session, course, item_id)
-            return media_out(row, services.storage, for_tutor=True)
+            return media_out(row, services.media_links, for_tutor=True)
 
     @get("/{course_id:int}/items/{item_id:int}/media", access=Access.TUTOR)
     async def media_status(
@@ -244,7 +244,7 @@ class AuthoringController(Controller):
             row = await media_service.media_of(session, item)
             if row is None:
                 raise NotFound("Nothing is uploaded for this item.", code="media_not_found")
-            return media_out(row, services.storage, for_tutor=True)
+            return media_out(row, services.media_links, for_tutor=True)
 
     @post("/{course_id:int}/publish", access=Access.TUTOR, status_code=200)
     async def publish(self, request: Request[Any, Any, Any], course_id: FromPath[int]) -> CourseOut:
@@ -324,7 +324,7 @@ async def _owned(session: Any, request: Request[Any, Any, Any], course_id: int) 
 async def _tutor_view(session: Any, services: Any, course: Course) -> CourseOut:
     plan = await service.outline(session, course)
     name = await service.tutor_name(session, course.tutor_id)
-    return course_out(plan, name, services.storage, for_tutor=True, with_content=True)
+    return course_out(plan, name, services.media_links, for_tutor=True, with_content=True)
 
 
 async def _item_view(session: Any, services: Any, course: Course, item_id: int) -> ItemOut:
@@ -358,7 +358,7 @@ async def upload_media(
         row, old = await media_service.accept_upload(
             session, services.storage, course, item_id, staged, limits
         )
-        out = media_out(row, services.storage, for_tutor=True)
+        out = media_out(row, services.media_links, for_tutor=True)
     media_service.remove_files(services.storage, old)
     return out
 

@@ -139,7 +139,7 @@ async def _course_context(request: Request[Any, Any, Any], course_id: int) -> di
         "course": course_out(
             plan,
             name,
-            services.storage,
+            services.media_links,
             progress=states,
             with_content=enrolment is not None or owner,
             for_tutor=owner,

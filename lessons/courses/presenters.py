@@ -12,14 +12,16 @@ from lessons.courses.schemas import (
     ModuleOut,
 )
 from lessons.courses.service import Outline
-from marketplace.media import MediaStorage
+from marketplace.media_links import MediaLinks
 
 
-def media_out(m: CourseMedia, storage: MediaStorage, *, for_tutor: bool) -> MediaOut:
+def media_out(m: CourseMedia, links: MediaLinks, *, for_tutor: bool) -> MediaOut:
+    """Call only for someone who may see the course's content: the URLs are signed links that
+    work for whoever holds them until they expire."""
     ready = m.status == "ready"
     url = None
     if ready:
-        url = storage.url(m.playable_key or m.original_key)
+        url = links.url(m.playable_key or m.original_key)
     return MediaOut(
         id=m.id,
         kind=m.kind,
@@ -29,7 +31,7 @@ def media_out(m: CourseMedia, storage: MediaStorage, *, for_tutor: bool) -> Medi
         duration_seconds=m.duration_seconds,
         filename=m.original_filename,
         url=url,
-        hls_url=storage.url(m.hls_key) if ready and m.hls_key else None,
+        hls_url=links.playlist_url(m.hls_key) if ready and m.hls_key else None,
     )
 
 
@@ -57,7 +59,7 @@ def summary_out(row: Listed) -> CourseSummaryOut:
 def course_out(
     plan: Outline,
     tutor_name: str,
-    storage: MediaStorage,
+    links: MediaLinks,
     *,
     for_tutor: bool = False,
     progress: dict[int, ItemProgress] | None = None,
@@ -82,7 +84,7 @@ def course_out(
                     position=item.position,
                     module_id=module.id,
                     body_html=item.body_html if with_content else "",
-                    media=media_out(media, storage, for_tutor=for_tutor)
+                    media=media_out(media, links, for_tutor=for_tutor)
                     if media and (with_content or for_tutor)
                     else None,
                     quiz_id=quiz.id if quiz else None,

@@ -100,7 +100,7 @@ async def _editor(
         plan = await service.outline(session, course)
         name = await service.tutor_name(session, course.tutor_id)
         problems = await publishing.publish_problems(session, course)
-    view = course_out(plan, name, services.storage, for_tutor=True, with_content=True)
+    view = course_out(plan, name, services.media_links, for_tutor=True, with_content=True)
     return page(
         request,
         "lessons/editor.html",
@@ -273,7 +273,7 @@ async def _item_editor(
         course = await service.owned_course(session, course_id, me(request).id)
         plan = await service.outline(session, course)
         name = await service.tutor_name(session, course.tutor_id)
-        view = course_out(plan, name, services.storage, for_tutor=True, with_content=True)
+        view = course_out(plan, name, services.media_links, for_tutor=True, with_content=True)
         item = next((i for m in view.modules for i in m.items if i.id == item_id), None)
         if item is None:
             raise NotFound("No such item in this course.", code="item_not_found")

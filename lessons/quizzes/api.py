@@ -79,7 +79,7 @@ async def quiz_out(session: Any, services: Any, quiz: Any) -> QuizOut:
                 feedback_correct=q.feedback_correct,
                 feedback_incorrect=q.feedback_incorrect,
                 definition=definitions.to_form(q.kind, q.spec),
-                audio_url=services.storage.url(q.audio_key) if q.audio_key else None,
+                audio_url=services.media_links.url(q.audio_key) if q.audio_key else None,
                 problems=definitions.problems(q.kind, q.spec, q.audio_key is not None),
             )
             for q in questions
@@ -191,7 +191,7 @@ class AttemptController(Controller):
                 session, quiz_id, me(request).id, now, is_admin=me(request).is_admin
             )
             questions = await service.drawn_questions(session, attempt)
-            return presenters.attempt_out(attempt, questions, services.storage, now)
+            return presenters.attempt_out(attempt, questions, services.media_links, now)
 
     @get("/quiz-attempts/{attempt_id:int}", access=Access.USER)
     async def show(self, request: Request[Any, Any, Any], attempt_id: FromPath[int]) -> AttemptOut:
@@ -200,7 +200,7 @@ class AttemptController(Controller):
         async with services.transaction() as session:
             _, attempt = await service.attempt_for(session, attempt_id, me(request).id, now)
             questions = await service.drawn_questions(session, attempt)
-            return presenters.attempt_out(attempt, questions, services.storage, now)
+            return presenters.attempt_out(attempt, questions, services.media_links, now)
 
     @post("/quiz-attempts/{attempt_id:int}/submit", access=Access.USER, status_code=200)
     async def submit(

@@ -259,7 +259,7 @@ async def _attempt_page(
             request,
             "lessons/attempt.html",
             status_code=status_code,
-            a=presenters.attempt_out(attempt, questions, services.storage, now),
+            a=presenters.attempt_out(attempt, questions, services.media_links, now),
             **common,
         )
     review = service.review_shown(ctx.quiz, attempt, attempts)
@@ -320,7 +320,7 @@ async def submit_form(request: Request[Any, Any, Any], attempt_id: FromPath[int]
     async with services.sessions() as session:
         _, attempt = await service.attempt_for(session, attempt_id, me(request).id, now)
         questions = await service.drawn_questions(session, attempt)
-        shown = presenters.attempt_out(attempt, questions, services.storage, now)
+        shown = presenters.attempt_out(attempt, questions, services.media_links, now)
     try:
         async with services.transaction() as session:
             await service.submit(

@@ -19,14 +19,14 @@ from lessons.quizzes.schemas import (
     QuestionResultOut,
     ResultOut,
 )
-from marketplace.media import MediaStorage
+from marketplace.media_links import MediaLinks
 
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def question_out(q: Question, layout: dict[str, list[str]], storage: MediaStorage) -> QuestionOut:
+def question_out(q: Question, layout: dict[str, list[str]], links: MediaLinks) -> QuestionOut:
     spec = q.spec
     choices: list[ChoiceOut] = []
     left: list[ChoiceOut] = []
@@ -51,12 +51,12 @@ def question_out(q: Question, layout: dict[str, list[str]], storage: MediaStorag
         choices=choices,
         left=left,
         unit=str(spec.get("unit", "")) if q.kind == "numeric" else "",
-        audio_url=storage.url(q.audio_key) if q.audio_key else None,
+        audio_url=links.url(q.audio_key) if q.audio_key else None,
     )
 
 
 def attempt_out(
-    attempt: QuizAttempt, questions: list[Question], storage: MediaStorage, now: datetime
+    attempt: QuizAttempt, questions: list[Question], links: MediaLinks, now: datetime
 ) -> AttemptOut:
     seconds_left = None
     if attempt.deadline_at is not None:
@@ -70,7 +70,7 @@ def attempt_out(
         deadline_at=_iso(attempt.deadline_at),
         seconds_left=seconds_left,
         preview=attempt.preview,
-        questions=[question_out(q, attempt.layout.get(str(q.id), {}), storage) for q in questions],
+        questions=[question_out(q, attempt.layout.get(str(q.id), {}), links) for q in questions],
     )
 
 

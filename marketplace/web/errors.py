@@ -16,7 +16,7 @@ from marketplace.errors import DomainError, NotAuthenticated, RateLimited
 
 logger = logging.getLogger(__name__)
 
-_JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/calendar/")
+_JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/calendar/", "/media/")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")

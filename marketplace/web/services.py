@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from marketplace.events import EventBus
 from marketplace.media import MediaStorage
+from marketplace.media_links import MediaLinks
 from marketplace.messaging.bookings import BookingFacts, NoBookings
 from marketplace.ratelimit import RateLimiter
 from marketplace.realtime import Hub
@@ -32,6 +33,9 @@ class Services:
     limiter: RateLimiter
     private_storage: MediaStorage
     """Files only their owners' counterparts may fetch (message attachments): not under /media."""
+    media_links: MediaLinks
+    """Signed, short-lived links to private files in ``storage``; minted only after an access
+    check (see ``marketplace.media_links``)."""
     hub: Hub = field(default_factory=lambda: Hub(None))
     """Real-time fan-out to connected browsers (Redis pub/sub across web processes)."""
     booking_facts: BookingFacts = field(default_factory=NoBookings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import TestClient
@@ -146,3 +147,13 @@ def finish_course(client: TestClient[Any], student: dict[str, str], built: dict[
     )
     assert r.status_code == 200 and r.json()["passed"], r.text
     return r
+
+
+def stored_path(root: Path, url: str) -> Path:
+    """The file behind a media URL, public (``/media/<key>``) or signed
+    (``/media/private/<expires>/<signature>/<key>``)."""
+    if url.startswith("/media/private/"):
+        key = url.removeprefix("/media/private/").split("/", 2)[2]
+    else:
+        key = url.removeprefix("/media/")
+    return root / key

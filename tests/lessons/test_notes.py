@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.helpers import account, login, register
+from tests.helpers import account, fetch_sql, login, register
 from tests.lessons import media
 from tests.media_factory import png
 from tests.scheduling.helpers import approved_tutor, book, local_slot
@@ -106,6 +106,11 @@ def test_only_the_pair_sees_the_notes(client: TestClient[Any]) -> None:
         ]:
             r = client.request(method, path, json=body, headers=who)
             assert r.status_code == 404, (method, path, r.status_code)
+    # The stored file is not reachable at /media either, by anyone.
+    (stored,) = fetch_sql(client, "SELECT key FROM lesson_files WHERE booking_id = $1", booking)
+    assert stored["key"].startswith("lesson-files/")
+    assert client.get(f"/media/{stored['key']}").status_code == 404
+    assert client.get(f"/media/{stored['key']}", headers=tutor).status_code == 404
     assert client.get(f"/api/v1/bookings/{booking}/notes").status_code == 401
 
 

@@ -125,3 +125,26 @@ def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestCli
 def test_page_forms_require_csrf(client: TestClient[Any]) -> None:
     response = client.post("/login", data={"email": "a@example.com", "password": "x"})
     assert response.status_code == 403
+
+
+def test_media_routes_are_public_but_private_files_need_a_link(client: TestClient[Any]) -> None:
+    """``/media`` declares public access: the public prefixes need nothing, and a private file
+    needs a valid signed link (a session alone is not enough, nor is it required)."""
+    media_routes = [
+        (route.path, handler.opt.get("access"))
+        for route in client.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if route.path.startswith("/media")
+        and set(getattr(handler, "http_methods", [])) != {"OPTIONS"}
+    ]
+    assert {path for path, _ in media_routes} == {
+        "/media/photos/{file_path:path}",
+        "/media/audio/playable/{file_path:path}",
+        "/media/private/{expires:str}/{signature:str}/{key:path}",
+    }
+    assert {access for _, access in media_routes} == {Access.PUBLIC}
+    headers = {role: account(client, role) for role in ROLES}
+    for who in [{}, *headers.values()]:
+        forged = client.get("/media/private/9999999999/forged/course-media/x.mp4", headers=who)
+        assert forged.status_code == 403 and forged.json()["code"] == "media_link_invalid"
+        assert client.get("/media/course-media/x.mp4", headers=who).status_code == 404
