@@ -101,7 +101,6 @@ def _anchor_near(text: str, dtstart: datetime, lo: datetime) -> datetime:
     return dtstart + step * ((lo - dtstart) // step)
 
 
-
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for start, end in sorted(intervals):
