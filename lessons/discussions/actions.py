@@ -170,14 +170,19 @@ async def upload(
 
 
 async def _moderate_thread(
-    services: Services, viewer: Principal, course_id: int, thread_id: int, **change: bool
+    services: Services,
+    viewer: Principal,
+    course_id: int,
+    thread_id: int,
+    *,
+    pinned: bool | None = None,
+    locked: bool | None = None,
 ) -> ThreadOut:
     async with services.transaction() as session:
         member = await service.member_of(session, course_id, viewer.id, is_admin=viewer.is_admin)
-        if "pinned" in change:
-            thread = await service.set_pinned(session, member, thread_id, change["pinned"])
-        else:
-            thread = await service.set_locked(session, member, thread_id, change["locked"])
+        thread = await service.set_thread_flags(
+            session, member, thread_id, pinned=pinned, locked=locked
+        )
         names = await service.names(session, [thread.author_id])
     return thread_out(thread, names.get(thread.author_id, ""))
 

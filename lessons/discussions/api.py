@@ -27,8 +27,8 @@ from lessons.discussions.schemas import (
     ThreadOut,
     ThreadsOut,
 )
-from marketplace.attachments import service as attachments
 from marketplace.web.access import Access
+from marketplace.web.attachment_files import attachment_response
 
 UPLOAD_BODY_LIMIT = 64 * 1024 * 1024
 MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -168,18 +168,7 @@ class DiscussionPostController(Controller):
     ) -> Response[bytes]:
         services = services_of(request)
         attachment = await actions.file_of(services, me(request), post_id, attachment_id)
-        data = services.private_storage.read(attachment.storage_key)
-        inline = request.query_params.get("download") is None
-        return Response(
-            data,
-            media_type=attachment.mime,
-            headers={
-                "Content-Disposition": attachments.content_disposition(attachment, inline=inline),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox; default-src 'none'",
-                "Cache-Control": "private, max-age=3600",
-            },
-        )
+        return attachment_response(request, services.private_storage, attachment)
 
 
 ROUTES = [CourseDiscussionController, DiscussionPostController]

@@ -90,16 +90,7 @@ async def member_of(
         return Member(user_id, course, ForumRole.TUTOR)
     if is_admin:
         return Member(user_id, course, ForumRole.ADMIN)
-    enrolled = await session.scalar(
-        select(
-            exists().where(
-                Enrolment.course_id == course_id,
-                Enrolment.student_id == user_id,
-                Enrolment.ended_at.is_(None),
-            )
-        )
-    )
-    if enrolled:
+    if await _enrolled(session, course_id, user_id):
         return Member(user_id, course, ForumRole.STUDENT)
     if not course.is_published:
         raise NotFound("No such course.", code="course_not_found")
@@ -411,9 +402,8 @@ async def _notify_reply(
         who += " (tutor)"
     for user_id in sorted(people):
         # Only people who can still read the course are told.
-        if user_id != member.course.tutor_id and not await _can_read(
-            session, member.course, user_id
-        ):
+        is_tutor = user_id == member.course.tutor_id
+        if not is_tutor and not await _enrolled(session, member.course.id, user_id):
             continue
         await notify(
             session,
@@ -425,11 +415,12 @@ async def _notify_reply(
         )
 
 
-async def _can_read(session: AsyncSession, course: Course, user_id: int) -> bool:
+async def _enrolled(session: AsyncSession, course_id: int, user_id: int) -> bool:
+    """An enrolment that has not ended (a refund or a lost dispute ends it)."""
     found = await session.scalar(
         select(
             exists().where(
-                Enrolment.course_id == course.id,
+                Enrolment.course_id == course_id,
                 Enrolment.student_id == user_id,
                 Enrolment.ended_at.is_(None),
             )
@@ -448,22 +439,21 @@ def _check_moderator(member: Member) -> None:
         )
 
 
-async def set_pinned(
-    session: AsyncSession, member: Member, thread_id: int, pinned: bool
+async def set_thread_flags(
+    session: AsyncSession,
+    member: Member,
+    thread_id: int,
+    *,
+    pinned: bool | None = None,
+    locked: bool | None = None,
 ) -> DiscussionThread:
+    """Pin or unpin, lock or reopen a thread: the course's tutor or an admin."""
     _check_moderator(member)
     thread = await thread_in(session, member, thread_id, lock=True)
-    thread.pinned = pinned
-    await session.flush()
-    return thread
-
-
-async def set_locked(
-    session: AsyncSession, member: Member, thread_id: int, locked: bool
-) -> DiscussionThread:
-    _check_moderator(member)
-    thread = await thread_in(session, member, thread_id, lock=True)
-    thread.locked = locked
+    if pinned is not None:
+        thread.pinned = pinned
+    if locked is not None:
+        thread.locked = locked
     await session.flush()
     return thread
 

@@ -38,6 +38,7 @@ from marketplace.messaging.service import Viewer
 from marketplace.reports import service as reports
 from marketplace.reports.service import Subject
 from marketplace.web.access import Access, require_principal
+from marketplace.web.attachment_files import attachment_response
 from marketplace.web.services import Services
 
 ATTACHMENT_BODY_LIMIT = 64 * 1024 * 1024
@@ -200,18 +201,7 @@ class ConversationController(Controller):
         async with services.sessions() as session:
             await service.thread(session, conversation_id, viewer_of(request))
             attachment = await service.attachment_in(session, conversation_id, attachment_id)
-        data = services.private_storage.read(attachment.storage_key)
-        inline = request.query_params.get("download") is None
-        return Response(
-            data,
-            media_type=attachment.mime,
-            headers={
-                "Content-Disposition": attachments.content_disposition(attachment, inline=inline),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox; default-src 'none'",
-                "Cache-Control": "private, max-age=3600",
-            },
-        )
+        return attachment_response(request, services.private_storage, attachment)
 
     @post("/{conversation_id:int}/read", access=Access.USER)
     async def read(
