@@ -21,11 +21,15 @@ $(STAMP): pyproject.toml
 run: install ## start Duet on the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(BIN)/duet run
 
+# Tests run in parallel (pytest-xdist, one worker per core); TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
 test: install ## run the whole test suite (real PostgreSQL, dramatiq, headless Chromium)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-fast: install ## the suite without browser tests
-	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not browser"
 
 lint: install ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
-"""Shared fixtures: one real PostgreSQL per test session, a fresh app per test.
+"""Shared fixtures: one real PostgreSQL per test run, a fresh app per test.
 
 The database is the embedded server (started once, in a temporary folder) unless
-TEST_DATABASE_URL names another. Every test starts from empty tables.
+TEST_DATABASE_URL names another. Under pytest-xdist (``make test``) the controller starts that
+server and migrates a template database once; each worker runs on its own copy. Every test
+starts from empty tables.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from marketplace.tasks import DramatiqQueue, build_broker
 from tests.helpers import run_async
 
 TEST_DB = "duet_test"
+TEMPLATE_DB = "duet_test_template"
+# Under pytest-xdist the controller starts one server and migrates TEMPLATE_DB once; it tells the
+# workers where through this variable, and each worker clones its own database from the template.
+SHARED_SERVER_ENV = "DUET_TEST_SHARED_POSTGRES"
 # A fixed Ed25519 seed for certificate signatures in tests (never used anywhere else).
 TEST_SIGNING_KEY = "dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE="
 
@@ -36,39 +42,91 @@ def _plain_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    external = os.environ.get("TEST_DATABASE_URL")
-    if external:
-        url = external.replace("postgresql://", "postgresql+asyncpg://", 1)
-        base, _, _ = url.rpartition("/")
-        admin = _plain_dsn(url)
-        asyncio.run(_recreate(admin, TEST_DB))
-        url = f"{base}/{TEST_DB}"
-        migrate.upgrade(url)
-        yield url
-        return
-    from marketplace.embedded import EmbeddedPostgres
+class _TestServer:
+    """The PostgreSQL a test run uses: TEST_DATABASE_URL's server, or an embedded throwaway one."""
 
-    with tempfile.TemporaryDirectory(prefix="duet-test-pg-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pgdata", fast_unsafe=True)
-        server.start()
-        try:
-            server.ensure_database(TEST_DB)
-            url = server.url(TEST_DB)
-            migrate.upgrade(url)
-            yield url
-        finally:
-            server.stop()
+    def __init__(self) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._embedded: Any = None
+        external = os.environ.get("TEST_DATABASE_URL")
+        if external:
+            # Databases are created and dropped through a connection to the one it names.
+            self.admin_url = external.replace("postgresql://", "postgresql+asyncpg://", 1)
+            return
+        from marketplace.embedded import EmbeddedPostgres
+
+        # Not tmp_path: every pytest run resets /tmp/pytest-of-<user> to 0700, which can take
+        # the o+x away from the postgres system user of a concurrent run.
+        self._tmp = tempfile.TemporaryDirectory(prefix="duet-test-pg-")
+        self._embedded = EmbeddedPostgres(Path(self._tmp.name) / "pgdata", fast_unsafe=True)
+        self._embedded.start()
+        self.admin_url = self._embedded.url("postgres")
+
+    def create(self, name: str, template: str | None = None) -> str:
+        return _create_database(self.admin_url, name, template)
+
+    def stop(self) -> None:
+        if self._embedded is not None:
+            self._embedded.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
-async def _recreate(admin_dsn: str, name: str) -> None:
+def _create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """(Re)create database ``name``, empty or as a copy of ``template``; its URL."""
+    asyncio.run(_recreate(_plain_dsn(admin_url), name, template))
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+async def _recreate(admin_dsn: str, name: str, template: str | None = None) -> None:
     conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
+
+
+_SHARED_SERVER = pytest.StashKey[_TestServer]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The xdist controller: one server and one migrated template for all workers."""
+    config = session.config
+    if not config.pluginmanager.has_plugin("dsession"):  # not distributing (plain run, worker)
+        return
+    server = _TestServer()
+    config.stash[_SHARED_SERVER] = server
+    migrate.upgrade(server.create(TEMPLATE_DB))
+    # Workers are started after this hook (xdist's own is trylast) and inherit the variable.
+    os.environ[SHARED_SERVER_ENV] = server.admin_url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_SHARED_SERVER, None)
+    if server is not None:
+        os.environ.pop(SHARED_SERVER_ENV, None)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A migrated database of this process's own, emptied after every test (``_clean_tables``)."""
+    shared = os.environ.get(SHARED_SERVER_ENV)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if shared and worker:
+        # Copying the template takes a fraction of a second; the migrations take seconds.
+        yield _create_database(shared, f"{TEST_DB}_{worker}", TEMPLATE_DB)
+        return
+    server = _TestServer()
+    try:
+        url = server.create(TEST_DB)
+        migrate.upgrade(url)
+        yield url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -138,3 +196,14 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         yield db.create_session_factory(engine)
     finally:
         await engine.dispose()
+
+
+# Fixtures that stream live audio and video through aiortc: such tests judge timing and quality
+# on real clocks, so under xdist they all go to one worker and never compete with each other.
+_LIVE_MEDIA_FIXTURES = {"room_server", "room_live"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _LIVE_MEDIA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("live-media"))
