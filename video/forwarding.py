@@ -41,6 +41,7 @@ KEYFRAME_INTERVAL_S = 0.5  # at most one keyframe request per source this often
 MAX_PENDING_FRAMES = 6  # VP8 frames waiting for a retransmission before one is given up
 MAX_FRAME_WAIT_NS = 150_000_000  # ... or this long
 QUEUE_LIMIT = {"audio": 25, "video": 60}  # per output; beyond this the oldest is dropped
+MAX_REBASE_GAP_NS = 3_600 * 1_000_000_000  # a gap longer than this still advances one hour
 
 
 def newer(a: int, b: int) -> bool:
@@ -262,8 +263,11 @@ class PacketTap:
 class ForwardedTrack(MediaStreamTrack):
     """The track of one of the room's senders: media of whoever fills this slot, as packets.
 
-    Timestamps are rebased when the source changes (a rejoin), so the receiving browser sees one
-    continuous stream. Video waits for a keyframe after a change or an overflow.
+    Timestamps are rebased when the source changes (a rejoin, a renegotiation), so the receiving
+    browser sees one stream whose timestamps advance with the wall clock across the gap: were they
+    to continue right after the old ones, every new packet would look late by the length of the
+    gap and the receiver's jitter buffer would grow to absorb a delay that is not there.
+    Video waits for a keyframe after a change or an overflow.
     """
 
     def __init__(self, kind: str, latency: LatencyStats | None = None) -> None:
@@ -278,6 +282,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._source: object = None
         self._offset = 0
         self._last_out: int | None = None
+        self._last_out_arrival_ns = 0
         self._step = DEFAULT_STEP[kind]
         self._need_keyframe = kind == "video"
         self._pending_rebase = False
@@ -328,10 +333,14 @@ class ForwardedTrack(MediaStreamTrack):
         if self.on_keyframe_request is not None:
             self.on_keyframe_request()
 
-    def _rebase(self, ts: int) -> int:
+    def _rebase(self, ts: int, arrival_ns: int) -> int:
         if self._pending_rebase:
             self._pending_rebase = False
-            base = 0 if self._last_out is None else self._last_out + self._step
+            base = 0
+            if self._last_out is not None:
+                gap_ns = min(max(0, arrival_ns - self._last_out_arrival_ns), MAX_REBASE_GAP_NS)
+                elapsed = gap_ns * CLOCK[self.kind] // 1_000_000_000
+                base = self._last_out + max(self._step, elapsed)
             self._offset = (base - ts) & MASK32
         out = (ts + self._offset) & MASK32
         if self._last_out is not None:
@@ -339,6 +348,7 @@ class ForwardedTrack(MediaStreamTrack):
             if 0 < step <= CLOCK[self.kind]:
                 self._step = step
         self._last_out = out
+        self._last_out_arrival_ns = arrival_ns
         return out
 
     async def recv(self) -> av.Packet[Any]:
@@ -357,7 +367,7 @@ class ForwardedTrack(MediaStreamTrack):
                 self._waiter = None
         media = self._queue.popleft()
         packet = av.Packet(media.data)
-        packet.pts = self._rebase(media.timestamp)
+        packet.pts = self._rebase(media.timestamp, media.arrival_ns)
         packet.time_base = TIME_BASE[self.kind]
         self._in_flight_ns = media.arrival_ns
         return packet

@@ -131,6 +131,42 @@ async def test_forwarded_track_rebases_a_new_source_and_waits_for_its_keyframe()
     assert [(await track.recv()).pts for _ in range(2)] == [6000, 9000]
 
 
+async def test_a_new_source_continues_after_the_real_time_that_passed() -> None:
+    # Timestamps that continued right after the old ones would make every packet of the new
+    # stream look 2.5 s late to the receiving browser, and its jitter buffer would grow.
+    second_ns = 1_000_000_000
+    for kind, step in (("audio", 960), ("video", 3000)):
+        track = ForwardedTrack(kind)
+        old, new = object(), object()
+        track.push(MediaPacket(kind, b"x", 1_000, True, 10 * second_ns), old)
+        track.push(MediaPacket(kind, b"x", 1_000 + step, True, 10 * second_ns + 20_000_000), old)
+        pts = [(await track.recv()).pts for _ in range(2)]
+        gap_ns = 2_500_000_000
+        rejoin_ns = 10 * second_ns + 20_000_000 + gap_ns
+        track.push(MediaPacket(kind, b"x", 777_777, True, rejoin_ns), new)
+        track.push(MediaPacket(kind, b"x", 777_777 + step, True, rejoin_ns + 20_000_000), new)
+        pts += [(await track.recv()).pts for _ in range(2)]
+        clock = 48_000 if kind == "audio" else 90_000
+        assert pts[:2] == [0, step]
+        assert pts[2] == step + gap_ns * clock // 1_000_000_000
+        assert pts[3] == pts[2] + step  # and then the new source's own spacing
+        track.stop()
+
+
+async def test_a_rebase_never_moves_timestamps_backwards_or_by_hours() -> None:
+    track = ForwardedTrack("audio")
+    old, new = object(), object()
+    track.push(MediaPacket("audio", b"x", 0, True, 5_000_000_000), old)
+    assert (await track.recv()).pts == 0
+    # A clock that went backwards still moves on by one packet.
+    track.push(MediaPacket("audio", b"x", 9_999, True, 1_000_000_000), new)
+    assert (await track.recv()).pts == 960
+    # A day-long gap advances one hour, less than half the 32-bit timestamp range.
+    track.push(MediaPacket("audio", b"x", 5, True, 1_000_000_000 + 86_400 * 10**9), old)
+    assert (await track.recv()).pts == 960 + 3_600 * 48_000
+    track.stop()
+
+
 async def test_forwarded_track_drops_a_backlog_instead_of_growing() -> None:
     track = ForwardedTrack("audio")
     for i in range(100):
