@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from lessons._web import me, services_of
 from lessons.discussions import actions
@@ -29,9 +27,9 @@ from lessons.discussions.schemas import (
 )
 from marketplace.web.access import Access
 from marketplace.web.attachment_files import attachment_response
+from marketplace.web.uploads import DataForm
 
 UPLOAD_BODY_LIMIT = 64 * 1024 * 1024
-MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 class CourseDiscussionController(Controller):
@@ -120,11 +118,11 @@ class CourseDiscussionController(Controller):
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload(
-        self, request: Request[Any, Any, Any], course_id: FromPath[int], data: MultipartFile
+        self, request: Request[Any, Any, Any], course_id: FromPath[int], data: DataForm
     ) -> FileOut:
         """Multipart field ``data``: a PDF, JPEG/PNG/WebP image or short audio. Send its id in
         ``attachment_ids`` with the post; files never posted are removed after a day."""
-        return await actions.upload(services_of(request), me(request), course_id, data)
+        return await actions.upload(services_of(request), me(request), course_id, data.data)
 
 
 class DiscussionPostController(Controller):
