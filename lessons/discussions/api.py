@@ -49,7 +49,7 @@ class CourseDiscussionController(Controller):
         _, out = await actions.forum(services_of(request), me(request), course_id, q=q, page=page)
         return out
 
-    @post("/", access=Access.USER, status_code=201)
+    @post("/", access=Access.USER, errors=(429,), status_code=201)
     async def start(
         self, request: Request[Any, Any, Any], course_id: FromPath[int], data: JSONBody[ThreadIn]
     ) -> PostedOut:
@@ -72,7 +72,7 @@ class CourseDiscussionController(Controller):
         )
         return view.detail
 
-    @post("/{thread_id:int}/posts", access=Access.USER, status_code=201)
+    @post("/{thread_id:int}/posts", access=Access.USER, errors=(429,), status_code=201)
     async def reply(
         self,
         request: Request[Any, Any, Any],
@@ -114,6 +114,7 @@ class CourseDiscussionController(Controller):
     @post(
         "/attachments",
         access=Access.USER,
+        errors=(429,),
         status_code=201,
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
@@ -143,7 +144,7 @@ class DiscussionPostController(Controller):
         """The course's tutor (or an admin) removes a post with a reason, or restores it."""
         await actions.hide(services_of(request), me(request), post_id, data.hidden, data.reason)
 
-    @post("/report", access=Access.USER, status_code=201)
+    @post("/report", access=Access.USER, errors=(429,), status_code=201)
     async def report(
         self,
         request: Request[Any, Any, Any],

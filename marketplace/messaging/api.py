@@ -84,7 +84,7 @@ class ConversationController(Controller):
             total = await service.unread_total(session, me)
         return ConversationsOut([inbox_out(r) for r in rows], total)
 
-    @post("/", access=Access.USER, status_code=201)
+    @post("/", access=Access.USER, errors=(429,), status_code=201)
     async def start(
         self, request: Request[Any, Any, Any], data: JSONBody[StartIn]
     ) -> Response[PostedOut]:
@@ -149,7 +149,7 @@ class ConversationController(Controller):
         )
         return out
 
-    @post("/{conversation_id:int}/messages", access=Access.USER, status_code=201)
+    @post("/{conversation_id:int}/messages", access=Access.USER, errors=(429,), status_code=201)
     async def send(
         self,
         request: Request[Any, Any, Any],
@@ -172,6 +172,7 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:int}/attachments",
         access=Access.USER,
+        errors=(429,),
         status_code=201,
         request_max_body_size=ATTACHMENT_BODY_LIMIT,
     )
@@ -238,7 +239,7 @@ class MessageReportController(Controller):
     path = "/api/v1/messages"
     tags = ["messaging"]
 
-    @post("/{message_id:int}/report", access=Access.USER, status_code=201)
+    @post("/{message_id:int}/report", access=Access.USER, errors=(429,), status_code=201)
     async def report(
         self, request: Request[Any, Any, Any], message_id: FromPath[int], data: JSONBody[ReportIn]
     ) -> ReportOut:
