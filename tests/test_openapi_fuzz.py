@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketplace import db
 from marketplace.app import build_queue, create_app, demo_extras
+from marketplace.seed.demo_data import demo_tutors
 from marketplace.seed.load import ADMIN_EMAIL, DEMO_PASSWORD, seed_demo
 from marketplace.settings import Settings
 from marketplace.tasks import build_broker
@@ -55,7 +56,7 @@ CHECKS = [
 ROLES = ["anonymous", "student", "tutor", "admin"]
 LOGINS = {
     "student": "student1@demo.duet.example",
-    "tutor": "tutor1@demo.duet.example",
+    "tutor": demo_tutors(1)[0].email,  # teaches the demo lesson and the demo courses
     "admin": ADMIN_EMAIL,
 }
 # Operations not generated, each with the reason.
