@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.datastructures import FormMultiDict, UploadFile
+from litestar.enums import ScopeType
 from litestar.exceptions import WebSocketException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -75,7 +76,7 @@ class InputGuardMiddleware(ASGIMiddleware):
             check_path_params(scope.get("path_params") or {})
             check_query_string(scope.get("query_string", b""))
         except ValidationFailed as exc:
-            if scope["type"] == "websocket":
+            if scope["type"] == ScopeType.WEBSOCKET:
                 raise WebSocketException(detail=exc.message, code=4422) from exc
             raise
         await next_app(scope, receive, send)
