@@ -11,7 +11,6 @@ from typing import Any
 import dramatiq
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -59,8 +58,10 @@ from marketplace.tasks import DramatiqQueue, JobContext, TaskSpec, all_task_spec
 from marketplace.web import media as media_routes
 from marketplace.web import templating
 from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddleware, access_guard
+from marketplace.web.api_docs import DocumentedOpenAPIConfig, document_errors
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
+from marketplace.web.inputs import CheckedRequest, InputGuardMiddleware
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -342,7 +343,8 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         guards=[access_guard],
-        middleware=[AuthMiddleware()],
+        middleware=[InputGuardMiddleware(), AuthMiddleware()],
+        request_class=CheckedRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=header_counts,
         csrf_config=CSRFConfig(
@@ -358,7 +360,7 @@ def create_app(
             engine=JinjaTemplateEngine,
             engine_callback=templating.configure(settings),
         ),
-        openapi_config=OpenAPIConfig(
+        openapi_config=DocumentedOpenAPIConfig(
             title="Duet API",
             version="1",
             path="/schema",
@@ -374,6 +376,7 @@ def create_app(
         debug=settings.debug,
         state=None,
     )
+    document_errors(app.routes)
     app.state.services = services
     app.state.rooms = rooms
     return app

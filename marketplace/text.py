@@ -82,3 +82,33 @@ def plain_text(source: str, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "…"
     return text
+
+
+# PostgreSQL text cannot hold NUL, and a lone surrogate (a JSON "\ud800") cannot be encoded as
+# UTF-8: either would fail deep in the database driver, after part of a use case had run.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "Remove the NUL character (or broken Unicode) from this text."
+
+
+def is_storable(text: str) -> bool:
+    """Whether ``text`` can be stored and shown: no NUL, no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
+
+
+def first_unstorable(value: object, where: str) -> str | None:
+    """The dotted path (``items.0.title``) of the first text in ``value`` (decoded JSON, a form,
+    query values) that cannot be stored, keys included; None when all of it can."""
+    if isinstance(value, str):
+        return None if is_storable(value) else where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and not is_storable(key):
+                return path
+            if found := first_unstorable(item, path):
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if found := first_unstorable(item, f"{where}.{index}" if where else str(index)):
+                return found
+    return None

@@ -25,6 +25,7 @@ from payouts.web import account_out, payment_out, payments_of, services_of
 @post(
     "/webhooks/stripe",
     access=Access.PUBLIC,
+    errors=(400,),  # a bad Stripe-Signature
     status_code=200,
     include_in_schema=True,
     tags=["payments"],

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from marketplace.errors import ValidationFailed
 from marketplace.web.access import Access, require_principal
+from marketplace.web.uploads import DataForm, read_upload
 from scheduling import calendars
 from scheduling._web import load_me, services_of
 from scheduling.schemas import CalendarIn, CalendarOut, FeedOut
 
 ICS = "text/calendar; charset=utf-8"
-MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 class CalendarFeedController(Controller):
@@ -71,17 +68,15 @@ class ExternalCalendarController(Controller):
             return (await calendars.calendar_outs(session, item.tutor_id, only=item.id))[0]
 
     @post("/upload", access=Access.TUTOR, status_code=HTTP_201_CREATED)
-    async def upload(self, request: Request[Any, Any, Any], data: MultipartFile) -> CalendarOut:
+    async def upload(self, request: Request[Any, Any, Any], data: DataForm) -> CalendarOut:
         """Import busy times from an .ics file (multipart field ``data``)."""
         services = services_of(request)
         limit = services.settings.scheduling.calendar_max_bytes
-        content = await data.read(limit + 1)
-        if len(content) > limit:
-            raise ValidationFailed({"data": f"The file must be at most {limit // 1_048_576} MB."})
+        content = await read_upload(data.data, limit, "data")
         async with services.transaction() as session:
             me = await load_me(session, request)
             item = await calendars.import_upload(
-                session, me, data.filename or "Uploaded calendar", content
+                session, me, data.data.filename or "Uploaded calendar", content
             )
             return (await calendars.calendar_outs(session, me.id, only=item.id))[0]
 

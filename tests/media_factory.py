@@ -5,6 +5,8 @@ from __future__ import annotations
 import array
 import io
 import math
+import struct
+import zlib
 
 import av
 from PIL import Image
@@ -39,3 +41,20 @@ def wav(seconds: float = 2.0, rate: int = 44_100, freq: float = 440.0) -> bytes:
         for packet in stream.encode(None):
             container.mux(packet)
     return out.getvalue()
+
+
+def png_bomb(width: int = 50_000, height: int = 50_000) -> bytes:
+    """A PNG of a few dozen bytes that declares ``width`` × ``height`` RGB pixels (a
+    decompression bomb: decoding it would need width × height × 3 bytes)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )

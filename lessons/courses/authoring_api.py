@@ -3,16 +3,15 @@ and each student's progress."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 
-from lessons._web import load_user, me, services_of, stage_upload
+from lessons._web import load_user, me, services_of
 from lessons.certificates.models import Certificate
 from lessons.courses import catalogue, media_service, publishing, service
 from lessons.courses.models import Course, Enrolment
@@ -33,9 +32,9 @@ from lessons.quizzes.service import best_results
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.web.access import Access
+from marketplace.web.uploads import FileForm, stage_upload
 
 UPLOAD_BODY_LIMIT = 2 * 1024 * 1024 * 1024 + 1024 * 1024
-Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 class StudentProgressOut(msgspec.Struct):
@@ -215,11 +214,11 @@ class AuthoringController(Controller):
         request: Request[Any, Any, Any],
         course_id: FromPath[int],
         item_id: FromPath[int],
-        data: Upload,
+        data: FileForm,
     ) -> MediaOut:
         """Multipart field ``file``: audio or video (converted in the background, status
         ``processing`` with ``progress_percent``) or a PDF (ready at once)."""
-        return await upload_media(request, course_id, item_id, data.get("file"))
+        return await upload_media(request, course_id, item_id, data.file)
 
     @post("/{course_id:int}/items/{item_id:int}/retry", access=Access.TUTOR, status_code=202)
     async def retry(
@@ -337,7 +336,7 @@ async def _item_view(session: Any, services: Any, course: Course, item_id: int) 
 
 
 async def upload_media(
-    request: Request[Any, Any, Any], course_id: int, item_id: int, upload: Any
+    request: Request[Any, Any, Any], course_id: int, item_id: int, upload: UploadFile
 ) -> MediaOut:
     """Shared by the API and the item editor page."""
     services = services_of(request)
@@ -348,10 +347,9 @@ async def upload_media(
             raise NotFound("No such course.", code="course_not_found")
         item = await service.item_of(session, course, item_id)
         limit = media_service.limits_for(item.kind, limits).max_bytes
-    file = upload if isinstance(upload, UploadFile) else None
-    path, size = await stage_upload(file, services.storage, limit)
+    path, size = await stage_upload(upload, services.storage, limit)
     staged = media_service.StagedUpload(
-        path, (file.filename if file else "") or "", (file.content_type if file else "") or "", size
+        path, upload.filename or "", upload.content_type or "", size
     )
     async with services.transaction() as session:
         course = await _owned(session, request, course_id)

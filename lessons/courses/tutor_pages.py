@@ -12,7 +12,6 @@ from lessons._web import language_choices, load_user, me, services_of
 from lessons.courses import media_service, publishing, service
 from lessons.courses.authoring_api import (
     UPLOAD_BODY_LIMIT,
-    Upload,
     student_progress,
     upload_media,
 )
@@ -25,6 +24,7 @@ from marketplace.errors import DomainError, NotFound
 from marketplace.web.access import Access
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import page
+from marketplace.web.uploads import PageForm, form_file
 
 
 @get("/teach/courses", access=Access.TUTOR, include_in_schema=False)
@@ -345,10 +345,10 @@ async def upload_form(
     request: Request[Any, Any, Any],
     course_id: FromPath[int],
     item_id: FromPath[int],
-    data: Upload,
+    data: PageForm,
 ) -> Any:
     try:
-        await upload_media(request, course_id, item_id, data.get("file"))
+        await upload_media(request, course_id, item_id, form_file(data, "file"))
     except DomainError as exc:
         if exc.status_code == 404:
             raise

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from lessons._web import me, services_of
 from lessons.discussions import actions
@@ -29,9 +27,9 @@ from lessons.discussions.schemas import (
 )
 from marketplace.web.access import Access
 from marketplace.web.attachment_files import attachment_response
+from marketplace.web.uploads import DataForm
 
 UPLOAD_BODY_LIMIT = 64 * 1024 * 1024
-MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 class CourseDiscussionController(Controller):
@@ -51,7 +49,7 @@ class CourseDiscussionController(Controller):
         _, out = await actions.forum(services_of(request), me(request), course_id, q=q, page=page)
         return out
 
-    @post("/", access=Access.USER, status_code=201)
+    @post("/", access=Access.USER, errors=(429,), status_code=201)
     async def start(
         self, request: Request[Any, Any, Any], course_id: FromPath[int], data: JSONBody[ThreadIn]
     ) -> PostedOut:
@@ -74,7 +72,7 @@ class CourseDiscussionController(Controller):
         )
         return view.detail
 
-    @post("/{thread_id:int}/posts", access=Access.USER, status_code=201)
+    @post("/{thread_id:int}/posts", access=Access.USER, errors=(429,), status_code=201)
     async def reply(
         self,
         request: Request[Any, Any, Any],
@@ -116,15 +114,16 @@ class CourseDiscussionController(Controller):
     @post(
         "/attachments",
         access=Access.USER,
+        errors=(429,),
         status_code=201,
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload(
-        self, request: Request[Any, Any, Any], course_id: FromPath[int], data: MultipartFile
+        self, request: Request[Any, Any, Any], course_id: FromPath[int], data: DataForm
     ) -> FileOut:
         """Multipart field ``data``: a PDF, JPEG/PNG/WebP image or short audio. Send its id in
         ``attachment_ids`` with the post; files never posted are removed after a day."""
-        return await actions.upload(services_of(request), me(request), course_id, data)
+        return await actions.upload(services_of(request), me(request), course_id, data.data)
 
 
 class DiscussionPostController(Controller):
@@ -145,7 +144,7 @@ class DiscussionPostController(Controller):
         """The course's tutor (or an admin) removes a post with a reason, or restores it."""
         await actions.hide(services_of(request), me(request), post_id, data.hidden, data.reason)
 
-    @post("/report", access=Access.USER, status_code=201)
+    @post("/report", access=Access.USER, errors=(429,), status_code=201)
     async def report(
         self,
         request: Request[Any, Any, Any],

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, JSONBody
 from litestar.response import File, Template
 
-from lessons._web import me, services_of, stage_upload
+from lessons._web import me, services_of
 from lessons.notes import service
 from lessons.notes.schemas import (
     DoneIn,
@@ -27,8 +27,8 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
+from marketplace.web.uploads import FileForm, PageForm, form_file, stage_upload
 
-Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 NOTICES.update(
     {
         "notes_saved": "The lesson notes are saved.",
@@ -144,10 +144,10 @@ class NotesController(Controller):
         request_max_body_size=64 * 1024 * 1024,
     )
     async def share_file(
-        self, request: Request[Any, Any, Any], booking_id: FromPath[int], data: Upload
+        self, request: Request[Any, Any, Any], booking_id: FromPath[int], data: FileForm
     ) -> FileOut:
         """Multipart field ``file``: a PDF, PNG or JPEG."""
-        row = await _share(request, booking_id, data.get("file"))
+        row = await _share(request, booking_id, data.file)
         return FileOut(
             row.id,
             row.filename,
@@ -180,7 +180,7 @@ class NotesController(Controller):
             )
 
 
-async def _share(request: Request[Any, Any, Any], booking_id: int, upload: Any) -> Any:
+async def _share(request: Request[Any, Any, Any], booking_id: int, upload: UploadFile) -> Any:
     services = services_of(request)
     async with services.sessions() as session:
         await service.seat(session, booking_id, me(request).id)
@@ -302,10 +302,10 @@ async def homework_done_form(
     request_max_body_size=64 * 1024 * 1024,
 )
 async def file_form(
-    request: Request[Any, Any, Any], booking_id: FromPath[int], data: Upload
+    request: Request[Any, Any, Any], booking_id: FromPath[int], data: PageForm
 ) -> Any:
     async def action() -> None:
-        await _share(request, booking_id, data.get("file"))
+        await _share(request, booking_id, form_file(data, "file"))
 
     return await _form_action(request, booking_id, action, "file_shared")
 

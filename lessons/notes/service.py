@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lessons.courses import media
 from lessons.notes.models import Homework, LessonFile, LessonNote, PracticeEntry
 from marketplace.errors import FieldErrors, Forbidden, NotFound, ValidationFailed
+from marketplace.images import image_format
 from marketplace.media import MediaStorage, new_key
 from marketplace.notifications import service as notifications
 from marketplace.text import render_markdown
@@ -164,14 +165,7 @@ def _sniff(path: Path, max_bytes: int) -> str:
     if head.startswith(b"%PDF-"):
         media.probe(path, "file", "application/pdf", media.Limits(max_bytes, 0))
         return "application/pdf"
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            fmt = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        fmt = None
+    fmt = image_format(path, "file")
     if fmt == "PNG":
         return "image/png"
     if fmt == "JPEG":

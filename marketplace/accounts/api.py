@@ -162,7 +162,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/register", access=Access.PUBLIC, status_code=HTTP_201_CREATED)
+    @post("/register", access=Access.PUBLIC, errors=(429,), status_code=HTTP_201_CREATED)
     async def register(
         self, request: Request[Any, Any, Any], data: JSONBody[RegisterIn]
     ) -> UserOut:
@@ -180,7 +180,7 @@ class AuthController(Controller):
             )
         return user_out(user)
 
-    @post("/login", access=Access.PUBLIC, status_code=200)
+    @post("/login", access=Access.PUBLIC, errors=(429,), status_code=200)
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
@@ -271,7 +271,7 @@ class MeController(Controller):
             row = await phone.phone_of(session, require_principal(request).id)
         return phone_out(phone.status_of(row))
 
-    @put("/phone", access=Access.USER, status_code=202)
+    @put("/phone", access=Access.USER, errors=(429,), status_code=202)
     async def set_phone(self, request: Request[Any, Any, Any], data: JSONBody[PhoneIn]) -> PhoneOut:
         """Give a mobile number for SMS; a code is texted to it. SMS go only to confirmed
         numbers, so nothing else reaches it until `POST /api/v1/me/phone/confirm`."""
@@ -295,7 +295,7 @@ class MeController(Controller):
             raise phone.wrong_code()
         return phone_out(status)
 
-    @delete("/phone", access=Access.USER, status_code=HTTP_204_NO_CONTENT)
+    @delete("/phone", access=Access.USER, errors=(404,), status_code=HTTP_204_NO_CONTENT)
     async def remove_phone(self, request: Request[Any, Any, Any]) -> None:
         async with services_of(request).transaction() as session:
             await phone.remove(session, require_principal(request).id)

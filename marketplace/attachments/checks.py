@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
 import av
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from marketplace.errors import ValidationFailed
+from marketplace.images import load_image
 
 
 class AttachmentKind(StrEnum):
@@ -24,7 +24,6 @@ class AttachmentKind(StrEnum):
 
 
 ACCEPTED = "PDF scores, JPEG/PNG/WebP images or short audio (MP3, M4A, OGG, WAV, FLAC)"
-MAX_IMAGE_PIXELS = 40_000_000
 _IMAGE_TYPES = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png")}
 _IMAGE_TYPES["WEBP"] = ("image/webp", ".webp")
 _AUDIO_TYPES = {
@@ -103,29 +102,10 @@ def _pdf(data: bytes, filename: str, field: str) -> CheckedFile:
 
 
 def _image(data: bytes, filename: str, field: str) -> CheckedFile | None:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt = probe.format or ""
-                size = probe.size
-            if fmt not in _IMAGE_TYPES:
-                return None
-            if size[0] * size[1] > MAX_IMAGE_PIXELS:
-                raise ValidationFailed({field: "The image has too many pixels."})
-            image: Image.Image = Image.open(io.BytesIO(data))
-            image.load()
-    except ValidationFailed:
-        raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    loaded = load_image(data, field)
+    if loaded is None or loaded[0] not in _IMAGE_TYPES:
         return None
+    fmt, image = loaded
     # Re-encoding drops EXIF (a phone photo carries where it was taken) and anything appended.
     image = ImageOps.exif_transpose(image)
     mime, suffix = _IMAGE_TYPES[fmt]

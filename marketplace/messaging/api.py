@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace.attachments import service as attachments
 from marketplace.errors import ValidationFailed
@@ -40,9 +39,9 @@ from marketplace.reports.service import Subject
 from marketplace.web.access import Access, require_principal
 from marketplace.web.attachment_files import attachment_response
 from marketplace.web.services import Services
+from marketplace.web.uploads import DataForm
 
 ATTACHMENT_BODY_LIMIT = 64 * 1024 * 1024
-MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 def _services(request: Request[Any, Any, Any]) -> Services:
@@ -85,7 +84,7 @@ class ConversationController(Controller):
             total = await service.unread_total(session, me)
         return ConversationsOut([inbox_out(r) for r in rows], total)
 
-    @post("/", access=Access.USER, status_code=201)
+    @post("/", access=Access.USER, errors=(429,), status_code=201)
     async def start(
         self, request: Request[Any, Any, Any], data: JSONBody[StartIn]
     ) -> Response[PostedOut]:
@@ -150,7 +149,7 @@ class ConversationController(Controller):
         )
         return out
 
-    @post("/{conversation_id:int}/messages", access=Access.USER, status_code=201)
+    @post("/{conversation_id:int}/messages", access=Access.USER, errors=(429,), status_code=201)
     async def send(
         self,
         request: Request[Any, Any, Any],
@@ -173,17 +172,18 @@ class ConversationController(Controller):
     @post(
         "/{conversation_id:int}/attachments",
         access=Access.USER,
+        errors=(429,),
         status_code=201,
         request_max_body_size=ATTACHMENT_BODY_LIMIT,
     )
     async def upload(
-        self, request: Request[Any, Any, Any], conversation_id: FromPath[int], data: MultipartFile
+        self, request: Request[Any, Any, Any], conversation_id: FromPath[int], data: DataForm
     ) -> AttachmentOut:
         """Multipart field ``data``: a PDF, JPEG/PNG/WebP image or short audio. Send its id in
         ``attachment_ids`` with the message; unsent uploads are removed after a day."""
         services = _services(request)
         viewer = viewer_of(request)
-        attachment = await upload_attachment(services, viewer, conversation_id, data)
+        attachment = await upload_attachment(services, viewer, conversation_id, data.data)
         return attachment_out(conversation_id, attachment)
 
     @get(
@@ -239,7 +239,7 @@ class MessageReportController(Controller):
     path = "/api/v1/messages"
     tags = ["messaging"]
 
-    @post("/{message_id:int}/report", access=Access.USER, status_code=201)
+    @post("/{message_id:int}/report", access=Access.USER, errors=(429,), status_code=201)
     async def report(
         self, request: Request[Any, Any, Any], message_id: FromPath[int], data: JSONBody[ReportIn]
     ) -> ReportOut:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from marketplace import places, vocab
 from marketplace.accounts.models import User
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import NotFound
 from marketplace.profiles import service
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
 from marketplace.profiles.schemas import (
@@ -26,8 +24,8 @@ from marketplace.profiles.schemas import (
 )
 from marketplace.web.access import Access, require_principal
 from marketplace.web.services import Services
+from marketplace.web.uploads import DataForm, read_upload
 
-MultipartFile = Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]
 AUDIO_BODY_LIMIT = 25 * 1024 * 1024
 
 
@@ -41,16 +39,6 @@ async def _me(session: Any, request: Request[Any, Any, Any]) -> User:
     if user is None:
         raise NotFound("No such user.")
     return user
-
-
-async def read_upload(upload: UploadFile, limit: int, field: str) -> bytes:
-    """Read at most ``limit`` + 1 bytes: an oversized file is refused without buffering it."""
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationFailed({field: f"The file must be at most {limit // 1_048_576} MB."})
-    if not data:
-        raise ValidationFailed({field: "The file is empty."})
-    return data
 
 
 class TutorProfileController(Controller):
@@ -80,13 +68,11 @@ class TutorProfileController(Controller):
         return my_tutor_out(profile, services.storage)
 
     @post("/photo", access=Access.TUTOR, status_code=200)
-    async def photo(
-        self, request: Request[Any, Any, Any], data: MultipartFile
-    ) -> MyTutorProfileOut:
+    async def photo(self, request: Request[Any, Any, Any], data: DataForm) -> MyTutorProfileOut:
         """JPEG, PNG or WebP, at least 200×200 px; stored as square WebP renditions."""
         services = _services(request)
         limit = services.settings.media.max_photo_bytes
-        content = await read_upload(data, limit, "photo")
+        content = await read_upload(data.data, limit, "photo")
         async with services.transaction() as session:
             user = await _me(session, request)
             profile = await service.set_photo(
@@ -106,12 +92,12 @@ class TutorProfileController(Controller):
         request_max_body_size=AUDIO_BODY_LIMIT,
     )
     async def audio_sample(
-        self, request: Request[Any, Any, Any], data: MultipartFile
+        self, request: Request[Any, Any, Any], data: DataForm
     ) -> MyTutorProfileOut:
         """Any common audio format; converted to AAC in the background (status: processing)."""
         services = _services(request)
         media = services.settings.media
-        content = await read_upload(data, media.max_audio_bytes, "audio")
+        content = await read_upload(data.data, media.max_audio_bytes, "audio")
         async with services.transaction() as session:
             user = await _me(session, request)
             await service.upload_audio_sample(
@@ -119,7 +105,7 @@ class TutorProfileController(Controller):
                 services.storage,
                 user,
                 content,
-                data.filename or "",
+                data.data.filename or "",
                 max_bytes=media.max_audio_bytes,
                 max_seconds=media.max_audio_seconds,
                 currency=services.settings.marketplace.currency,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from marketplace.errors import ValidationFailed
+from marketplace.images import load_image
 
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 PHOTO_SIZES = {"large": 640, "medium": 320, "small": 96}
@@ -28,27 +28,10 @@ def photo_renditions(data: bytes, max_bytes: int) -> dict[str, bytes]:
     """Square WebP renditions of an uploaded photo, EXIF stripped, or 422."""
     if len(data) > max_bytes:
         raise ValidationFailed({"photo": f"The photo must be at most {max_bytes // 1_048_576} MB."})
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                fmt = probe.format
-                probe.verify()
-            image: Image.Image = Image.open(io.BytesIO(data))
-            image.load()
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
-        raise ValidationFailed({"photo": "Upload a JPEG, PNG or WebP image."}) from None
-    if fmt not in PHOTO_FORMATS:
+    loaded = load_image(data, "photo", MAX_PHOTO_PIXELS)
+    if loaded is None or loaded[0] not in PHOTO_FORMATS:
         raise ValidationFailed({"photo": "Upload a JPEG, PNG or WebP image."})
-    if image.width * image.height > MAX_PHOTO_PIXELS:
-        raise ValidationFailed({"photo": "The photo has too many pixels."})
+    image = loaded[1]
     if min(image.width, image.height) < MIN_PHOTO_SIDE:
         raise ValidationFailed(
             {"photo": f"The photo must be at least {MIN_PHOTO_SIDE}×{MIN_PHOTO_SIDE} pixels."}

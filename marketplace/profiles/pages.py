@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
@@ -13,7 +12,7 @@ from marketplace import money, places, vocab
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError, NotFound
 from marketplace.profiles import service
-from marketplace.profiles.api import AUDIO_BODY_LIMIT, read_upload
+from marketplace.profiles.api import AUDIO_BODY_LIMIT
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
 from marketplace.profiles.schemas import InstrumentIn, PriceIn, TutorProfileIn
@@ -21,6 +20,7 @@ from marketplace.web.access import Access, principal_of, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import page
+from marketplace.web.uploads import form_file, read_upload
 
 PER_PAGE = 24
 EDITOR_INSTRUMENT_ROWS = 4
@@ -208,9 +208,7 @@ async def editor_photo(request: Request[Any, Any, Any]) -> Response[Any]:
     services = _services(request)
     limit = services.settings.media.max_photo_bytes
     try:
-        upload = (await form_data(request)).get("photo")
-        if not isinstance(upload, UploadFile):
-            raise DomainError("Choose a photo to upload.", fields={"photo": "Choose a file."})
+        upload = form_file(await form_data(request), "photo")
         content = await read_upload(upload, limit, "photo")
         async with services.transaction() as session:
             user = await session.get(User, require_principal(request).id)
@@ -238,9 +236,7 @@ async def editor_audio(request: Request[Any, Any, Any]) -> Response[Any]:
     services = _services(request)
     media = services.settings.media
     try:
-        upload = (await form_data(request)).get("audio")
-        if not isinstance(upload, UploadFile):
-            raise DomainError("Choose a recording.", fields={"audio": "Choose a file."})
+        upload = form_file(await form_data(request), "audio")
         content = await read_upload(upload, media.max_audio_bytes, "audio")
         async with services.transaction() as session:
             user = await session.get(User, require_principal(request).id)
