@@ -11,6 +11,7 @@ from typing import Any
 import dramatiq
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -61,6 +62,8 @@ from marketplace.web import templating
 from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddleware, access_guard
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
+from marketplace.web.proxies import ForwardedClientMiddleware, TrustedProxies, parse_networks
+from marketplace.web.security import SecurityHeaders
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -342,14 +345,24 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         guards=[access_guard],
-        middleware=[AuthMiddleware()],
+        # First: the client's address (behind a trusted proxy) before anything reads it.
+        middleware=[
+            DefineMiddleware(
+                ForwardedClientMiddleware,
+                proxies=TrustedProxies(parse_networks(settings.web.trusted_proxies)),
+            ),
+            AuthMiddleware(),
+        ],
+        # On every response, 404s and static files included (middleware runs per route).
+        before_send=[SecurityHeaders(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=header_counts,
         csrf_config=CSRFConfig(
             secret=settings.web.secret_key,
             cookie_name=CSRF_COOKIE,
             header_name=CSRF_HEADER,
-            cookie_secure=settings.web.secure_cookies,
+            cookie_secure=settings.web.cookies_secure,
+            cookie_httponly=False,  # checkout.js and messaging.js send it as X-CSRFToken
             cookie_samesite="lax",
             exclude=["/api/", "/webhooks/", "/schema", "/healthz"],
         ),

@@ -11,9 +11,9 @@ from litestar.response import Template
 
 from marketplace.accounts import phone, service
 from marketplace.accounts.api import (
+    authenticate_limited,
     cleared_session_cookie,
     end_session,
-    limit_logins,
     limit_phone_codes,
     limit_registrations,
     session_cookie,
@@ -88,10 +88,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     services = _services(request)
     target = safe_next(form.get("next"))
     try:
-        await limit_logins(request, form.get("email", ""))
         async with services.transaction() as session:
-            user = await service.authenticate(
-                session, email=form.get("email", ""), password=form.get("password", "")
+            user = await authenticate_limited(
+                request, session, email=form.get("email", ""), password=form.get("password", "")
             )
             issued = await service.issue_token(
                 session,
