@@ -99,7 +99,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
                 lifetime=timedelta(days=services.settings.web.session_days),
             )
     except DomainError as exc:
-        return page(
+        answer = page(
             request,
             "accounts/login.html",
             status_code=exc.status_code,
@@ -107,6 +107,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             form={"email": form.get("email", "")},
             error=exc.message,
         )
+        if isinstance(exc, RateLimited):
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     return redirect(target, "logged_in", cookies=[session_cookie(services, issued.secret)])
 
 
