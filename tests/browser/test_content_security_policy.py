@@ -72,7 +72,6 @@ def test_no_page_violates_the_content_security_policy(
                 " s.textContent = 'window.injected = 1'; document.body.append(s);"
                 " document.body.setAttribute('style', 'color: red'); }"
             )
-            page.wait_for_function("() => true")
             assert page.evaluate("() => window.injected") is None
             assert any("script-src" in v for v in csp_watch.violations), csp_watch.violations
             assert any("style-src" in v for v in csp_watch.violations), csp_watch.violations

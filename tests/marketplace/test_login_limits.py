@@ -179,5 +179,5 @@ def test_the_client_is_the_first_untrusted_hop_from_the_right() -> None:
     assert proxies.client_address("10.0.0.2", ["198.51.100.1, nonsense"]) == "10.0.0.2"
     assert proxies.client_address("10.0.0.2", []) == "10.0.0.2"
     assert not TrustedProxies(()).trusts("127.0.0.1")  # the default trusts nobody
-    with pytest.raises(ValueError, match="proxy.example"):
+    with pytest.raises(ValueError, match=r"proxy\.example"):
         parse_networks(["proxy.example"])
