@@ -11,6 +11,7 @@ from typing import Any
 import dramatiq
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -62,6 +63,8 @@ from marketplace.web.api_docs import DocumentedOpenAPIConfig, document_errors
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.inputs import CheckedRequest, InputGuardMiddleware
+from marketplace.web.proxies import ForwardedClientMiddleware, TrustedProxies, parse_networks
+from marketplace.web.security import SecurityHeaders
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -343,15 +346,26 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         guards=[access_guard],
-        middleware=[InputGuardMiddleware(), AuthMiddleware()],
+        # First: the client's address (behind a trusted proxy) before anything reads it.
+        middleware=[
+            DefineMiddleware(
+                ForwardedClientMiddleware,
+                proxies=TrustedProxies(parse_networks(settings.web.trusted_proxies)),
+            ),
+            InputGuardMiddleware(),
+            AuthMiddleware(),
+        ],
         request_class=CheckedRequest,
+        # On every response, 404s and static files included (middleware runs per route).
+        before_send=[SecurityHeaders(settings)],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=header_counts,
         csrf_config=CSRFConfig(
             secret=settings.web.secret_key,
             cookie_name=CSRF_COOKIE,
             header_name=CSRF_HEADER,
-            cookie_secure=settings.web.secure_cookies,
+            cookie_secure=settings.web.cookies_secure,
+            cookie_httponly=False,  # checkout.js and messaging.js send it as X-CSRFToken
             cookie_samesite="lax",
             exclude=["/api/", "/webhooks/", "/schema", "/healthz"],
         ),

@@ -293,7 +293,8 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
         app,
         host=args.host,
         port=args.port,
-        proxy_headers=True,
+        # X-Forwarded-* are read by the app, from TRUSTED_PROXIES only (marketplace/web/proxies.py).
+        proxy_headers=False,
         log_level="info",
         access_log=True,
         # Live messages are small JSON frames: compressing them costs more CPU (and a deflate

@@ -17,8 +17,33 @@ class Counter(Protocol):
         """Count one hit in the current window and return the hits so far in it."""
         ...
 
+    async def count(self, key: str, window_seconds: int) -> int:
+        """The hits so far in the current window, without counting one."""
+        ...
+
+    async def reset(self, key: str, window_seconds: int) -> None:
+        """Forget the hits of the current window."""
+        ...
+
+
+def _window(window_seconds: int) -> int:
+    return int(time.time()) // window_seconds
+
+
+def seconds_left(window_seconds: int) -> int:
+    """Seconds until the current fixed window ends (when its counts stop mattering)."""
+    return window_seconds - int(time.time()) % window_seconds
+
 
 logger = logging.getLogger(__name__)
+
+
+def wait_phrase(seconds: int) -> str:
+    """``"12 minutes"``, ``"1 minute"``, ``"40 seconds"``: how long a user waits, in words."""
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 class RedisCounter:
@@ -30,8 +55,7 @@ class RedisCounter:
         self._fallback = MemoryCounter()
 
     async def hit(self, key: str, window_seconds: int) -> int:
-        window = int(time.time()) // window_seconds
-        full_key = f"duet:ratelimit:{key}:{window}"
+        full_key = self._key(key, window_seconds)
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.incr(full_key)
@@ -42,6 +66,25 @@ class RedisCounter:
             return await self._fallback.hit(key, window_seconds)
         return int(count)
 
+    async def count(self, key: str, window_seconds: int) -> int:
+        try:
+            value = await self._client.get(self._key(key, window_seconds))
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+            return await self._fallback.count(key, window_seconds)
+        return int(value or 0)
+
+    async def reset(self, key: str, window_seconds: int) -> None:
+        await self._fallback.reset(key, window_seconds)
+        try:
+            await self._client.delete(self._key(key, window_seconds))
+        except (RedisError, OSError) as exc:
+            logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+
+    @staticmethod
+    def _key(key: str, window_seconds: int) -> str:
+        return f"duet:ratelimit:{key}:{_window(window_seconds)}"
+
 
 class MemoryCounter:
     """For a single process (tests, one-off tools)."""
@@ -50,21 +93,31 @@ class MemoryCounter:
         self._hits: dict[str, int] = {}
 
     async def hit(self, key: str, window_seconds: int) -> int:
-        window = int(time.time()) // window_seconds
-        full_key = f"{key}:{window}"
+        full_key = f"{key}:{_window(window_seconds)}"
         if len(self._hits) > 10_000:
             self._hits.clear()
         self._hits[full_key] = self._hits.get(full_key, 0) + 1
         return self._hits[full_key]
+
+    async def count(self, key: str, window_seconds: int) -> int:
+        return self._hits.get(f"{key}:{_window(window_seconds)}", 0)
+
+    async def reset(self, key: str, window_seconds: int) -> None:
+        self._hits.pop(f"{key}:{_window(window_seconds)}", None)
 
 
 class RateLimiter:
     def __init__(self, counter: Counter) -> None:
         self._counter = counter
 
+    @property
+    def counter(self) -> Counter:
+        return self._counter
+
     async def check(self, key: str, *, limit: int, window_seconds: int, what: str) -> None:
         if await self._counter.hit(key, window_seconds) > limit:
+            wait = seconds_left(window_seconds)
             raise RateLimited(
-                f"Too many {what}. Please wait a few minutes and try again.",
-                retry_after=window_seconds - int(time.time()) % window_seconds,
+                f"Too many {what}. Please try again in {wait_phrase(wait)}.",
+                retry_after=wait,
             )

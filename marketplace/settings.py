@@ -41,14 +41,31 @@ class WebSettings:
     """``SECRET_KEY``: signs CSRF tokens. Required unless running on the embedded default."""
     base_url: str = "http://127.0.0.1:8000"
     """``BASE_URL``: the public address, used in links sent outside the browser."""
-    secure_cookies: bool = False
-    """``SECURE_COOKIES``: mark cookies Secure (set it behind HTTPS)."""
+    secure_cookies: bool | None = None
+    """``SECURE_COOKIES``: an override of ``cookies_secure``. Unset: cookies are Secure exactly
+    when ``BASE_URL`` is https."""
     session_days: int = 14
     """``SESSION_DAYS``: how long a page session lasts without activity."""
     login_attempts_per_window: int = 10
-    """``LOGIN_RATE_LIMIT``: login attempts per IP and e-mail per 15 minutes."""
+    """``LOGIN_RATE_LIMIT``: failed log-ins per account (e-mail) per 15 minutes."""
+    login_address_attempts_per_window: int = 100
+    """``LOGIN_ADDRESS_RATE_LIMIT``: failed log-ins per client address per 15 minutes, whatever
+    the account; high, because a school or office shares one address."""
+    trusted_proxies: tuple[str, ...] = ()
+    """``TRUSTED_PROXIES``: comma-separated addresses or networks (``10.0.0.0/8``) of the
+    reverse proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed. Unset: none,
+    the connecting address is the client."""
     registrations_per_window: int = 20
     """``REGISTER_RATE_LIMIT``: registrations per IP per hour."""
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Cookies carry ``Secure``: ``SECURE_COOKIES`` when set, else when BASE_URL is https."""
+        return self.https if self.secure_cookies is None else self.secure_cookies
 
 
 @dataclass(frozen=True)
@@ -275,9 +292,11 @@ class Settings:
             web=WebSettings(
                 secret_key=env.get("SECRET_KEY", ""),
                 base_url=env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
-                secure_cookies=_bool(env, "SECURE_COOKIES", False),
+                secure_cookies=_optional_bool(env, "SECURE_COOKIES"),
                 session_days=_int(env, "SESSION_DAYS", 14),
                 login_attempts_per_window=_int(env, "LOGIN_RATE_LIMIT", 10),
+                login_address_attempts_per_window=_int(env, "LOGIN_ADDRESS_RATE_LIMIT", 100),
+                trusted_proxies=_trusted_proxies(env),
                 registrations_per_window=_int(env, "REGISTER_RATE_LIMIT", 20),
             ),
             marketplace=MarketplaceSettings(
@@ -516,6 +535,23 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _optional_bool(env: Mapping[str, str], name: str) -> bool | None:
+    return None if env.get(name) in (None, "") else _bool(env, name, False)
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    entries = tuple(e.strip() for e in env.get("TRUSTED_PROXIES", "").split(",") if e.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES must list IP addresses or networks (10.0.0.0/8); "
+                f"{entry!r} is not one."
+            ) from None
+    return entries
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -10,8 +10,10 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts import phone, service
+from marketplace.accounts.login_limits import LoginLimits
 from marketplace.accounts.models import AuthToken, TokenKind, User
 from marketplace.accounts.schemas import (
     AccountIn,
@@ -28,11 +30,10 @@ from marketplace.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from marketplace.errors import NotFound
+from marketplace.errors import NotAuthenticated, NotFound
 from marketplace.web.access import SESSION_COOKIE, Access, Principal, require_principal
 from marketplace.web.services import Services
 
-LOGIN_WINDOW = 15 * 60
 REGISTER_WINDOW = 60 * 60
 
 
@@ -63,22 +64,34 @@ def services_of(request: Request[Any, Any, Any]) -> Services:
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
+    """The client's address (behind a trusted proxy: the one it forwarded, see web/proxies.py)."""
     return request.client.host if request.client else "unknown"
 
 
-async def limit_logins(request: Request[Any, Any, Any], email: str) -> None:
+def login_limits(request: Request[Any, Any, Any]) -> LoginLimits:
     services = services_of(request)
-    ip = client_ip(request)
-    limit = services.settings.web.login_attempts_per_window
-    await services.limiter.check(
-        f"login:{ip}:{service.normalise_email(email)}",
-        limit=limit,
-        window_seconds=LOGIN_WINDOW,
-        what="login attempts",
+    return LoginLimits(
+        services.limiter.counter,
+        per_account=services.settings.web.login_attempts_per_window,
+        per_address=services.settings.web.login_address_attempts_per_window,
     )
-    await services.limiter.check(
-        f"login-ip:{ip}", limit=limit * 5, window_seconds=LOGIN_WINDOW, what="login attempts"
-    )
+
+
+async def authenticate_limited(
+    request: Request[Any, Any, Any], session: AsyncSession, *, email: str, password: str
+) -> User:
+    """``service.authenticate`` behind the login limits: refused while a limit is used up; a
+    failure counts against the account and the address; a success clears the account's."""
+    limits = login_limits(request)
+    address = client_ip(request)
+    await limits.check(email, address)
+    try:
+        user = await service.authenticate(session, email=email, password=password)
+    except NotAuthenticated:
+        await limits.failed(email, address)
+        raise
+    await limits.succeeded(email)
+    return user
 
 
 async def limit_registrations(request: Request[Any, Any, Any]) -> None:
@@ -97,7 +110,7 @@ def session_cookie(services: Services, secret: str) -> Cookie:
         value=secret,
         httponly=True,
         samesite="lax",
-        secure=services.settings.web.secure_cookies,
+        secure=services.settings.web.cookies_secure,
         max_age=services.settings.web.session_days * 86400,
         path="/",
     )
@@ -111,7 +124,7 @@ def cleared_session_cookie(services: Services) -> Cookie:
         httponly=True,
         samesite="lax",
         path="/",
-        secure=services.settings.web.secure_cookies,
+        secure=services.settings.web.cookies_secure,
     )
 
 
@@ -185,10 +198,11 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[LoginIn]
     ) -> Response[LoginOut]:
         """Returns a bearer token for API use and sets the page session cookie."""
-        await limit_logins(request, data.email)
         services = services_of(request)
         async with services.transaction() as session:
-            user = await service.authenticate(session, email=data.email, password=data.password)
+            user = await authenticate_limited(
+                request, session, email=data.email, password=data.password
+            )
             api = await service.issue_token(
                 session,
                 user,

@@ -11,9 +11,9 @@ from litestar.response import Template
 
 from marketplace.accounts import phone, service
 from marketplace.accounts.api import (
+    authenticate_limited,
     cleared_session_cookie,
     end_session,
-    limit_logins,
     limit_phone_codes,
     limit_registrations,
     session_cookie,
@@ -88,10 +88,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
     services = _services(request)
     target = safe_next(form.get("next"))
     try:
-        await limit_logins(request, form.get("email", ""))
         async with services.transaction() as session:
-            user = await service.authenticate(
-                session, email=form.get("email", ""), password=form.get("password", "")
+            user = await authenticate_limited(
+                request, session, email=form.get("email", ""), password=form.get("password", "")
             )
             issued = await service.issue_token(
                 session,
@@ -100,7 +99,7 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
                 lifetime=timedelta(days=services.settings.web.session_days),
             )
     except DomainError as exc:
-        return page(
+        answer = page(
             request,
             "accounts/login.html",
             status_code=exc.status_code,
@@ -108,6 +107,9 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
             form={"email": form.get("email", "")},
             error=exc.message,
         )
+        if isinstance(exc, RateLimited):
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
     return redirect(target, "logged_in", cookies=[session_cookie(services, issued.secret)])
 
 

@@ -14,6 +14,7 @@ from marketplace import vocab
 from marketplace.money import format_money
 from marketplace.settings import Settings
 from marketplace.web.access import principal_of
+from marketplace.web.security import csp_nonce
 
 NOTICES = {
     "registered": "Welcome to Duet! Your account is ready.",
@@ -52,6 +53,7 @@ def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
             # No Stripe keys: the demo gateway takes the payments; every page says so.
             payments_demo=not settings.payments.uses_stripe,
             notices=NOTICES,
+            csp_nonce=csp_nonce,
         )
         env.filters["money"] = format_money
         env.filters["local_time"] = local_time

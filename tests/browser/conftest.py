@@ -1,4 +1,8 @@
-"""A real Duet server on loopback and a real headless Chromium to drive it."""
+"""A real Duet server on loopback and a real headless Chromium to drive it.
+
+Every browser context is opened through ``csp_watch`` (``browser_page`` does it; a test that
+opens its own context calls ``csp_watch.new_context(browser, ...)``): a Content-Security-Policy
+violation on any page a test visits fails that test."""
 
 from __future__ import annotations
 
@@ -28,6 +32,45 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path("test-artifacts")
+# Runs in every page before its own scripts; Chromium fires the event for each blocked script,
+# style, frame, connection or form target, and for each refused inline handler.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.effectiveDirective + " refused " + (e.blockedURI || "?")
+    + " in " + (e.sourceFile || document.location.href) + ":" + e.lineNumber
+    + (e.sample ? " (" + e.sample + ")" : ""));
+}, true);
+"""
+
+
+class CspWatch:
+    """Collects CSP violations from every context it opened; the test fails if there are any."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def new_context(self, browser: Any, **options: Any) -> Any:
+        context = browser.new_context(**options)
+        context.add_init_script(script=_REPORT_VIOLATIONS)
+        context.on("console", self._on_console)
+        return context
+
+    def _on_console(self, message: Any) -> None:
+        text = message.text
+        # Chromium's own console line for the same event, in case the page's listener missed it.
+        if text.startswith("CSP violation") or (
+            text.startswith("Refused to") and "Content Security Policy" in text
+        ):
+            where = message.page.url if message.page else "?"
+            self.violations.append(f"{where}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def csp_watch() -> Iterator[CspWatch]:
+    watch = CspWatch()
+    yield watch
+    if watch.violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(watch.violations))
 
 
 def chromium_path() -> str:
@@ -68,7 +111,7 @@ def live_server(settings: Settings, queue: DramatiqQueue) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_page(request: pytest.FixtureRequest) -> Iterator[Any]:
+def browser_page(request: pytest.FixtureRequest, csp_watch: CspWatch) -> Iterator[Any]:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
@@ -76,7 +119,7 @@ def browser_page(request: pytest.FixtureRequest) -> Iterator[Any]:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_FLAGS
         )
-        context = browser.new_context(viewport={"width": 390, "height": 844})  # phone width
+        context = csp_watch.new_context(browser, viewport={"width": 390, "height": 844})  # phone
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:

@@ -27,7 +27,9 @@ def _login(page: Any, base: str, email: str) -> None:
 
 
 def _plays_and_seeks(page: Any, selector: str, to: float) -> dict[str, Any]:
-    page.wait_for_function(f"document.querySelector('{selector}').readyState >= 1", timeout=20_000)
+    page.wait_for_function(
+        f"() => document.querySelector('{selector}').readyState >= 1", timeout=20_000
+    )
     result: dict[str, Any] = page.evaluate(
         """([selector, to]) => new Promise((resolve) => {
             const el = document.querySelector(selector);

@@ -31,7 +31,7 @@ import pytest
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue
 from scheduling.lifecycle import State
-from tests.browser.conftest import CHROMIUM_FLAGS, chromium_path
+from tests.browser.conftest import CHROMIUM_FLAGS, CspWatch, chromium_path
 from tests.helpers import run_async
 from tests.scheduling.helpers import sql
 from tests.video.lessons import PASSWORD, make_lesson
@@ -151,7 +151,11 @@ def outbound_kbps(page: Any, seconds: float = 5.0) -> tuple[float, dict[str, Any
 
 
 def test_tutor_and_student_hear_each_other_in_stereo_then_the_tutor_ends_the_lesson(
-    room_live: LiveRoomServer, database_url: str, tmp_path: Path, queue: DramatiqQueue
+    room_live: LiveRoomServer,
+    database_url: str,
+    tmp_path: Path,
+    queue: DramatiqQueue,
+    csp_watch: CspWatch,
 ) -> None:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
@@ -171,7 +175,7 @@ def test_tutor_and_student_hear_each_other_in_stereo_then_the_tutor_ends_the_les
             for browser, email in zip(
                 browsers, (lesson.tutor_email, lesson.student_email), strict=True
             ):
-                context = browser.new_context(viewport={"width": 390, "height": 844})
+                context = csp_watch.new_context(browser, viewport={"width": 390, "height": 844})
                 page = context.new_page()
                 page.set_default_timeout(20_000)
                 log_in(page, room_live.url, email)
@@ -269,7 +273,7 @@ def test_the_join_button_shows_only_when_the_room_is_open(
 
 
 def test_the_pre_lesson_check_measures_the_network_and_shows_stereo_input(
-    room_live: LiveRoomServer, database_url: str, tmp_path: Path
+    room_live: LiveRoomServer, database_url: str, tmp_path: Path, csp_watch: CspWatch
 ) -> None:
     from datetime import timedelta
 
@@ -283,7 +287,8 @@ def test_the_pre_lesson_check_measures_the_network_and_shows_stereo_input(
             executable_path=executable, headless=True, args=media_flags(wav)
         )
         try:
-            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            context = csp_watch.new_context(browser, viewport={"width": 390, "height": 844})
+            page = context.new_page()
             page.set_default_timeout(20_000)
             log_in(page, room_live.url, lesson.student_email)
             page.goto(f"{room_live.url}/lessons/{lesson.booking_id}/check")

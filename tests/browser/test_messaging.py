@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_FLAGS, chromium_path
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_FLAGS, CspWatch, chromium_path
 from tests.helpers import PASSWORD, register
 from tests.scheduling.helpers import approved_tutor
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def two_browsers(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
+def two_browsers(request: pytest.FixtureRequest, csp_watch: CspWatch) -> Iterator[tuple[Any, Any]]:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
@@ -25,7 +25,9 @@ def two_browsers(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
         browser = playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_FLAGS
         )
-        contexts = [browser.new_context(viewport={"width": 390, "height": 844}) for _ in "ab"]
+        contexts = [
+            csp_watch.new_context(browser, viewport={"width": 390, "height": 844}) for _ in "ab"
+        ]
         pages = [context.new_page() for context in contexts]
         for page in pages:
             page.set_default_timeout(15_000)

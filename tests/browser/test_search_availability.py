@@ -35,7 +35,7 @@ def test_the_availability_filter_counts_and_narrows_in_the_viewers_zone(
     assert count("weekday_afternoon") == "0"
     page.get_by_label("Weekday evenings (18–22)").check()
     page.wait_for_url(re.compile(r".*availability=weekday_evening.*"))
-    page.wait_for_function("document.querySelectorAll('.hit').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('.hit').length === 1")
     assert page.locator("[data-summary]").inner_text() == "1 tutor"
     # Disjunctive: the other buckets keep their counts while one is ticked.
     assert count("weekday_morning") == "1"

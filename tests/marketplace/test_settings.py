@@ -37,6 +37,7 @@ def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
         ({"PLATFORM_FEE_BPS": "lots"}, "PLATFORM_FEE_BPS"),
         ({"PLATFORM_FEE_BPS": "20000"}, "PLATFORM_FEE_BPS"),
         ({"SECURE_COOKIES": "maybe"}, "SECURE_COOKIES"),
+        ({"TRUSTED_PROXIES": "10.0.0.1, proxy.example"}, "TRUSTED_PROXIES"),
         ({"COURSE_REFUND_DAYS": "400"}, "COURSE_REFUND_DAYS"),
         ({"COURSE_REFUND_DAYS": "soon"}, "COURSE_REFUND_DAYS"),
         ({"COURSE_REFUND_MAX_PROGRESS": "120"}, "COURSE_REFUND_MAX_PROGRESS"),
