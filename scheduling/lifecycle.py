@@ -92,6 +92,10 @@ def _t(
 
 
 S, A = State, Actor
+# Admins refund and moderate; they never act as one of the lesson's two people. A participant's
+# transition (cancel, reschedule, no-show claims, dispute, waive a fee) lists only that person;
+# admins keep the decisions that are theirs: confirm a paid hold the webhook missed, complete,
+# end a lesson's room, settle, and resolve a dispute. Their money tool is the payment refund.
 # A hold is created by a student (``hold``), not moved into; every other change is listed here.
 HOLD = _t("hold", set(), S.HELD, {A.STUDENT}, label="hold")
 TRANSITIONS: tuple[Transition, ...] = (
@@ -128,7 +132,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "student_cancel",
         {S.HELD, S.CONFIRMED},
         S.CANCELLED_BY_STUDENT,
-        {A.STUDENT, A.ADMIN},
+        {A.STUDENT},
         # A late cancellation keeps part of the price; the tutor's share of it is paid out now.
         (Action.REFUND, Action.TRANSFER, Action.NOTIFY),
         closes=Anchor.STARTS,
@@ -138,7 +142,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "tutor_cancel",
         {S.HELD, S.CONFIRMED},
         S.CANCELLED_BY_TUTOR,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.REFUND, Action.NOTIFY),
         closes=Anchor.STARTS,
         label="cancelled by the tutor",
@@ -147,7 +151,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "waive_fee",
         {S.CANCELLED_BY_STUDENT},
         None,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.REFUND, Action.NOTIFY),
         label="late-cancellation fee waived",
     ),
@@ -155,7 +159,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "reschedule",
         {S.HELD, S.CONFIRMED},
         None,
-        {A.STUDENT, A.TUTOR, A.ADMIN},
+        {A.STUDENT, A.TUTOR},
         (Action.NOTIFY,),
         closes=Anchor.STARTS,
         label="rescheduled",
@@ -182,7 +186,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "student_no_show",
         {S.CONFIRMED, S.COMPLETED},
         S.NO_SHOW_STUDENT,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.TRANSFER, Action.NOTIFY),
         opens=Anchor.STARTS,
         closes=Anchor.SETTLES,
@@ -192,7 +196,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "tutor_no_show",
         {S.CONFIRMED, S.COMPLETED},
         S.NO_SHOW_TUTOR,
-        {A.STUDENT, A.ADMIN},
+        {A.STUDENT},
         (Action.REFUND, Action.NOTIFY),
         opens=Anchor.STARTS,
         closes=Anchor.SETTLES,
@@ -202,7 +206,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "dispute",
         {S.COMPLETED},
         S.DISPUTED,
-        {A.STUDENT, A.ADMIN, A.PAYMENT},
+        {A.STUDENT, A.PAYMENT},
         (Action.NOTIFY,),
         closes=Anchor.SETTLES,
         label="disputed",
@@ -284,6 +288,28 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class ActorNotAllowed(Forbidden):
+    code = "actor_not_allowed"
+
+
+def require_actor(event: str, actor: Actor) -> Transition:
+    """The rule for ``event`` if ``actor`` may trigger it; 403 ``actor_not_allowed`` otherwise.
+
+    Checked before anything else (also by the reschedule request, which proposes the
+    ``reschedule`` transition before it happens), so an admin is refused whatever the state."""
+    rule = BY_EVENT.get(event)
+    if rule is None:
+        raise ValidationFailed({"event": f"Unknown event {event!r}."})
+    if actor not in rule.actors:
+        if actor is Actor.ADMIN:
+            raise ActorNotAllowed(
+                "Admins do not act for a lesson's student or tutor; refund the payment or "
+                "resolve a dispute instead.",
+            )
+        raise ActorNotAllowed(f"A {actor.value} cannot do this ({event}).")
+    return rule
+
+
 def anchor_time(booking: Booking, anchor: Anchor, dispute_window: timedelta) -> datetime | None:
     if anchor is Anchor.HOLD_EXPIRES:
         return booking.hold_expires_at
@@ -312,17 +338,13 @@ async def transition(
     """
     from scheduling.models import BookingTransition  # models import this module's states
 
-    rule = BY_EVENT.get(event)
-    if rule is None:
-        raise ValidationFailed({"event": f"Unknown event {event!r}."})
+    rule = require_actor(event, actor)
     current = State(booking.status)
     if current not in rule.sources:
         raise IllegalTransition(
             f"This booking is {current.value}; it cannot be {rule.label or event} now.",
             fields={"status": current.value},
         )
-    if actor not in rule.actors:
-        raise Forbidden(f"A {actor.value} cannot do this ({event}).", code="actor_not_allowed")
     now = now or datetime.now(UTC)
     if rule.opens is not None:
         opens = anchor_time(booking, rule.opens, dispute_window)
