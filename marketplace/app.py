@@ -30,6 +30,7 @@ from lessons.discussions import demo as discussions_demo
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
+from marketplace.audit.api import ROUTES as AUDIT_ROUTES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
 from marketplace.media_links import MediaLinks
@@ -61,6 +62,7 @@ from marketplace.web import templating
 from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddleware, access_guard
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
+from marketplace.web.request_id import RequestIdMiddleware
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -306,6 +308,7 @@ def create_app(
         *MESSAGING_PAGES,
         messages_socket,
         *REPORT_ROUTES,
+        *AUDIT_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         *REVIEWS_API,
@@ -342,7 +345,8 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         guards=[access_guard],
-        middleware=[AuthMiddleware()],
+        # The request id first, so everything after it (auth, handlers, errors) runs with it.
+        middleware=[RequestIdMiddleware, AuthMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=header_counts,
         csrf_config=CSRFConfig(

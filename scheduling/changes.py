@@ -82,6 +82,7 @@ async def apply_event(
         actor_id=caller.id,
         dispute_window=dispute_window,
         refund_minor=refund,
+        reason=reason.strip(),
         now=now,
     )
     await payments.carry_out(session, booking, applied, refund, reason.strip())

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.uow import emit
 
@@ -329,12 +330,14 @@ async def transition(
     actor_id: int | None = None,
     dispute_window: timedelta = timedelta(hours=48),
     refund_minor: int | None = None,
+    reason: str = "",
     now: datetime | None = None,
 ) -> Transition:
     """Move ``booking`` (locked by the caller) by ``event``; 409 when not allowed now.
 
     ``refund_minor`` is required for transitions with the ``refund`` action; the caller computes
-    it with ``scheduling.policy``.
+    it with ``scheduling.policy``. An admin's transition is also written to the audit trail
+    (the booking's own log keeps every transition).
     """
     from scheduling.models import BookingTransition  # models import this module's states
 
@@ -378,6 +381,17 @@ async def transition(
             actor_id=actor_id,
         )
     )
+    if actor is Actor.ADMIN:
+        await audit.record(
+            session,
+            action=f"booking.{event}",
+            actor_role="admin",
+            actor_id=actor_id,
+            subject_kind="booking",
+            subject_id=booking.id,
+            reason=reason,
+            details={"from": current.value, "to": target.value},
+        )
     emit(
         session,
         BookingTransitioned(
