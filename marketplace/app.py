@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lessons import demo as lessons_demo
 from lessons import jobs as lessons_jobs
 from lessons import web as lessons_web
+from lessons.courses import media_grant as course_media_grant
 from lessons.courses.order_kind import WORDING as COURSE_WORDING
 from lessons.courses.order_kind import CoursePurchases
 from lessons.courses.orders import COURSE
@@ -265,6 +266,8 @@ def create_app(
         hot_engine=hot_engine,
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
+    # A student's course media links are served only while their enrolment lasts.
+    services.media_grants[course_media_grant.KIND] = course_media_grant.check
     # Sections higher packages add to lower packages' pages.
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
     services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)

@@ -1,4 +1,5 @@
-"""audit trail: append-only audit_entries (a trigger refuses UPDATE and DELETE)
+"""audit trail: append-only audit_entries (a trigger refuses UPDATE and DELETE); course media
+fetches counted per item (course_item_progress.media_fetched_at)
 
 Revision ID: 0014
 Revises: 0012
@@ -65,9 +66,14 @@ def upgrade() -> None:
     op.create_index("ix_audit_entries_subject", "audit_entries", ["subject_kind", "subject_id"])
     for statement in APPEND_ONLY:
         op.execute(statement)
+    op.add_column(
+        "course_item_progress",
+        sa.Column("media_fetched_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("course_item_progress", "media_fetched_at")
     op.execute("DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries")
     op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
     op.drop_table("audit_entries")
