@@ -212,9 +212,7 @@ async def _lesson_page(
             "lesson_page", request, session, booking_id=booking.id, viewer_id=principal.id
         )
     live = participant and booking.status in ("held", "confirmed") and booking.starts_at > now
-    role = "admin" if not participant else "student"
-    if principal.id == booking.tutor_id:
-        role = "tutor"
+    role = {booking.student_id: "student", booking.tutor_id: "tutor"}.get(principal.id, "admin")
     return page(
         request,
         "scheduling/lesson.html",

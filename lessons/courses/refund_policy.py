@@ -6,10 +6,10 @@ default, fixed when the order opened), while the student has used less than
 for it, the student may ask for their money back once per course. An item counts as used when
 it is completed or when its media was downloaded or played (``media_grant``), counted once per
 item, over the same items as progress (the required ones, or all when none is required): a
-course downloaded whole cannot be refunded. The refund is in full and
-ends the enrolment (payments tell the course kind, which ends the access in the same
-transaction). The window ends when the tutor's share is settled, so a refund on request never
-needs a transfer reversal; refunds after that are an admin's decision.
+course downloaded whole cannot be refunded. The refund is in full and ends the enrolment
+(payments tell the course kind, which ends the access in the same transaction). The window
+ends when the tutor's share is settled, so a refund on request never needs a transfer reversal;
+refunds after that are an admin's decision.
 """
 
 from __future__ import annotations
