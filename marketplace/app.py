@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lessons import demo as lessons_demo
 from lessons import jobs as lessons_jobs
 from lessons import web as lessons_web
+from lessons.courses import media_grant as course_media_grant
 from lessons.courses.order_kind import WORDING as COURSE_WORDING
 from lessons.courses.order_kind import CoursePurchases
 from lessons.courses.orders import COURSE
@@ -30,6 +31,7 @@ from lessons.discussions import demo as discussions_demo
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
+from marketplace.audit.api import ROUTES as AUDIT_ROUTES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
 from marketplace.media_links import MediaLinks
@@ -65,6 +67,7 @@ from marketplace.web.health import healthz
 from marketplace.web.inputs import CheckedRequest, InputGuardMiddleware
 from marketplace.web.proxies import ForwardedClientMiddleware, TrustedProxies, parse_networks
 from marketplace.web.security import SecurityHeaders
+from marketplace.web.request_id import RequestIdMiddleware
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -267,6 +270,8 @@ def create_app(
         hot_engine=hot_engine,
     )
     services.health_checks.update(_health_checks(services, queue.broker, redis))
+    # A student's course media links are served only while their enrolment lasts.
+    services.media_grants[course_media_grant.KIND] = course_media_grant.check
     # Sections higher packages add to lower packages' pages.
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
     services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
@@ -310,6 +315,7 @@ def create_app(
         *MESSAGING_PAGES,
         messages_socket,
         *REPORT_ROUTES,
+        *AUDIT_ROUTES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         *REVIEWS_API,
@@ -346,8 +352,10 @@ def create_app(
     app = Litestar(
         route_handlers=route_handlers,
         guards=[access_guard],
-        # First: the client's address (behind a trusted proxy) before anything reads it.
+        # The request id first, so everything after it runs with it; then the client's address
+        # (behind a trusted proxy) before anything reads it.
         middleware=[
+            RequestIdMiddleware,
             DefineMiddleware(
                 ForwardedClientMiddleware,
                 proxies=TrustedProxies(parse_networks(settings.web.trusted_proxies)),

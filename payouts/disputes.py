@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import service as audit
 from payouts import ledger
 from payouts.checkout import items_of
 from payouts.ledger import Leg
@@ -77,6 +78,20 @@ async def closed(
     dispute.closed_at = at
     won = status == "won"
     items = await items_of(session, payment.id)
+    await audit.record(
+        session,
+        action="dispute.won" if won else "dispute.lost",
+        actor_role="payment",
+        actor_id=None,
+        subject_kind="dispute",
+        subject_id=dispute.id,
+        details={
+            "payment_id": payment.id,
+            "amount_minor": dispute.amount_minor,
+            "currency": dispute.currency,
+            "status": dispute.status,
+        },
+    )
     if won:
         await ledger.record(
             session,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import service as audit
 from marketplace.errors import ValidationFailed
 from marketplace.uow import defer_job
 from payouts import ledger
@@ -68,6 +69,10 @@ async def refunded_so_far(session: AsyncSession, item_id: int) -> int:
     return int(total or 0)
 
 
+AUDIT_ROLES = {"admin": "admin", "policy": "policy", "provider": "payment", "system": "system"}
+"""Who decided a refund, as the audit trail names it (``initiated_by`` → actor role)."""
+
+
 async def refund_line(
     session: AsyncSession,
     payment: Payment,
@@ -97,6 +102,22 @@ async def refund_line(
     )
     session.add(refund)
     await session.flush()
+    await audit.record(
+        session,
+        action="refund.issued",
+        actor_role=AUDIT_ROLES.get(initiated_by, "system"),
+        actor_id=actor_id,
+        subject_kind="refund",
+        subject_id=refund.id,
+        reason=refund.reason,
+        details={
+            "initiated_by": initiated_by,
+            "payment_id": payment.id,
+            "item": f"{item.item_kind}:{item.item_id}",
+            "amount_minor": amount,
+            "currency": payment.currency,
+        },
+    )
     defer_job(session, REFUND_TASK, refund.id)
     await tell_seller(session, payment, item, initiated_by)
     return refund

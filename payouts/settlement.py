@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import service as audit
 from marketplace.uow import defer_job
 from payouts import ledger
 from payouts.gateway import GatewayError
@@ -78,6 +79,22 @@ async def settle_item(session: AsyncSession, item_kind: str, item_id: int) -> Tr
     )
     session.add(transfer)
     await session.flush()
+    await audit.record(
+        session,
+        action="transfer.created",
+        actor_role="system",
+        actor_id=None,
+        subject_kind="transfer",
+        subject_id=transfer.id,
+        details={
+            "payment_id": payment.id,
+            "item": f"{item.item_kind}:{item.item_id}",
+            "tutor_id": payment.payee_id,
+            "amount_minor": amount,
+            "currency": payment.currency,
+            "status": transfer.status,
+        },
+    )
     if account is None:
         logger.error(
             "transfer %s: tutor %s has no connected account", transfer.id, payment.payee_id

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, FieldErrors, Forbidden, NotFound
 from marketplace.notifications import service as notifications
 from reviews.models import (
@@ -127,6 +128,15 @@ async def moderate(
     review.updated_at = now
     session.add(
         ReviewModeration(review_id=review.id, admin_id=admin_id, action=str(action), reason=text)
+    )
+    await audit.record(
+        session,
+        action=f"review.{action}",
+        actor_role="admin",
+        actor_id=admin_id,
+        subject_kind="review",
+        subject_id=review.id,
+        reason=text,
     )
     await session.flush()
     if action != ModerationAction.DISMISS_REPORTS.value:

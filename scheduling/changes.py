@@ -48,7 +48,12 @@ async def refund_quote(
 
 
 def cancel_event(booking: Booking, caller: Caller) -> str:
-    return "student_cancel" if caller.id == booking.student_id else "tutor_cancel"
+    """The caller's own cancellation; 403 for an admin, who refunds the payment instead of
+    cancelling in someone's name."""
+    actor = actor_for(booking, caller)
+    event = "student_cancel" if actor is Actor.STUDENT else "tutor_cancel"
+    lifecycle.require_actor(event, actor)
+    return event
 
 
 async def apply_event(
@@ -77,6 +82,7 @@ async def apply_event(
         actor_id=caller.id,
         dispute_window=dispute_window,
         refund_minor=refund,
+        reason=reason.strip(),
         now=now,
     )
     await payments.carry_out(session, booking, applied, refund, reason.strip())
@@ -100,7 +106,7 @@ async def request_reschedule(
 ) -> RescheduleRequest:
     now = datetime.now(UTC)
     booking = await booking_for(session, booking_id, caller, lock=True)
-    actor_for(booking, caller)
+    lifecycle.require_actor("reschedule", actor_for(booking, caller))
     if booking.status not in {s.value for s in LIVE_STATES} or booking.starts_at <= now:
         raise lifecycle.IllegalTransition(
             f"This booking is {booking.status}; it cannot be rescheduled now.",
@@ -138,6 +144,7 @@ async def answer_reschedule(
     """The other side accepts or declines; the requester may decline to withdraw."""
     now = datetime.now(UTC)
     booking = await booking_for(session, booking_id, caller, lock=True)
+    lifecycle.require_actor("reschedule", actor_for(booking, caller))
     request = await session.get(RescheduleRequest, request_id, with_for_update=True)
     if request is None or request.booking_id != booking.id or request.status != "pending":
         raise NotFound("No such pending request.", code="reschedule_not_found")
@@ -145,7 +152,7 @@ async def answer_reschedule(
         request.status = "withdrawn" if caller.id == request.requested_by else "declined"
         request.decided_at = now
         return booking
-    if caller.id == request.requested_by and not caller.is_admin:
+    if caller.id == request.requested_by:
         raise Forbidden("The other side accepts a reschedule.", code="not_your_answer")
     cal = await availability.load_calendar(
         session, booking.tutor_id, request.starts_at, request.ends_at, ignore_booking=booking.id

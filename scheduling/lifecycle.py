@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, Forbidden, ValidationFailed
 from marketplace.uow import emit
 
@@ -92,6 +93,10 @@ def _t(
 
 
 S, A = State, Actor
+# Admins refund and moderate; they never act as one of the lesson's two people. A participant's
+# transition (cancel, reschedule, no-show claims, dispute, waive a fee) lists only that person;
+# admins keep the decisions that are theirs: confirm a paid hold the webhook missed, complete,
+# end a lesson's room, settle, and resolve a dispute. Their money tool is the payment refund.
 # A hold is created by a student (``hold``), not moved into; every other change is listed here.
 HOLD = _t("hold", set(), S.HELD, {A.STUDENT}, label="hold")
 TRANSITIONS: tuple[Transition, ...] = (
@@ -128,7 +133,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "student_cancel",
         {S.HELD, S.CONFIRMED},
         S.CANCELLED_BY_STUDENT,
-        {A.STUDENT, A.ADMIN},
+        {A.STUDENT},
         # A late cancellation keeps part of the price; the tutor's share of it is paid out now.
         (Action.REFUND, Action.TRANSFER, Action.NOTIFY),
         closes=Anchor.STARTS,
@@ -138,7 +143,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "tutor_cancel",
         {S.HELD, S.CONFIRMED},
         S.CANCELLED_BY_TUTOR,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.REFUND, Action.NOTIFY),
         closes=Anchor.STARTS,
         label="cancelled by the tutor",
@@ -147,7 +152,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "waive_fee",
         {S.CANCELLED_BY_STUDENT},
         None,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.REFUND, Action.NOTIFY),
         label="late-cancellation fee waived",
     ),
@@ -155,7 +160,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "reschedule",
         {S.HELD, S.CONFIRMED},
         None,
-        {A.STUDENT, A.TUTOR, A.ADMIN},
+        {A.STUDENT, A.TUTOR},
         (Action.NOTIFY,),
         closes=Anchor.STARTS,
         label="rescheduled",
@@ -182,7 +187,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "student_no_show",
         {S.CONFIRMED, S.COMPLETED},
         S.NO_SHOW_STUDENT,
-        {A.TUTOR, A.ADMIN},
+        {A.TUTOR},
         (Action.TRANSFER, Action.NOTIFY),
         opens=Anchor.STARTS,
         closes=Anchor.SETTLES,
@@ -192,7 +197,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "tutor_no_show",
         {S.CONFIRMED, S.COMPLETED},
         S.NO_SHOW_TUTOR,
-        {A.STUDENT, A.ADMIN},
+        {A.STUDENT},
         (Action.REFUND, Action.NOTIFY),
         opens=Anchor.STARTS,
         closes=Anchor.SETTLES,
@@ -202,7 +207,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "dispute",
         {S.COMPLETED},
         S.DISPUTED,
-        {A.STUDENT, A.ADMIN, A.PAYMENT},
+        {A.STUDENT, A.PAYMENT},
         (Action.NOTIFY,),
         closes=Anchor.SETTLES,
         label="disputed",
@@ -284,6 +289,28 @@ class IllegalTransition(Conflict):
     code = "illegal_transition"
 
 
+class ActorNotAllowed(Forbidden):
+    code = "actor_not_allowed"
+
+
+def require_actor(event: str, actor: Actor) -> Transition:
+    """The rule for ``event`` if ``actor`` may trigger it; 403 ``actor_not_allowed`` otherwise.
+
+    Checked before anything else (also by the reschedule request, which proposes the
+    ``reschedule`` transition before it happens), so an admin is refused whatever the state."""
+    rule = BY_EVENT.get(event)
+    if rule is None:
+        raise ValidationFailed({"event": f"Unknown event {event!r}."})
+    if actor not in rule.actors:
+        if actor is Actor.ADMIN:
+            raise ActorNotAllowed(
+                "Admins do not act for a lesson's student or tutor; refund the payment or "
+                "resolve a dispute instead.",
+            )
+        raise ActorNotAllowed(f"A {actor.value} cannot do this ({event}).")
+    return rule
+
+
 def anchor_time(booking: Booking, anchor: Anchor, dispute_window: timedelta) -> datetime | None:
     if anchor is Anchor.HOLD_EXPIRES:
         return booking.hold_expires_at
@@ -303,26 +330,24 @@ async def transition(
     actor_id: int | None = None,
     dispute_window: timedelta = timedelta(hours=48),
     refund_minor: int | None = None,
+    reason: str = "",
     now: datetime | None = None,
 ) -> Transition:
     """Move ``booking`` (locked by the caller) by ``event``; 409 when not allowed now.
 
     ``refund_minor`` is required for transitions with the ``refund`` action; the caller computes
-    it with ``scheduling.policy``.
+    it with ``scheduling.policy``. An admin's transition is also written to the audit trail
+    (the booking's own log keeps every transition).
     """
     from scheduling.models import BookingTransition  # models import this module's states
 
-    rule = BY_EVENT.get(event)
-    if rule is None:
-        raise ValidationFailed({"event": f"Unknown event {event!r}."})
+    rule = require_actor(event, actor)
     current = State(booking.status)
     if current not in rule.sources:
         raise IllegalTransition(
             f"This booking is {current.value}; it cannot be {rule.label or event} now.",
             fields={"status": current.value},
         )
-    if actor not in rule.actors:
-        raise Forbidden(f"A {actor.value} cannot do this ({event}).", code="actor_not_allowed")
     now = now or datetime.now(UTC)
     if rule.opens is not None:
         opens = anchor_time(booking, rule.opens, dispute_window)
@@ -356,6 +381,17 @@ async def transition(
             actor_id=actor_id,
         )
     )
+    if actor is Actor.ADMIN:
+        await audit.record(
+            session,
+            action=f"booking.{event}",
+            actor_role="admin",
+            actor_id=actor_id,
+            subject_kind="booking",
+            subject_id=booking.id,
+            reason=reason,
+            details={"from": current.value, "to": target.value},
+        )
     emit(
         session,
         BookingTransitioned(

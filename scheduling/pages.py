@@ -197,8 +197,12 @@ async def _lesson_page(
     async with services_of(request).sessions() as session:
         booking = await service.booking_for(session, booking_id, caller)
         out = (await booking_outs(session, [booking]))[0]
-        quote = await changes.refund_quote(
-            session, booking, changes.cancel_event(booking, caller), now
+        # An admin reads the lesson but does not act for either side: no quote, no forms.
+        participant = principal.id in (booking.student_id, booking.tutor_id)
+        quote = (
+            await changes.refund_quote(session, booking, changes.cancel_event(booking, caller), now)
+            if participant
+            else None
         )
         settings = services_of(request).settings.scheduling
         room_state = await rooms.current_state(session, booking, now, settings)
@@ -207,13 +211,14 @@ async def _lesson_page(
         fragments = await services_of(request).fragments.render(
             "lesson_page", request, session, booking_id=booking.id, viewer_id=principal.id
         )
-    live = booking.status in ("held", "confirmed") and booking.starts_at > now
+    live = participant and booking.status in ("held", "confirmed") and booking.starts_at > now
+    role = {booking.student_id: "student", booking.tutor_id: "tutor"}.get(principal.id, "admin")
     return page(
         request,
         "scheduling/lesson.html",
         status_code=status_code,
         b=out,
-        role="student" if principal.id == booking.student_id else "tutor",
+        role=role,
         live=live,
         quote=quote,
         fragments=fragments,

@@ -109,7 +109,8 @@ async def _new_lesson(
             actor_id=student.id,
         )
     )
-    # Demo data without payment: an admin confirms the hold through the lifecycle, as payments
-    # would after a successful charge. Nothing is charged and no payment record exists.
-    await lifecycle.transition(session, booking, "confirm", Actor.ADMIN, now=now)
+    # Demo data without payment: the hold is confirmed through the lifecycle as payments would
+    # after a successful charge (not as an admin, whose decisions go to the audit trail).
+    # Nothing is charged and no payment record exists.
+    await lifecycle.transition(session, booking, "confirm", Actor.PAYMENT, now=now)
     return booking

@@ -17,6 +17,7 @@ from lessons.certificates.signing import Signer, verify
 from lessons.courses.models import Course, Enrolment
 from lessons.courses.service import tutor_name
 from marketplace.accounts.models import User
+from marketplace.audit import service as audit
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
 from marketplace.notifications import service as notifications
 from marketplace.uow import emit
@@ -126,6 +127,15 @@ async def revoke(
         locked.revoked_at = now
         locked.revoked_by = user_id
         locked.revoke_reason = reason
+        await audit.record(
+            session,
+            action="certificate.revoke",
+            actor_role="tutor" if user_id == certificate.tutor_id else "admin",
+            actor_id=user_id,
+            subject_kind="certificate",
+            subject_id=certificate.code,
+            reason=reason,
+        )
     return locked
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from lessons import progress
 from lessons._web import me, services_of, signer_of
 from lessons.certificates.models import Certificate
-from lessons.courses import catalogue, media_service, orders, refund_policy, service
+from lessons.courses import catalogue, media_grant, media_service, orders, refund_policy, service
 from lessons.courses import enrolment as enrolments
 from lessons.courses.models import Course, CourseOrder, Enrolment
 from lessons.courses.order_kind import state_of
@@ -141,6 +141,7 @@ class CatalogueController(Controller):
                 services.media_links,
                 progress=states,
                 with_content=enrolment is not None or owner,
+                grant=media_grant.grant_for(enrolment) if enrolment and not owner else None,
             )
 
     @post("/{course_id:int}/enrol", access=Access.STUDENT, status_code=201)

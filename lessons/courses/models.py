@@ -254,4 +254,6 @@ class ItemProgress(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("course_items.id", ondelete="CASCADE"))
     position_seconds: Mapped[float] = mapped_column(Float, server_default=text("0"))
     completed_at: Mapped[datetime | None]
+    # The first download or play of the item's media (counts toward the course refund rule).
+    media_fetched_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

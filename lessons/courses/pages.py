@@ -18,7 +18,7 @@ from lessons._web import language_choices, me, services_of, signer_of
 from lessons.certificates.models import Certificate
 from lessons.courses import catalogue as catalogue_service
 from lessons.courses import enrolment as enrolments
-from lessons.courses import orders, refund_policy, service
+from lessons.courses import media_grant, orders, refund_policy, service
 from lessons.courses.presenters import course_out, summary_out
 from lessons.courses.tutor_pages import ROUTES as TUTOR_ROUTES
 from lessons.quizzes import service as quizzes
@@ -143,6 +143,7 @@ async def _course_context(request: Request[Any, Any, Any], course_id: int) -> di
             progress=states,
             with_content=enrolment is not None or owner,
             for_tutor=owner,
+            grant=media_grant.grant_for(enrolment) if enrolment and not owner else None,
         ),
         "plan": plan,
         "enrolment": enrolment,

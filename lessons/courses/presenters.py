@@ -12,16 +12,19 @@ from lessons.courses.schemas import (
     ModuleOut,
 )
 from lessons.courses.service import Outline
-from marketplace.media_links import MediaLinks
+from marketplace.media_links import Grant, MediaLinks
 
 
-def media_out(m: CourseMedia, links: MediaLinks, *, for_tutor: bool) -> MediaOut:
+def media_out(
+    m: CourseMedia, links: MediaLinks, *, for_tutor: bool, grant: Grant | None = None
+) -> MediaOut:
     """Call only for someone who may see the course's content: the URLs are signed links that
-    work for whoever holds them until they expire."""
+    work for whoever holds them until they expire, and, bound to a student's enrolment
+    (``grant``), only while it lasts."""
     ready = m.status == "ready"
     url = None
     if ready:
-        url = links.url(m.playable_key or m.original_key)
+        url = links.url(m.playable_key or m.original_key, grant)
     return MediaOut(
         id=m.id,
         kind=m.kind,
@@ -31,7 +34,7 @@ def media_out(m: CourseMedia, links: MediaLinks, *, for_tutor: bool) -> MediaOut
         duration_seconds=m.duration_seconds,
         filename=m.original_filename,
         url=url,
-        hls_url=links.playlist_url(m.hls_key) if ready and m.hls_key else None,
+        hls_url=links.playlist_url(m.hls_key, grant) if ready and m.hls_key else None,
     )
 
 
@@ -64,9 +67,10 @@ def course_out(
     for_tutor: bool = False,
     progress: dict[int, ItemProgress] | None = None,
     with_content: bool = False,
+    grant: Grant | None = None,
 ) -> CourseOut:
     """The syllabus for everyone; bodies and media URLs only with ``with_content`` (enrolled
-    students, the tutor's preview)."""
+    students, whose links are bound to their enrolment by ``grant``; the tutor's preview)."""
     c: Course = plan.course
     modules = []
     for module, items in plan.modules:
@@ -84,7 +88,7 @@ def course_out(
                     position=item.position,
                     module_id=module.id,
                     body_html=item.body_html if with_content else "",
-                    media=media_out(media, links, for_tutor=for_tutor)
+                    media=media_out(media, links, for_tutor=for_tutor, grant=grant)
                     if media and (with_content or for_tutor)
                     else None,
                     quiz_id=quiz.id if quiz else None,

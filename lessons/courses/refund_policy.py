@@ -1,12 +1,15 @@
 """A student's own refund of a course they bought.
 
 The rule: within the order's refund window (``COURSE_REFUND_DAYS`` after paying, 14 by
-default, fixed when the order opened), while the student has completed less than
+default, fixed when the order opened), while the student has used less than
 ``COURSE_REFUND_MAX_PROGRESS`` percent of the course (20 by default) and holds no certificate
-for it, the student may ask for their money back once per course. The refund is in full and
-ends the enrolment (payments tell the course kind, which ends the access in the same
-transaction). The window ends when the tutor's share is settled, so a refund on request never
-needs a transfer reversal; refunds after that are an admin's decision.
+for it, the student may ask for their money back once per course. An item counts as used when
+it is completed or when its media was downloaded or played (``media_grant``), counted once per
+item, over the same items as progress (the required ones, or all when none is required): a
+course downloaded whole cannot be refunded. The refund is in full and ends the enrolment
+(payments tell the course kind, which ends the access in the same transaction). The window
+ends when the tutor's share is settled, so a refund on request never needs a transfer reversal;
+refunds after that are an admin's decision.
 """
 
 from __future__ import annotations
@@ -14,11 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lessons import progress
 from lessons.certificates.models import Certificate
-from lessons.courses.models import CourseOrder, Enrolment, EnrolmentSource, OrderStatus
+from lessons.courses import service
+from lessons.courses.models import (
+    CourseOrder,
+    Enrolment,
+    EnrolmentSource,
+    ItemProgress,
+    OrderStatus,
+)
 from lessons.courses.orders import ITEM
 from marketplace.errors import Conflict, NotFound
 from payouts import refunds
@@ -54,6 +65,24 @@ async def paid_order_of(session: AsyncSession, enrolment: Enrolment) -> CourseOr
     )
 
 
+async def used_percent(session: AsyncSession, enrolment: Enrolment) -> int:
+    """The share of the course's counted items completed or fetched (downloaded, played)."""
+    course = await service.load_course(session, enrolment.course_id)
+    plan = await service.outline(session, course)
+    used = set(
+        await session.scalars(
+            select(ItemProgress.item_id).where(
+                ItemProgress.enrolment_id == enrolment.id,
+                or_(
+                    ItemProgress.completed_at.is_not(None),
+                    ItemProgress.media_fetched_at.is_not(None),
+                ),
+            )
+        )
+    )
+    return progress.percent(plan, used)
+
+
 async def offer(
     session: AsyncSession, enrolment: Enrolment, max_progress: int, now: datetime
 ) -> RefundOffer:
@@ -72,6 +101,12 @@ async def offer(
         return no("The refund window has ended.")
     if enrolment.progress_percent >= max_progress:
         return no(f"You have completed {max_progress}% or more of the course.")
+    used = await used_percent(session, enrolment)
+    if used >= max_progress:
+        return no(
+            f"You have downloaded, played or completed {used}% of the course; a course can be "
+            f"refunded only while less than {max_progress}% of it is used."
+        )
     certificate = await session.scalar(
         select(Certificate.id).where(Certificate.enrolment_id == enrolment.id)
     )

@@ -20,6 +20,7 @@ from lessons.discussions.models import DiscussionAttachment, DiscussionPost, Dis
 from marketplace.accounts.models import User
 from marketplace.attachments import service as attachments
 from marketplace.attachments.models import Attachment
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from marketplace.notifications.service import notify
 from marketplace.reports import service as reports
@@ -503,6 +504,16 @@ async def set_hidden(
         post.hidden_by = None
         post.hidden_reason = ""
     await session.flush()
+    await audit.record(
+        session,
+        action="discussion_post.hide" if hidden else "discussion_post.restore",
+        actor_role=member.role.value,
+        actor_id=member.user_id,
+        subject_kind="discussion_post",
+        subject_id=post.id,
+        reason=reason,
+        details={"course_id": thread.course_id, "thread_id": thread.id},
+    )
     return post
 
 

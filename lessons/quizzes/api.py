@@ -187,9 +187,7 @@ class AttemptController(Controller):
         services = services_of(request)
         now = datetime.now(UTC)
         async with services.transaction() as session:
-            _, attempt = await service.start_attempt(
-                session, quiz_id, me(request).id, now, is_admin=me(request).is_admin
-            )
+            _, attempt = await service.start_attempt(session, quiz_id, me(request).id, now)
             questions = await service.drawn_questions(session, attempt)
             return presenters.attempt_out(attempt, questions, services.media_links, now)
 

@@ -220,7 +220,7 @@ async def start_form(request: Request[Any, Any, Any], quiz_id: FromPath[int]) ->
     try:
         async with services.transaction() as session:
             _, attempt = await service.start_attempt(
-                session, quiz_id, me(request).id, datetime.now(UTC), is_admin=me(request).is_admin
+                session, quiz_id, me(request).id, datetime.now(UTC)
             )
     except DomainError as exc:
         if exc.status_code == 404:

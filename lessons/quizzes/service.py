@@ -258,12 +258,13 @@ async def start_attempt(
     student_id: int,
     now: datetime,
     *,
-    is_admin: bool = False,
     rng: random.Random | None = None,
 ) -> tuple[QuizContext, QuizAttempt]:
-    """The student's open attempt, or a new one; the course's tutor gets an uncounted preview."""
+    """The student's open attempt, or a new one; the course's tutor gets an uncounted preview.
+    Anyone else needs an active enrolment (404 ``not_enrolled``): an admin takes no quiz, since
+    a preview shows a paid course's questions to someone who has not bought it."""
     ctx = await context(session, quiz_id)
-    preview = student_id == ctx.course.tutor_id or is_admin
+    preview = student_id == ctx.course.tutor_id
     enrolment = None if preview else await _enrolment(session, ctx.course, student_id)
     attempts = await attempts_of(session, ctx.quiz, student_id)
     for attempt in attempts:

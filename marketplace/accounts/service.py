@@ -21,6 +21,7 @@ from marketplace.accounts.passwords import (
     password_problem,
     verify_password,
 )
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, FieldErrors, NotAuthenticated, NotFound
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
@@ -235,6 +236,15 @@ async def add_role(session: AsyncSession, user: User, role: str) -> None:
         errors.raise_if_any()
     if role not in user.roles:
         user.roles = [*user.roles, role]
+        await audit.record(
+            session,
+            action="user.role_added",
+            actor_role="user",
+            actor_id=user.id,
+            subject_kind="user",
+            subject_id=user.id,
+            details={"role": role},
+        )
 
 
 async def update_account(
@@ -267,7 +277,18 @@ async def ensure_admin(session: AsyncSession, *, email: str, password: str, full
         session.add(user)
     else:
         user.password_hash = hash_password(password)
-        if Role.ADMIN.value not in user.roles:
-            user.roles = [*user.roles, Role.ADMIN.value]
+        if Role.ADMIN.value in user.roles:
+            await session.flush()
+            return user
+        user.roles = [*user.roles, Role.ADMIN.value]
     await session.flush()
+    await audit.record(
+        session,
+        action="user.admin_granted",
+        actor_role="operator",
+        actor_id=None,
+        subject_kind="user",
+        subject_id=user.id,
+        details={"via": "duet create-admin"},
+    )
     return user

@@ -26,6 +26,7 @@ def load_models() -> None:
     from lessons.quizzes import models as _quizzes  # noqa: F401
     from marketplace.accounts import models as _accounts  # noqa: F401
     from marketplace.attachments import models as _attachments  # noqa: F401
+    from marketplace.audit import models as _audit  # noqa: F401
     from marketplace.messaging import models as _messaging  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401

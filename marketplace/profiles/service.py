@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace import places, vocab
 from marketplace.accounts.models import Role, User
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
 from marketplace.events import TutorProfileChanged
 from marketplace.media import MediaStorage, new_key
@@ -390,6 +391,16 @@ async def moderate(
         profile.approved_at = datetime.now(UTC)
     session.add(
         ModerationDecision(tutor_id=tutor_id, admin_id=admin_id, action=action, reason=reason)
+    )
+    await audit.record(
+        session,
+        action=f"tutor.{action}",
+        actor_role="admin",
+        actor_id=admin_id,
+        subject_kind="user",
+        subject_id=tutor_id,
+        reason=reason,
+        details={"status": target.value},
     )
     emit(session, TutorProfileChanged(tutor_id))
     return profile

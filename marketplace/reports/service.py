@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.audit import service as audit
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.reports.models import Report, ReportReason, ReportStatus
 
@@ -115,4 +116,14 @@ async def handle(
     report.handled_by = admin_id
     report.handled_at = datetime.now(UTC)
     await session.flush()
+    await audit.record(
+        session,
+        action=f"report.{outcome}",
+        actor_role="admin",
+        actor_id=admin_id,
+        subject_kind="report",
+        subject_id=report.id,
+        reason=report.resolution_note,
+        details={"subject": f"{report.subject_kind}:{report.subject_id}"},
+    )
     return report

@@ -17,7 +17,7 @@ from litestar.response import Response, Stream
 from litestar.static_files import create_static_files_router
 
 from marketplace.errors import NotFound
-from marketplace.media_links import PUBLIC_PREFIXES, checked_key
+from marketplace.media_links import PUBLIC_PREFIXES, MediaLinkInvalid, checked_key
 from marketplace.web.access import Access
 from marketplace.web.ranged import file_response
 
@@ -81,23 +81,31 @@ async def private_media(
     key: FromPath[str],
 ) -> Response[bytes] | Stream:
     """A private file for whoever holds a valid link: 403 ``media_link_invalid`` or
-    ``media_link_expired``, 404 for a key that is malformed or names no file."""
+    ``media_link_expired``, 404 for a key that is malformed or names no file. A link bound to a
+    grant is served only while the grant holds (403 ``media_access_ended`` after a refund)."""
     services = request.app.state.services
     key = checked_key(key.removeprefix("/"))
-    services.media_links.verify(expires, signature, key)
+    grant = services.media_links.verify(expires, signature, key)
     try:
         path = services.storage.path(key)
     except ValueError:
         raise NotFound("No such file.", code="media_not_found") from None
     if not path.is_file():
         raise NotFound("No such file.", code="media_not_found")
-    left = services.media_links.seconds_left(expires)
+    if grant is not None:
+        check = services.media_grants.get(grant.kind)
+        if check is None:
+            raise MediaLinkInvalid("This media link is not valid.")
+        async with services.transaction() as session:
+            await check(session, grant.id, key)
+        # Asked again each time (no reuse from the cache without the server), so an ended
+        # grant stops the file at once.
+        cache = "private, no-cache"
+    else:
+        cache = f"private, max-age={services.media_links.seconds_left(expires)}"
     return file_response(
         path,
         content_type_of(key),
         request_headers=request.headers,
-        headers={
-            "cache-control": f"private, max-age={left}",
-            "x-content-type-options": "nosniff",
-        },
+        headers={"cache-control": cache, "x-content-type-options": "nosniff"},
     )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from marketplace.events import EventBus
 from marketplace.media import MediaStorage
-from marketplace.media_links import MediaLinks
+from marketplace.media_links import GrantCheck, MediaLinks
 from marketplace.messaging.bookings import BookingFacts, NoBookings
 from marketplace.ratelimit import RateLimiter
 from marketplace.realtime import Hub
@@ -45,6 +45,9 @@ class Services:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Sections higher packages add to pages (see ``marketplace.web.fragments``).
     fragments: Fragments = field(default_factory=Fragments)
+    media_grants: dict[str, GrantCheck] = field(default_factory=dict)
+    """Checks for signed media links bound to a grant, by grant kind (``enrolment``: courses);
+    registered by the composition root."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return unit_of_work(self.sessions, self.events, self.queue)

@@ -27,6 +27,12 @@ def _login(page: Any, base: str, email: str) -> None:
 
 
 def _plays_and_seeks(page: Any, selector: str, to: float) -> dict[str, Any]:
+    # The player does not preload (a fetch counts toward the refund rule): press play first.
+    page.evaluate(
+        "(selector) => { const el = document.querySelector(selector); el.muted = true; "
+        "el.play().then(() => el.pause(), () => {}); }",
+        selector,
+    )
     page.wait_for_function(
         f"() => document.querySelector('{selector}').readyState >= 1", timeout=20_000
     )

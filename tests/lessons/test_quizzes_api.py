@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.helpers import run_sql
+from tests.helpers import account, fetch_sql, run_sql
 from tests.lessons.helpers import (
     course,
     item,
@@ -17,6 +17,7 @@ from tests.lessons.helpers import (
     quiz_settings,
     user,
 )
+from tests.payouts.accounts import enable_payouts
 
 EVERY_KIND: list[dict[str, Any]] = [
     {
@@ -283,6 +284,17 @@ def test_tutor_preview_attempts_do_not_count(client: TestClient[Any]) -> None:
     assert r.status_code == 404 and r.json()["code"] == "not_enrolled"
     other = client.get(f"/api/v1/quiz-attempts/{a.json()['id']}", headers=stranger)
     assert other.status_code == 404
+
+
+def test_admins_take_no_quiz_preview_of_a_paid_course(client: TestClient[Any]) -> None:
+    tutor_id, tutor = user(client, "tutor")
+    enable_payouts(client, tutor_id)
+    built = published_course(client, tutor, price_minor=4900)
+    assert built["course"]["free"] is False
+    admin = account(client, "admin")
+    r = client.post(f"/api/v1/quizzes/{built['quiz']['quiz_id']}/attempts", headers=admin)
+    assert r.status_code == 404 and r.json()["code"] == "not_enrolled"
+    assert fetch_sql(client, "SELECT count(*) AS n FROM quiz_attempts")[0]["n"] == 0
 
 
 def test_editing_a_question_keeps_the_ids_of_unchanged_choices(client: TestClient[Any]) -> None:
