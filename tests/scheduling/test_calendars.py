@@ -41,7 +41,8 @@ def test_private_feed_has_stable_uids_sequence_status_and_vtimezone(
     url = created.json()["url"]
     path = url.split("127.0.0.1:8000", 1)[1]
     before = client.get(path)
-    assert before.status_code == 200 and before.headers["content-type"].startswith("text/calendar")
+    assert before.status_code == 200
+    assert before.headers["content-type"] == "text/calendar; charset=utf-8"
     cal = icalendar.Calendar.from_ical(before.content)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == [BERLIN]
     events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
