@@ -320,3 +320,16 @@ def test_real_exports_import(
         local = start.astimezone(berlin)
         assert (local.weekday(), (local.hour, local.minute)) == (weekday, local_start)
         assert end - start == timedelta(hours=hours)
+
+
+def test_the_calendar_page_shows_reading_then_what_was_skipped(
+    client: TestClient[Any], queue: DramatiqQueue
+) -> None:
+    _, tutor = approved_tutor(client)
+    client.post(UPLOAD, files={"data": ("mine.ics", NO_DTSTART, "text/calendar")}, headers=tutor)
+    reading = client.get("/account/calendar", headers=tutor).text
+    assert "being read" in reading and 'http-equiv="refresh"' in reading
+    run_jobs(queue)
+    done = client.get("/account/calendar", headers=tutor).text
+    assert 'http-equiv="refresh"' not in done and "1 busy times, ok" in done
+    assert "Skipped “Dentist” (UID no-start@x): it has no start time (DTSTART)." in done
