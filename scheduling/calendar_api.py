@@ -14,7 +14,8 @@ from scheduling import calendars
 from scheduling._web import load_me, services_of
 from scheduling.schemas import CalendarIn, CalendarOut, FeedOut
 
-ICS = "text/calendar; charset=utf-8"
+# Litestar adds "; charset=utf-8" to text media types itself.
+ICS = "text/calendar"
 
 
 class CalendarFeedController(Controller):
@@ -67,18 +68,31 @@ class ExternalCalendarController(Controller):
             )
             return (await calendars.calendar_outs(session, item.tutor_id, only=item.id))[0]
 
-    @post("/upload", access=Access.TUTOR, status_code=HTTP_201_CREATED)
-    async def upload(self, request: Request[Any, Any, Any], data: DataForm) -> CalendarOut:
-        """Import busy times from an .ics file (multipart field ``data``)."""
+    @get("/{calendar_id:int}", access=Access.TUTOR)
+    async def show_calendar(
+        self, request: Request[Any, Any, Any], calendar_id: FromPath[int]
+    ) -> CalendarOut:
+        """One imported calendar: poll ``status`` after an upload or a new URL."""
+        async with services_of(request).sessions() as session:
+            return await calendars.calendar_out(session, require_principal(request).id, calendar_id)
+
+    @post("/upload", access=Access.TUTOR, status_code=202)
+    async def upload(
+        self, request: Request[Any, Any, Any], data: DataForm
+    ) -> Response[CalendarOut]:
+        """Import busy times from an .ics file (multipart field ``data``). The file is checked
+        for size and event count at once and read by a job: poll the calendar until its
+        ``status`` is ``ok`` or ``failing``."""
         services = services_of(request)
-        limit = services.settings.scheduling.calendar_max_bytes
-        content = await read_upload(data.data, limit, "data")
+        limits = calendars.read_limits(services.settings.scheduling)
+        content = await read_upload(data.data, limits.max_bytes, "data")
         async with services.transaction() as session:
             me = await load_me(session, request)
             item = await calendars.import_upload(
-                session, me, data.data.filename or "Uploaded calendar", content
+                session, me, data.data.filename or "Uploaded calendar", content, limits
             )
-            return (await calendars.calendar_outs(session, me.id, only=item.id))[0]
+            out = await calendars.calendar_out(session, me.id, item.id)
+        return Response(out, status_code=202, headers={"Location": f"{self.path}/{out.id}"})
 
     @post("/{calendar_id:int}/refresh", access=Access.TUTOR, status_code=202)
     async def refresh(self, request: Request[Any, Any, Any], calendar_id: FromPath[int]) -> None:

@@ -2,32 +2,33 @@
 
 Exports use stable UIDs (the booking's UUID), ``SEQUENCE`` raised by every transition,
 ``STATUS:CANCELLED`` for cancelled lessons and VTIMEZONE blocks for the zone the times are in.
-Imports keep only start and end of busy events (no titles), expanded with
-``recurring-ical-events`` after ``x-wr-timezone`` has made Google-style feeds standard.
+Imports keep only start and end of busy events (no titles). They are read by the job
+``scheduling.refresh_calendar``, never in a request: ``ics_reader`` does the reading under caps,
+``ics_isolation`` runs it in a child process with memory and time limits, ``ics_fetch`` fetches
+URLs with every address checked. Uploads keep their file so the periodic sweep can read them
+again as the expansion horizon rolls forward, as URL calendars are fetched again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import secrets
-import socket
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import icalendar
-import recurring_ical_events
-import x_wr_timezone
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound, ValidationFailed
+from marketplace.settings import SchedulingSettings
 from marketplace.uow import defer_job, emit
 from scheduling.events import AvailabilityChanged
+from scheduling.ics_reader import BusyRead, CalendarUnreadable, ReadLimits, precheck
 from scheduling.lifecycle import State
 from scheduling.models import Booking, BusyTime, CalendarFeed, ExternalCalendar
 from scheduling.presenters import names
@@ -36,12 +37,10 @@ from scheduling.schemas import CalendarOut
 REFRESH_TASK = "scheduling.refresh_calendar"
 PRODID = "-//Duet//Lessons//EN"
 IMPORT_HORIZON = timedelta(days=400)
+UPLOAD_REREAD = timedelta(days=1)
+REFRESH_BATCH = 500
 FEED_PAST = timedelta(days=90)
 _CANCELLED = {State.CANCELLED_BY_STUDENT.value, State.CANCELLED_BY_TUTOR.value, State.EXPIRED.value}
-
-
-class CalendarUnreadable(ValueError):
-    """The data is not an iCalendar file we can read."""
 
 
 # ---------------------------------------------------------------- export
@@ -152,81 +151,28 @@ async def feed_ics(session: AsyncSession, secret: str) -> bytes:
 # ---------------------------------------------------------------- import
 
 
-def _as_utc(value: date | datetime, zone: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        # Floating times (no zone) are the tutor's local time.
-        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
-    return datetime.combine(value, time(), tzinfo=zone).astimezone(UTC)
-
-
-def parse_busy(
-    data: bytes, time_zone: str, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime]]:
-    """Busy intervals (UTC) in [start, end) from an iCalendar file."""
-    try:
-        cal = icalendar.Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError) as exc:
-        raise CalendarUnreadable(f"Not an iCalendar file: {exc}") from None
-    if not isinstance(cal, icalendar.Calendar):
-        raise CalendarUnreadable("Not an iCalendar file.")
-    cal = x_wr_timezone.to_standard(cal)
-    zone = ZoneInfo(time_zone)
-    out = set()
-    try:
-        events = recurring_ical_events.of(cal).between(start, end)
-    except (ValueError, TypeError) as exc:
-        raise CalendarUnreadable(f"The calendar's recurrences cannot be read: {exc}") from None
-    for event in events:
-        if event.name != "VEVENT":
-            continue
-        if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
-            continue  # "show as free"
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        dtstart = event.get("DTSTART")
-        if dtstart is None:
-            continue
-        s = _as_utc(dtstart.dt, zone)
-        dtend = event.get("DTEND")
-        if dtend is not None:
-            e = _as_utc(dtend.dt, zone)
-        elif event.get("DURATION") is not None:
-            e = s + event["DURATION"].dt
-        else:
-            e = s + (timedelta(days=1) if not isinstance(dtstart.dt, datetime) else timedelta(0))
-        if e > s:
-            out.add((s, e))
-    return sorted(out)
-
-
-async def _replace_busy(
-    session: AsyncSession, item: ExternalCalendar, intervals: list[tuple[datetime, datetime]]
-) -> None:
-    await session.execute(delete(BusyTime).where(BusyTime.calendar_id == item.id))
-    session.add_all(
-        BusyTime(calendar_id=item.id, tutor_id=item.tutor_id, starts_at=s, ends_at=e)
-        for s, e in intervals
-    )
-    emit(session, AvailabilityChanged(item.tutor_id))
-    item.status = "ok"
-    item.last_error = ""
-    item.last_success_at = datetime.now(UTC)
-    item.last_attempt_at = item.last_success_at
+def read_limits(settings: SchedulingSettings) -> ReadLimits:
+    return ReadLimits(max_bytes=settings.calendar_max_bytes)
 
 
 async def import_upload(
-    session: AsyncSession, tutor: User, name: str, data: bytes
+    session: AsyncSession, tutor: User, name: str, data: bytes, limits: ReadLimits
 ) -> ExternalCalendar:
-    now = datetime.now(UTC)
+    """Keep the file and queue its reading; the cheap checks answer at once."""
     try:
-        intervals = parse_busy(data, tutor.time_zone, now - timedelta(days=1), now + IMPORT_HORIZON)
+        precheck(data, limits)
     except CalendarUnreadable as exc:
         raise ValidationFailed({"data": str(exc)}) from None
-    item = ExternalCalendar(tutor_id=tutor.id, name=name[:120], source="upload", url=None)
+    item = ExternalCalendar(
+        tutor_id=tutor.id,
+        name=(name.strip() or "Uploaded calendar")[:120],
+        source="upload",
+        url=None,
+        ics_data=data,
+    )
     session.add(item)
     await session.flush()
-    await _replace_busy(session, item, intervals)
-    await session.flush()
+    defer_job(session, REFRESH_TASK, item.id)
     return item
 
 
@@ -293,73 +239,121 @@ async def calendar_outs(
             url=c.url,
             status=c.status,
             last_error=c.last_error,
+            notes=c.notes,
             last_success_at=c.last_success_at,
+            expanded_until=c.expanded_until,
             busy_count=int(n),
         )
         for c, n in (await session.execute(query)).all()
     ]
 
 
-def _check_public_host(url: str) -> None:
-    """Refuse addresses inside our network: the URL comes from a user (SSRF)."""
-    host = urlsplit(url).hostname or ""
-    for info in socket.getaddrinfo(host, None):
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise OSError(f"{host} resolves to a private address")
+async def calendar_out(session: AsyncSession, tutor_id: int, calendar_id: int) -> CalendarOut:
+    found = await calendar_outs(session, tutor_id, only=calendar_id)
+    if not found:
+        raise NotFound("No such calendar.", code="calendar_not_found")
+    return found[0]
 
 
-async def fetch(url: str, *, timeout_s: float, max_bytes: int, allow_private: bool) -> bytes:
-    if not allow_private:
-        _check_public_host(url)
-    async with (
-        httpx.AsyncClient(timeout=timeout_s, follow_redirects=not allow_private) as client,
-        client.stream("GET", url, headers={"Accept": "text/calendar"}) as response,
-    ):
-        response.raise_for_status()
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body.extend(chunk)
-            if len(body) > max_bytes:
-                raise ValueError("the calendar is larger than CALENDAR_MAX_BYTES")
-    return bytes(body)
+@dataclass(frozen=True)
+class ToRead:
+    """What the refresh job needs, loaded before any slow work."""
+
+    calendar_id: int
+    source: str
+    url: str | None
+    data: bytes | None
+    time_zone: str
 
 
-async def store_fetch_result(
-    session: AsyncSession, calendar_id: int, data: bytes | None, error: str
+async def to_read(session: AsyncSession, calendar_id: int) -> ToRead | None:
+    row = (
+        await session.execute(
+            select(
+                ExternalCalendar.source,
+                ExternalCalendar.url,
+                ExternalCalendar.ics_data,
+                User.time_zone,
+            )
+            .join(User, User.id == ExternalCalendar.tutor_id)
+            .where(ExternalCalendar.id == calendar_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return ToRead(calendar_id, row.source, row.url, row.ics_data, row.time_zone)
+
+
+def horizon(now: datetime) -> tuple[datetime, datetime]:
+    """The span whose busy times are stored: from yesterday to ``IMPORT_HORIZON`` ahead."""
+    return now - timedelta(days=1), now + IMPORT_HORIZON
+
+
+async def store_read_result(
+    session: AsyncSession,
+    calendar_id: int,
+    found: BusyRead | None,
+    error: str,
+    until: datetime | None = None,
 ) -> None:
-    """Job body, after the fetch: new busy times, or 'failing' and the last good ones kept."""
+    """Job body, after the reading: new busy times, or 'failing' and the last good ones kept."""
     item = await session.get(ExternalCalendar, calendar_id, with_for_update=True)
     if item is None:
         return
-    item.last_attempt_at = datetime.now(UTC)
-    if data is not None:
-        tutor = await session.get(User, item.tutor_id)
-        assert tutor is not None
-        now = datetime.now(UTC)
-        try:
-            intervals = parse_busy(
-                data, tutor.time_zone, now - timedelta(days=1), now + IMPORT_HORIZON
-            )
-        except CalendarUnreadable as exc:
-            error = str(exc)
-        else:
-            await _replace_busy(session, item, intervals)
-            return
-    item.status = "failing"
-    item.last_error = error[:2000]
-
-
-async def due_for_refresh(session: AsyncSession, every: timedelta) -> list[int]:
-    cutoff = datetime.now(UTC) - every
-    return list(
-        await session.scalars(
-            select(ExternalCalendar.id).where(
-                ExternalCalendar.source == "url",
-                or_(
-                    ExternalCalendar.last_attempt_at.is_(None),
-                    ExternalCalendar.last_attempt_at < cutoff,
-                ),
-            )
+    now = datetime.now(UTC)
+    item.last_attempt_at = now
+    if found is None:
+        item.status = "failing"
+        item.last_error = error[:2000]
+        return
+    await session.execute(delete(BusyTime).where(BusyTime.calendar_id == item.id))
+    if found.intervals:
+        await session.execute(
+            insert(BusyTime),
+            [
+                {"calendar_id": item.id, "tutor_id": item.tutor_id, "starts_at": s, "ends_at": e}
+                for s, e in found.intervals
+            ],
         )
+    emit(session, AvailabilityChanged(item.tutor_id))
+    item.status = "ok"
+    item.last_error = ""
+    item.notes = found.summary()[:4000]
+    item.last_success_at = now
+    item.expanded_until = until
+
+
+async def due_for_refresh(session: AsyncSession, url_every: timedelta) -> list[int]:
+    """Claim the calendars due for reading: URLs every ``url_every``, uploads once a day (the
+    horizon rolls). Claiming stamps ``last_attempt_at`` under ``SKIP LOCKED``, so however many
+    sweeps run, each calendar is queued once per period."""
+    now = datetime.now(UTC)
+    due = (
+        select(ExternalCalendar.id)
+        .where(
+            or_(
+                ExternalCalendar.last_attempt_at.is_(None),
+                and_(
+                    ExternalCalendar.source == "url",
+                    ExternalCalendar.last_attempt_at < now - url_every,
+                ),
+                and_(
+                    ExternalCalendar.source == "upload",
+                    ExternalCalendar.ics_data.is_not(None),
+                    ExternalCalendar.last_attempt_at < now - UPLOAD_REREAD,
+                ),
+            ),
+            # A new calendar's first read is queued by the request that added it.
+            ExternalCalendar.created_at < now - timedelta(minutes=5),
+        )
+        .order_by(ExternalCalendar.last_attempt_at.nulls_first())
+        .limit(REFRESH_BATCH)
+        .with_for_update(skip_locked=True)
     )
+    claimed = await session.scalars(
+        update(ExternalCalendar)
+        .where(ExternalCalendar.id.in_(due.scalar_subquery()))
+        .values(last_attempt_at=now)
+        .returning(ExternalCalendar.id)
+    )
+    return list(claimed)

@@ -2,7 +2,7 @@
 
 ``scheduling.sweep`` is periodic (``PERIODIC``): the worker enqueues it every minute. It fires
 due timed transitions (hold expiry, completion, settlement) and enqueues due reminders and
-calendar refreshes.
+calendar refreshes (URLs fetched again, uploads read again so their horizon rolls).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
 
 from marketplace.tasks import JobContext, TaskSpec
 from marketplace.uow import defer_job, unit_of_work
-from scheduling import calendars, changes, notices
-from scheduling.models import ExternalCalendar
+from scheduling import calendars, changes, ics_fetch, notices
+from scheduling.ics_isolation import read_isolated
+from scheduling.ics_reader import CalendarUnreadable
 
 SWEEP_TASK = "scheduling.sweep"
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ async def sweep(ctx: JobContext) -> None:
         for booking_id, kind, starts in await notices.due_reminders(session, now):
             defer_job(session, notices.REMINDER_TASK, booking_id, kind, starts)
         every = timedelta(minutes=settings.calendar_refresh_minutes)
+        # URL calendars are fetched again, uploads read again daily: the horizon rolls.
         for calendar_id in await calendars.due_for_refresh(session, every):
             defer_job(session, calendars.REFRESH_TASK, calendar_id)
     if any(done.values()):
@@ -49,34 +50,47 @@ async def send_reminder(ctx: JobContext, booking_id: int, kind: str, starts_iso:
 
 
 async def refresh_calendar(ctx: JobContext, calendar_id: int) -> None:
+    """Fetch (URLs) and read (both kinds) one imported calendar, up to a horizon from now.
+    Slow work happens outside any transaction and the reading in a limited child process."""
     settings = ctx.settings.scheduling
     async with ctx.sessions() as session:
-        url = await session.scalar(
-            select(ExternalCalendar.url).where(ExternalCalendar.id == calendar_id)
-        )
-    if not url:
+        item = await calendars.to_read(session, calendar_id)
+    if item is None or (item.url is None and item.data is None):
         return
-    data: bytes | None = None
+    data = item.data
     error = ""
-    try:  # outside any transaction: a slow server must not hold a database connection
-        data = await calendars.fetch(
-            url,
-            timeout_s=settings.calendar_fetch_timeout,
-            max_bytes=settings.calendar_max_bytes,
-            allow_private=settings.calendar_allow_private_hosts,
-        )
-    except (httpx.HTTPError, OSError, ValueError) as exc:
-        error = f"Could not fetch the calendar: {exc}"
+    if item.url is not None:
+        try:
+            data = await ics_fetch.fetch(
+                item.url,
+                timeout_s=settings.calendar_fetch_timeout,
+                max_bytes=settings.calendar_max_bytes,
+                guard=ics_fetch.AddressGuard(allow_private=settings.calendar_allow_private_hosts),
+            )
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            error = f"Could not fetch the calendar: {exc}"
+    found = None
+    start, until = calendars.horizon(datetime.now(UTC))
+    if data is not None:
+        try:
+            found = await read_isolated(
+                data, item.time_zone, start, until, calendars.read_limits(settings)
+            )
+        except CalendarUnreadable as exc:
+            error = str(exc)
+    if found is None:
         logger.warning("calendar %s: %s", calendar_id, error)
     async with unit_of_work(ctx.sessions, ctx.events, ctx.queue) as session:
-        await calendars.store_fetch_result(session, calendar_id, data, error)
+        await calendars.store_read_result(session, calendar_id, found, error, until)
 
 
 TASKS = [
     TaskSpec(SWEEP_TASK, sweep, max_retries=0, time_limit_ms=5 * 60 * 1000),
     TaskSpec(notices.NOTIFY_TASK, notify_booking, max_retries=3),
     TaskSpec(notices.REMINDER_TASK, send_reminder, max_retries=3),
-    TaskSpec(calendars.REFRESH_TASK, refresh_calendar, max_retries=0),
+    # Reading is bounded well below this (fetch timeout + the child's budget); the limit is the
+    # last guard.
+    TaskSpec(calendars.REFRESH_TASK, refresh_calendar, max_retries=0, time_limit_ms=90 * 1000),
 ]
 # (task, seconds between runs): enqueued by the worker's ticker.
 PERIODIC = [(SWEEP_TASK, 60)]

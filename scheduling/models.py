@@ -20,6 +20,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -280,6 +281,12 @@ class ExternalCalendar(Base):
     last_attempt_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    ics_data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    """An upload's file, kept so the periodic job can read it again as the horizon rolls."""
+    notes: Mapped[str] = mapped_column(Text, server_default="")
+    """What the last read left out and why (events without a start, an unknown zone)."""
+    expanded_until: Mapped[datetime | None]
+    """Busy times are stored up to here; the periodic job moves it forward."""
 
 
 class BusyTime(Base):

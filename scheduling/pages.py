@@ -39,7 +39,7 @@ NOTICES.update(
         "reschedule_accept": "The lesson is moved.",
         "reschedule_decline": "The proposal is declined.",
         "availability_saved": "Your availability is saved.",
-        "calendar_added": "The calendar is added; busy times appear in a moment.",
+        "calendar_added": "The calendar is added and being read; its busy times appear soon.",
         "feed_revoked": "The calendar address no longer works.",
     }
 )

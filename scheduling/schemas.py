@@ -171,6 +171,11 @@ class CalendarOut(msgspec.Struct):
     source: str
     url: str | None
     status: str
+    """``pending`` until the first read, then ``ok`` or ``failing`` (see ``last_error``)."""
     last_error: str
+    notes: str
+    """What the last read left out and why: events without a start, an unknown time zone."""
     last_success_at: datetime | None
+    expanded_until: datetime | None
+    """Busy times are known up to here; a daily job moves it forward."""
     busy_count: int

@@ -202,6 +202,7 @@ async def _calendar_page(
         feed=feed,
         new_url=new_url,
         imported=imported,
+        reading=any(c.status == "pending" for c in imported),
         error=error,
         is_tutor="tutor" in principal.roles,
     )
@@ -236,9 +237,13 @@ async def import_calendar(request: Request[Any, Any, Any]) -> Any:
             me = await _me(session, request)
             upload = form.get("file")
             if isinstance(upload, UploadFile) and upload.filename:
-                limit = services.settings.scheduling.calendar_max_bytes
+                limits = calendars.read_limits(services.settings.scheduling)
                 await calendars.import_upload(
-                    session, me, form.get("name") or upload.filename, await upload.read(limit)
+                    session,
+                    me,
+                    form.get("name") or upload.filename,
+                    await upload.read(limits.max_bytes + 1),
+                    limits,
                 )
             else:
                 await calendars.add_url_calendar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ import recurring_ical_events
 from litestar.testing import TestClient
 
 from marketplace.tasks import DramatiqQueue
-from scheduling import calendars
+from scheduling import calendars, ics_fetch
+from scheduling.ics_reader import CalendarUnreadable, ReadLimits, read_busy
 from tests.conftest import run_jobs
 from tests.scheduling.helpers import approved_tutor, book, local_slot, student
 
@@ -39,7 +41,8 @@ def test_private_feed_has_stable_uids_sequence_status_and_vtimezone(
     url = created.json()["url"]
     path = url.split("127.0.0.1:8000", 1)[1]
     before = client.get(path)
-    assert before.status_code == 200 and before.headers["content-type"].startswith("text/calendar")
+    assert before.status_code == 200
+    assert before.headers["content-type"] == "text/calendar; charset=utf-8"
     cal = icalendar.Calendar.from_ical(before.content)
     assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == [BERLIN]
     events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
@@ -151,9 +154,9 @@ END:VCALENDAR
 
 def test_parse_busy_handles_recurrence_exceptions_and_all_day_events() -> None:
     now = datetime.now(UTC)
-    busy = calendars.parse_busy(
-        realistic_export(), BERLIN, now - timedelta(days=1), now + timedelta(days=90)
-    )
+    busy = read_busy(
+        realistic_export(), BERLIN, now - timedelta(days=1), now + timedelta(days=90), ReadLimits()
+    ).intervals
     monday = datetime.now(ZoneInfo(BERLIN)).date()
     monday -= timedelta(days=monday.weekday())
     d = monday + timedelta(days=7)
@@ -168,19 +171,23 @@ def test_parse_busy_handles_recurrence_exceptions_and_all_day_events() -> None:
     day = datetime.combine(d + timedelta(days=2), datetime.min.time(), ZoneInfo(BERLIN))
     assert (day.astimezone(UTC), (day + timedelta(days=1)).astimezone(UTC)) in busy
     assert len(busy) == 4 + 1 + 1  # the free and the cancelled events are not busy
-    with pytest.raises(calendars.CalendarUnreadable):
-        calendars.parse_busy(b"not a calendar", BERLIN, now, now + timedelta(days=1))
+    with pytest.raises(CalendarUnreadable):
+        read_busy(b"not a calendar", BERLIN, now, now + timedelta(days=1), ReadLimits())
 
 
-def test_uploaded_calendar_blocks_slots(client: TestClient[Any]) -> None:
+def test_uploaded_calendar_blocks_slots(client: TestClient[Any], queue: DramatiqQueue) -> None:
     tutor_id, tutor = approved_tutor(client, rules={"booking_window_days": 90})
     upload = client.post(
         "/api/v1/tutors/me/calendars/upload",
         files={"data": ("google.ics", realistic_export(), "text/calendar")},
         headers=tutor,
     )
-    assert upload.status_code == 201, upload.text
-    assert upload.json()["busy_count"] == 6 and upload.json()["status"] == "ok"
+    assert upload.status_code == 202, upload.text
+    assert upload.json()["status"] == "pending"
+    assert upload.headers["location"] == f"/api/v1/tutors/me/calendars/{upload.json()['id']}"
+    run_jobs(queue)
+    polled = client.get(upload.headers["location"], headers=tutor).json()
+    assert polled["busy_count"] == 6 and polled["status"] == "ok"
     monday = datetime.now(ZoneInfo(BERLIN)).date()
     monday -= timedelta(days=monday.weekday())
     rehearsal = datetime.combine(monday + timedelta(days=7), datetime.min.time(), UTC) + timedelta(
@@ -268,7 +275,11 @@ def test_url_calendar_is_fetched_and_keeps_last_good_busy_times(
 
 def test_private_addresses_are_refused_by_default() -> None:
     with pytest.raises(OSError):
-        calendars._check_public_host("http://127.0.0.1/x.ics")
+        asyncio.run(
+            ics_fetch.fetch(
+                "http://127.0.0.1/x.ics", timeout_s=2, max_bytes=100, guard=ics_fetch.AddressGuard()
+            )
+        )
     with pytest.raises(Exception):  # noqa: B017 - ValidationFailed
         calendars.normalise_url("file:///etc/passwd")
     assert calendars.normalise_url("webcal://cal.example/a.ics") == "https://cal.example/a.ics"
