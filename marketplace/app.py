@@ -80,6 +80,7 @@ from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.lifecycle import BookingTransitioned
 from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
+from scheduling.presenters import status_words
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from scheduling.payments import WORDING as LESSON_WORDING
 from search import api as search_api
@@ -356,7 +357,9 @@ def create_app(
         template_config=TemplateConfig(
             directory=TEMPLATE_DIRS,
             engine=JinjaTemplateEngine,
-            engine_callback=templating.configure(settings),
+            engine_callback=templating.configure(
+                settings, filters={"lesson_status": status_words}
+            ),
         ),
         openapi_config=OpenAPIConfig(
             title="Duet API",

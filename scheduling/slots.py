@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
+from marketplace.wording import notice_words
+
 Interval = tuple[datetime, datetime]
 
 
@@ -239,9 +241,10 @@ def why_not(
         return None
     rules = cal.rules
     length = timedelta(minutes=duration_minutes)
+    if starts_at <= now:
+        return "in_the_past", "That time has already passed."
     if starts_at < now + timedelta(minutes=rules.min_notice):
-        hours = rules.min_notice / 60
-        return "too_soon", f"This tutor needs at least {hours:g} hours' notice."
+        return "too_soon", f"This tutor needs at least {notice_words(rules.min_notice)}."
     if starts_at > now + timedelta(days=rules.window_days):
         return "too_far", f"This tutor takes bookings up to {rules.window_days} days ahead."
     inside = any(

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from marketplace.errors import DomainError, NotAuthenticated, RateLimited
+from marketplace.labels import correction_message
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def error_response(
         context={"status": status, "code": code, "message": message, "fields": fields or {}},
         status_code=status,
         headers=headers,
+        media_type=MediaType.HTML,
     )
 
 
@@ -92,9 +94,8 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     if match := _MISSING_PARAMETER.search(exc.detail or ""):
         fields[match.group(1)] = "This parameter is required."
     if fields:
-        names = ", ".join(sorted(fields))
         return error_response(
-            request, 422, "validation_failed", f"Please correct: {names}.", fields
+            request, 422, "validation_failed", correction_message(fields), fields
         )
     return error_response(request, 400, "bad_request", exc.detail)
 
