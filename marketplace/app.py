@@ -80,9 +80,9 @@ from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.lifecycle import BookingTransitioned
 from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
-from scheduling.presenters import status_words
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from scheduling.payments import WORDING as LESSON_WORDING
+from scheduling.presenters import status_words
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
@@ -357,9 +357,7 @@ def create_app(
         template_config=TemplateConfig(
             directory=TEMPLATE_DIRS,
             engine=JinjaTemplateEngine,
-            engine_callback=templating.configure(
-                settings, filters={"lesson_status": status_words}
-            ),
+            engine_callback=templating.configure(settings, filters={"lesson_status": status_words}),
         ),
         openapi_config=OpenAPIConfig(
             title="Duet API",

@@ -26,7 +26,9 @@ def noun(count: int, singular: str, plural_form: str | None = None) -> str:
     return singular + "s"
 
 
-def plural(count: int, singular: str, plural_form: str | None = None, *, words: bool = False) -> str:
+def plural(
+    count: int, singular: str, plural_form: str | None = None, *, words: bool = False
+) -> str:
     """``count`` and its noun: "1 busy time", "2 busy times"; with ``words``, "four steps"."""
     number = _WORDS.get(count, str(count)) if words else str(count)
     return f"{number} {noun(count, singular, plural_form)}"

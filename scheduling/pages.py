@@ -314,7 +314,12 @@ async def _reschedule_page(
     start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
     async with services_of(request).sessions() as session:
         booking, found = await changes.reschedule_slots(
-            session, booking_id, caller_of(principal), start, start + timedelta(days=DAYS_SHOWN), now
+            session,
+            booking_id,
+            caller_of(principal),
+            start,
+            start + timedelta(days=DAYS_SHOWN),
+            now,
         )
         out = (await booking_outs(session, [booking]))[0]
     days: dict[date, list[tuple[str, str]]] = defaultdict(list)

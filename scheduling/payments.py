@@ -304,4 +304,7 @@ def _trial_note(booking: Booking, listed_minor: int | None) -> str:
         if listed_minor is not None and listed_minor != booking.price_minor
         else ""
     )
-    return f"Trial price: your first lesson with this tutor{usual}. Later lessons cost the listed price."
+    return (
+        f"Trial price: your first lesson with this tutor{usual}. "
+        "Later lessons cost the listed price."
+    )

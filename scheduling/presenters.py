@@ -28,7 +28,6 @@ from scheduling.schemas import (
     WindowIO,
 )
 
-
 # A lesson's state in the words of the person looking at it. Students never see the ledger's
 # "settled" (the tutor has been paid); to them the lesson is simply paid for.
 _STATUS_WORDS: dict[str, tuple[str, str]] = {

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from marketplace.wording import notice_words
+from marketplace.wording import notice_words, plural
 
 Interval = tuple[datetime, datetime]
 
@@ -246,7 +246,10 @@ def why_not(
     if starts_at < now + timedelta(minutes=rules.min_notice):
         return "too_soon", f"This tutor needs at least {notice_words(rules.min_notice)}."
     if starts_at > now + timedelta(days=rules.window_days):
-        return "too_far", f"This tutor takes bookings up to {rules.window_days} days ahead."
+        return (
+            "too_far",
+            f"This tutor takes bookings up to {plural(rules.window_days, 'day')} ahead.",
+        )
     inside = any(
         s <= starts_at and starts_at + length <= e
         for s, e in open_windows(cal, starts_at - timedelta(days=1), starts_at + length)

@@ -12,11 +12,12 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from marketplace import vocab
-from marketplace.money import format_money
 from marketplace.labels import field_label
-from marketplace.wording import minutes_words, plural
+from marketplace.money import format_money
 from marketplace.settings import Settings
 from marketplace.web.access import principal_of
+from marketplace.web.forms import submitted_values
+from marketplace.wording import minutes_words, plural
 
 NOTICES = {
     "registered": "Welcome to Duet! Your account is ready.",
@@ -87,6 +88,9 @@ def page(request: Any, template: str, status_code: int = 200, **context: Any) ->
             # Set before each page by messaging's hook (marketplace/messaging/pages.py).
             "unread_messages": getattr(request.state, "unread_messages", 0),
             "notice": NOTICES.get(notice) if notice else None,
+            # A page answering a post (with errors) gets what was typed, and where it went.
+            "submitted": submitted_values(request),
+            "submitted_to": request.url.path,
             **context,
         },
         status_code=status_code,
