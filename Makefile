@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+AXE := node_modules/axe-core/axe.min.js
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast lint format typecheck migrations-check seed clean
@@ -10,13 +11,21 @@ STAMP := $(VENV)/.installed-stamp
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## create .venv and install Duet with its development tools
+install: $(STAMP) $(AXE) ## create .venv and install Duet with its development tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# axe-core (pinned in package-lock.json) for the accessibility test; test-only, no build step.
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $(AXE); \
+	else \
+	  echo "npm not found: the accessibility test will be skipped (install Node.js to run it)"; \
+	fi
 
 run: install ## start Duet on the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(BIN)/duet run
@@ -49,4 +58,4 @@ seed: install ## (re)create demo data in the embedded database
 	$(BIN)/duet seed-demo
 
 clean: ## remove the virtualenv and caches (keeps var/, your local data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache *.egg-info

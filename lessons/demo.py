@@ -30,6 +30,14 @@ EAR_TRAINING = "Hear it: intervals and chords for beginners"
 JAZZ = "Jazz harmony for pianists: shells and the ii–V–I"
 
 
+# What to try after a wrong answer, by question bank: an interval is two notes, a chord three.
+HINTS = {
+    "intervals": "Sing the two notes back, then count the semitones between them.",
+    "chords": "Sing the chord from the bottom note up: a major third then a minor third "
+    "sounds major; a minor third then a major third sounds minor.",
+}
+
+
 def _opts(right: str, *wrong: str, feedback: str = "") -> list[OptionIn]:
     return [OptionIn(right, True, feedback)] + [OptionIn(w) for w in wrong]
 
@@ -42,7 +50,7 @@ def _ear_questions() -> list[QuestionIn]:
             bank=bank,
             options=options,
             clip=ClipIn(mode=mode, notes=notes, tempo=80),
-            feedback_incorrect="Sing the two notes back, then count the steps between them.",
+            feedback_incorrect=HINTS[bank],
         )
 
     return [
@@ -310,7 +318,7 @@ def course_seeder(
                 instrument="music-theory",
                 level="beginner",
                 language="en",
-                summary="Train your ear in five short steps: hear intervals, tell major from "
+                summary="Train your ear in short steps: hear intervals, tell major from "
                 "minor, and clap rhythms back.",
                 description="You will learn to **recognise the intervals** every melody is made "
                 "of and to hear whether a chord is **major or minor**.\n\nEach module ends with "

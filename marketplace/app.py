@@ -89,6 +89,7 @@ from scheduling.messaging_facts import SchedulingBookingFacts
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from scheduling.payments import WORDING as LESSON_WORDING
+from scheduling.presenters import status_words
 from search import api as search_api
 from search import jobs as search_jobs
 from search.factory import build_search_backend
@@ -380,7 +381,7 @@ def create_app(
         template_config=TemplateConfig(
             directory=TEMPLATE_DIRS,
             engine=JinjaTemplateEngine,
-            engine_callback=templating.configure(settings),
+            engine_callback=templating.configure(settings, filters={"lesson_status": status_words}),
         ),
         openapi_config=DocumentedOpenAPIConfig(
             title="Duet API",

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from marketplace.settings import ConfigError, Settings
+from marketplace.wording import plural
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -180,7 +181,7 @@ async def _seed(settings: Settings, tutors: int) -> None:
     assert settings.database.url
     engine = db.create_engine(settings.database.url, pool_size=2)
     try:
-        step(f"Seeding demo data ({tutors} tutors)")
+        step(f"Seeding demo data ({plural(tutors, 'tutor')})")
         result = await seed_demo(
             db.create_session_factory(engine),
             settings.marketplace.currency,
@@ -193,7 +194,8 @@ async def _seed(settings: Settings, tutors: int) -> None:
     finally:
         await engine.dispose()
     print(
-        f"  created {result.created_tutors} tutors, {result.created_students} students"
+        f"  created {plural(result.created_tutors, 'tutor')}, "
+        f"{plural(result.created_students, 'student')}"
         f"{', the admin' if result.created_admin else ''}."
     )
     print("  Demo logins (local demo data only):")
@@ -255,7 +257,7 @@ async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
         )
     finally:
         await backend.aclose()
-    print(f"  {count} tutors are searchable.")
+    print(f"  {plural(count, 'tutor')} searchable.")
 
 
 def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from marketplace.labels import correction_message
+
 
 class DomainError(Exception):
     status_code = 400
@@ -62,8 +64,8 @@ class ValidationFailed(DomainError):
     code = "validation_failed"
 
     def __init__(self, fields: Mapping[str, str], message: str | None = None) -> None:
-        names = ", ".join(sorted(fields))
-        super().__init__(message or f"Please correct: {names}.", fields=fields)
+        # The headline names fields by their labels ("Amount"), never by identifiers.
+        super().__init__(message or correction_message(dict(fields)), fields=fields)
 
 
 class RateLimited(DomainError):

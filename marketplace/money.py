@@ -14,13 +14,16 @@ def exponent(currency: str) -> int:
 
 
 def format_money(minor: int, currency: str) -> str:
+    """The one way money reads on a page or in a message: "€29.50", "€30" (whole amounts drop
+    their cents), "¥1,000", "-€2.50", "12.345 KWD" (no common symbol: the code after)."""
     exp = exponent(currency)
-    major = Decimal(minor).scaleb(-exp)
+    major = Decimal(abs(minor)).scaleb(-exp)
     text = f"{major:,.{exp}f}"
     if exp and text.endswith("." + "0" * exp):
         text = text[: -(exp + 1)]
+    sign = "-" if minor < 0 else ""
     symbol = _SYMBOLS.get(currency.upper())
-    return f"{symbol}{text}" if symbol else f"{text} {currency.upper()}"
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
 
 
 def parse_major(text: str, currency: str) -> int | None:

@@ -48,6 +48,8 @@ class LineView:
     upcoming: bool  # not delivered yet (a lesson still to come)
     url: str
     counterpart: str = ""  # the other person (the student, for a tutor)
+    # Why the line costs what it does when that differs from the listed price (a trial).
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.audit import service as audit
 from marketplace.errors import ValidationFailed
+from marketplace.money import format_money
 from marketplace.uow import defer_job
 from payouts import ledger
 from payouts.gateway import GatewayError
@@ -182,7 +183,10 @@ async def admin_refund(
     left = {i.id: i.amount_minor - await refunded_so_far(session, i.id) for i in items}
     if amount > sum(left.values()):
         raise ValidationFailed(
-            {"amount_minor": f"At most {sum(left.values())} can still be refunded."}
+            {
+                "amount_minor": f"At most {format_money(sum(left.values()), payment.currency)} "
+                "can still be refunded."
+            }
         )
     made: list[Refund] = []
     for item in items:

@@ -18,6 +18,7 @@ from marketplace.notifications.models import Notification
 from marketplace.settings import ReviewSettings
 from marketplace.tasks import JobContext, TaskQueue, TaskSpec
 from marketplace.uow import unit_of_work
+from marketplace.wording import plural
 from reviews import queries, service
 from scheduling.lifecycle import BookingTransitioned, State
 from scheduling.models import Booking
@@ -55,8 +56,8 @@ async def send_invite(
         booking.student_id,
         kind=INVITE_KIND,
         title=f"How was your lesson with {tutor}?",
-        body=f"Leave a review within {settings.window_days} days: it helps other students "
-        "choose, and helps your tutor.",
+        body=f"Leave a review within {plural(settings.window_days, 'day')}: it helps other "
+        "students choose, and helps your tutor.",
         link=link,
     )
     return True

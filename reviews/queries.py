@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import ValidationFailed
+from marketplace.wording import plural
 from reviews.models import Review, ReviewModeration, ReviewReport, ReviewStatus, TutorReviewStats
 from reviews.ranking import SUB_RATINGS, RatingSummary, average
 
@@ -112,7 +113,7 @@ async def tutor_reviews(
     if page > pages:
         if strict and total:
             raise ValidationFailed(
-                {"page": f"There are only {pages} pages of reviews."},
+                {"page": f"There are only {plural(pages, 'page')} of reviews."},
                 message="That page is past the last page of reviews.",
             )
         page = pages

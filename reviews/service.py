@@ -21,6 +21,7 @@ from marketplace.events import TutorRatingChanged
 from marketplace.notifications import service as notifications
 from marketplace.settings import ReviewSettings
 from marketplace.uow import emit
+from marketplace.wording import plural
 from reviews.models import REPLY_MAX, TEXT_MAX, Review, ReviewStatus, TutorReviewStats
 from reviews.ranking import SUB_RATINGS
 from scheduling.lifecycle import State
@@ -129,7 +130,7 @@ def check_reviewable(
     if now >= closes:
         raise Conflict(
             f"Reviews for this lesson closed on {closes:%d %b %Y} "
-            f"({settings.window_days} days after it ended).",
+            f"({plural(settings.window_days, 'day')} after it ended).",
             code="review_window_closed",
             fields={"closed_at": closes.isoformat()},
         )
@@ -219,7 +220,8 @@ async def edit(
     until = editable_until(review, settings)
     if now >= until:
         raise Conflict(
-            f"Reviews can be changed for {settings.edit_hours} hours; this one was locked on "
+            f"Reviews can be changed for {plural(settings.edit_hours, 'hour')}; "
+            "this one was locked on "
             f"{until:%d %b %Y, %H:%M} UTC.",
             code="edit_window_closed",
             fields={"editable_until": until.isoformat()},

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.uow import emit
-from scheduling import availability, lifecycle, payments, policy
+from scheduling import availability, lifecycle, payments, policy, slots
 from scheduling.lifecycle import LIVE_STATES, Action, Actor
 from scheduling.models import Booking, RescheduleRequest
 from scheduling.service import (
@@ -99,6 +99,25 @@ async def apply_event(
 
 
 # ---------------------------------------------------------------- reschedule
+
+
+async def reschedule_slots(
+    session: AsyncSession,
+    booking_id: int,
+    caller: Caller,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> tuple[Booking, list[tuple[datetime, datetime]]]:
+    """The tutor's open slots in [start, end) this booking could move to: the same computation
+    as booking (rules, buffers, notice, daily cap), with the booking's own time counted free."""
+    booking = await booking_for(session, booking_id, caller)
+    actor_for(booking, caller)
+    cal = await availability.load_calendar(
+        session, booking.tutor_id, start, end, ignore_booking=booking.id
+    )
+    found = slots.open_slots(cal, start, end, booking.duration_minutes, now)
+    return booking, [(s, e) for s, e in found if s != booking.starts_at]
 
 
 async def request_reschedule(

@@ -21,6 +21,7 @@ from marketplace.events import EventBus
 from marketplace.money import format_money
 from marketplace.notifications import service as notifications
 from marketplace.tasks import TaskQueue
+from marketplace.wording import time_left
 from scheduling.lifecycle import Action, BookingTransitioned, State
 from scheduling.models import Booking, BookingReminder, RescheduleRequest
 from scheduling.presenters import names
@@ -182,10 +183,10 @@ async def send_reminder(
         user = await session.get(User, reader)
         if user is None:
             continue
+        # The time really left: the sweep may run (or catch up) well after the lead time.
         text = (
-            f"Reminder: your lesson with {who.get(other, '')} starts "
-            f"{'tomorrow' if kind == '24h' else 'in an hour'}, "
-            f"{when(booking.starts_at, user.time_zone)}."
+            f"Reminder: your lesson with {who.get(other, '')} starts in "
+            f"{time_left(booking.starts_at - now)}, {when(booking.starts_at, user.time_zone)}."
         )
         await notifications.notify(
             session,

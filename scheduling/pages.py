@@ -242,9 +242,36 @@ async def _act(request: Request[Any, Any, Any], booking_id: int, action: Any, no
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        message = exc.message + (" " + " ".join(exc.fields.values()) if exc.fields else "")
+        # One sentence per problem: a field's text often repeats the message word for word.
+        extra = [v for v in exc.fields.values() if v not in exc.message]
+        message = " ".join([exc.message, *extra])
         return await _lesson_page(request, booking_id, status_code=exc.status_code, error=message)
     return redirect(f"/lessons/{booking_id}", notice)
+
+
+@get("/lessons/{booking_id:int}/cancel", access=Access.USER, include_in_schema=False)
+async def confirm_cancel(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Template:
+    """What cancelling would do (the refund the policy gives, until when it is free), and the
+    button that does it: nothing is cancelled by following a link."""
+    principal = require_principal(request)
+    caller = caller_of(principal)
+    now = datetime.now(UTC)
+    async with services_of(request).sessions() as session:
+        booking = await service.booking_for(session, booking_id, caller)
+        out = (await booking_outs(session, [booking]))[0]
+        quote = await changes.refund_quote(
+            session, booking, changes.cancel_event(booking, caller), now
+        )
+    return page(
+        request,
+        "scheduling/cancel.html",
+        b=out,
+        role="student" if principal.id == booking.student_id else "tutor",
+        live=booking.status in ("held", "confirmed") and booking.starts_at > now,
+        quote=quote,
+        free_now=now <= quote.free_until,
+        zone=principal.time_zone,
+    )
 
 
 @post("/lessons/{booking_id:int}/cancel", access=Access.USER, include_in_schema=False)
@@ -267,22 +294,84 @@ async def cancel(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> 
     return await _act(request, booking_id, action, "lesson_cancelled")
 
 
+@get("/lessons/{booking_id:int}/reschedule", access=Access.USER, include_in_schema=False)
+async def reschedule_options(
+    request: Request[Any, Any, Any],
+    booking_id: FromPath[int],
+    week: Annotated[date | None, QueryParameter()] = None,
+) -> Template:
+    return await _reschedule_page(request, booking_id, week)
+
+
+async def _reschedule_page(
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    week: date | None = None,
+    status_code: int = 200,
+    error: str = "",
+) -> Template:
+    """The tutor's open slots for a week, to move the lesson to: the booking page's picker."""
+    principal = require_principal(request)
+    zone = ZoneInfo(principal.time_zone)
+    now = datetime.now(UTC)
+    today = now.astimezone(zone).date()
+    first = max(week or today, today)
+    start = datetime.combine(first, time(), tzinfo=zone).astimezone(UTC)
+    async with services_of(request).sessions() as session:
+        booking, found = await changes.reschedule_slots(
+            session,
+            booking_id,
+            caller_of(principal),
+            start,
+            start + timedelta(days=DAYS_SHOWN),
+            now,
+        )
+        out = (await booking_outs(session, [booking]))[0]
+    days: dict[date, list[tuple[str, str]]] = defaultdict(list)
+    for s, _ in found:
+        local = s.astimezone(zone)
+        days[local.date()].append((s.isoformat(), local.strftime("%H:%M")))
+    return page(
+        request,
+        "scheduling/reschedule.html",
+        status_code=status_code,
+        b=out,
+        role="student" if principal.id == booking.student_id else "tutor",
+        movable=booking.status in ("held", "confirmed") and booking.starts_at > now,
+        error=error,
+        days=[(day, days.get(day, [])) for day in (first + timedelta(days=i) for i in range(7))],
+        zone=principal.time_zone,
+        zone_label=zone_label(principal.time_zone, start),
+        previous=first - timedelta(days=DAYS_SHOWN) if first > today else None,
+        next_week=first + timedelta(days=DAYS_SHOWN),
+    )
+
+
 @post("/lessons/{booking_id:int}/reschedule", access=Access.USER, include_in_schema=False)
 async def reschedule(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Any:
+    """Propose one of the offered slots (the picker's buttons post its exact start)."""
     form = await form_data(request)
     principal = require_principal(request)
     try:
         local = datetime.fromisoformat(form.get("starts_at", ""))
     except ValueError:
-        return await _lesson_page(request, booking_id, 422, "Choose a date and time.")
+        return await _reschedule_page(
+            request, booking_id, status_code=422, error="Choose one of the open times below."
+        )
     starts_at = (
         local.replace(tzinfo=ZoneInfo(principal.time_zone)) if local.tzinfo is None else local
     )
-
-    async def action(session: Any) -> None:
-        await changes.request_reschedule(session, booking_id, caller_of(principal), starts_at)
-
-    return await _act(request, booking_id, action, "reschedule_requested")
+    try:
+        async with services_of(request).transaction() as session:
+            await changes.request_reschedule(session, booking_id, caller_of(principal), starts_at)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        week = starts_at.astimezone(ZoneInfo(principal.time_zone)).date()
+        return await _reschedule_page(
+            request, booking_id, week, status_code=exc.status_code, error=exc.message
+        )
+    return redirect(f"/lessons/{booking_id}", "reschedule_requested")
 
 
 @post(
@@ -306,4 +395,16 @@ async def answer(
     return await _act(request, booking_id, action, f"reschedule_{answer}")
 
 
-ROUTES = [pick_slot, hold, pay, my_lessons, lesson, cancel, reschedule, answer, *TUTOR_ROUTES]
+ROUTES = [
+    pick_slot,
+    hold,
+    pay,
+    my_lessons,
+    lesson,
+    confirm_cancel,
+    cancel,
+    reschedule_options,
+    reschedule,
+    answer,
+    *TUTOR_ROUTES,
+]

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.money import format_money
+from marketplace.profiles.models import LessonPrice
 from payouts import checkout, refunds, settlement
 from payouts.models import Payment, PaymentItem
 from payouts.purchases import Line, LineView, Purchase, Wording
@@ -92,7 +94,7 @@ async def purchase_for(session: AsyncSession, booking: Booking, now: datetime) -
             ITEM,
             b.id,
             b.price_minor,
-            f"{'Trial lesson' if b.trial else f'{b.duration_minutes}-minute lesson'} "
+            f"{b.duration_minutes}-minute {'trial lesson' if b.trial else 'lesson'} "
             f"with {tutor}, {b.starts_at:%Y-%m-%d %H:%M} UTC",
         )
         for b in bookings
@@ -259,13 +261,14 @@ class BookingPurchases:
         )
         bookings = {b.id: b for b in rows}
         who = await names(session, {b.student_id for b in bookings.values()})
+        listed = await _listed_prices(session, [b for b in bookings.values() if b.trial])
         out: dict[int, LineView] = {}
         for item in items:
             booking = bookings.get(item.item_id)
             if booking is None:
                 continue
             out[item.id] = LineView(
-                label="Trial lesson"
+                label=f"{booking.duration_minutes}-minute trial lesson"
                 if booking.trial
                 else f"{booking.duration_minutes}-minute lesson",
                 when=booking.starts_at,
@@ -273,5 +276,35 @@ class BookingPurchases:
                 upcoming=booking.status in (State.HELD.value, State.CONFIRMED.value),
                 url=f"/lessons/{booking.id}",
                 counterpart=who.get(booking.student_id, ""),
+                note=_trial_note(booking, listed.get((booking.tutor_id, booking.duration_minutes))),
             )
         return out
+
+
+async def _listed_prices(
+    session: AsyncSession, bookings: Sequence[Booking]
+) -> dict[tuple[int, int], int]:
+    """(tutor, minutes) → the tutor's listed price, for the trial lessons among ``bookings``."""
+    if not bookings:
+        return {}
+    rows = await session.execute(
+        select(LessonPrice.tutor_id, LessonPrice.duration_minutes, LessonPrice.price_minor).where(
+            LessonPrice.tutor_id.in_({b.tutor_id for b in bookings})
+        )
+    )
+    return {(t, m): p for t, m, p in rows}
+
+
+def _trial_note(booking: Booking, listed_minor: int | None) -> str:
+    """Say plainly that a trial price applies, and what the lesson usually costs."""
+    if not booking.trial:
+        return ""
+    usual = (
+        f" (usually {format_money(listed_minor, booking.currency)})"
+        if listed_minor is not None and listed_minor != booking.price_minor
+        else ""
+    )
+    return (
+        f"Trial price: your first lesson with this tutor{usual}. "
+        "Later lessons cost the listed price."
+    )

@@ -28,6 +28,31 @@ from scheduling.schemas import (
     WindowIO,
 )
 
+# A lesson's state in the words of the person looking at it. Students never see the ledger's
+# "settled" (the tutor has been paid); to them the lesson is simply paid for.
+_STATUS_WORDS: dict[str, tuple[str, str]] = {
+    # status: (student's words, tutor's words)
+    "held": ("held", "held"),
+    "confirmed": ("confirmed", "confirmed"),
+    "completed": ("completed", "completed"),
+    "settled": ("completed · paid", "completed · paid out"),
+    "cancelled_by_student": ("cancelled by you", "cancelled by the student"),
+    "cancelled_by_tutor": ("cancelled by the tutor", "cancelled by you"),
+    "expired": ("expired (not paid)", "expired (not paid)"),
+    "no_show_student": ("missed", "student did not come"),
+    "no_show_tutor": ("tutor did not come", "missed"),
+    "disputed": ("under review", "disputed"),
+    "refunded": ("refunded", "refunded"),
+}
+
+
+def status_words(status: str, role: str = "student") -> str:
+    """A booking status for a page: ``role`` is "student" or "tutor" (admins read the tutor's)."""
+    words = _STATUS_WORDS.get(status)
+    if words is None:
+        return status.replace("_", " ")
+    return words[0] if role == "student" else words[1]
+
 
 async def names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
     """Display names: a tutor's public name, otherwise the account name."""

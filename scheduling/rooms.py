@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import Forbidden, NotFound
 from marketplace.settings import SchedulingSettings
+from marketplace.wording import plural
 from scheduling.lifecycle import State
 from scheduling.models import Booking, BookingTransition
 
@@ -144,7 +145,7 @@ async def room_pass(
     if state is RoomState.NOT_YET:
         minutes = settings.room_opens_minutes
         raise RoomNotOpen(
-            f"The lesson room opens {minutes} minutes before the lesson, at "
+            f"The lesson room opens {plural(minutes, 'minute')} before the lesson, at "
             f"{window.opens_at.isoformat()}.",
             fields={"opens_at": window.opens_at.isoformat()},
         )

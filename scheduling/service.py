@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from marketplace.messaging import is_blocked
 from marketplace.uow import emit
+from marketplace.wording import plural
 from payouts import accounts as payout_accounts
 from scheduling import availability, lifecycle, slots
 from scheduling.lifecycle import (
@@ -317,7 +318,8 @@ async def hold(
         }
         if clashes:
             raise Conflict(
-                f"{len(clashes)} of the {weeks} weeks cannot be booked; nothing was held.",
+                f"{len(clashes)} of the {plural(weeks, 'week')} cannot be booked; "
+                "nothing was held.",
                 code="series_clash",
                 fields=clashes,
             )

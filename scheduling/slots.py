@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
+from marketplace.wording import notice_words, plural
+
 Interval = tuple[datetime, datetime]
 
 
@@ -239,11 +241,15 @@ def why_not(
         return None
     rules = cal.rules
     length = timedelta(minutes=duration_minutes)
+    if starts_at <= now:
+        return "in_the_past", "That time has already passed."
     if starts_at < now + timedelta(minutes=rules.min_notice):
-        hours = rules.min_notice / 60
-        return "too_soon", f"This tutor needs at least {hours:g} hours' notice."
+        return "too_soon", f"This tutor needs at least {notice_words(rules.min_notice)}."
     if starts_at > now + timedelta(days=rules.window_days):
-        return "too_far", f"This tutor takes bookings up to {rules.window_days} days ahead."
+        return (
+            "too_far",
+            f"This tutor takes bookings up to {plural(rules.window_days, 'day')} ahead.",
+        )
     inside = any(
         s <= starts_at and starts_at + length <= e
         for s, e in open_windows(cal, starts_at - timedelta(days=1), starts_at + length)

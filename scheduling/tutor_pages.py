@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from marketplace.accounts.models import User
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from marketplace.web.access import Access, require_principal
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import page
@@ -40,7 +40,10 @@ async def _me(session: Any, request: Request[Any, Any, Any]) -> User:
 
 
 async def _editor(
-    request: Request[Any, Any, Any], status_code: int = 200, errors: dict[str, str] | None = None
+    request: Request[Any, Any, Any],
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str = "",
 ) -> Template:
     async with services_of(request).sessions() as session:
         me = await _me(session, request)
@@ -58,6 +61,7 @@ async def _editor(
         grid=grid,
         day_names=DAY_NAMES,
         errors=errors or {},
+        problem=problem,
         zone=me.time_zone,
     )
 
@@ -75,7 +79,7 @@ async def _save(request: Request[Any, Any, Any], action: Any) -> Any:
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return await _editor(request, exc.status_code, exc.fields or {"form": exc.message})
+        return await _editor(request, exc.status_code, exc.fields, exc.message)
     return redirect("/tutor/availability", "availability_saved")
 
 
@@ -97,6 +101,7 @@ async def save_weekly(request: Request[Any, Any, Any]) -> Any:
 async def save_rules(request: Request[Any, Any, Any]) -> Any:
     async def action(session: Any, me: User, form: Any) -> None:
         values: dict[str, int | None] = {}
+        problems = FieldErrors()
         for name in (
             "buffer_before_minutes",
             "buffer_after_minutes",
@@ -109,8 +114,9 @@ async def save_rules(request: Request[Any, Any, Any]) -> Any:
         ):
             raw = form.get(name, "").strip()
             if raw and not raw.isdigit():
-                raise ValidationFailed({name: "Enter a whole number."})
-            values[name] = int(raw) if raw else None
+                problems.add(name, "Enter a whole number.")
+            values[name] = int(raw) if raw.isdigit() else None
+        problems.raise_if_any()
         await availability.update_rules(session, me.id, values)
 
     return await _save(request, action)
@@ -140,18 +146,31 @@ async def add_override(request: Request[Any, Any, Any]) -> Any:
 async def add_time_off(request: Request[Any, Any, Any]) -> Any:
     async def action(session: Any, me: User, form: Any) -> None:
         zone = ZoneInfo(me.time_zone)
+        problems = FieldErrors()
+        first = last = None
         try:  # whole local days, first to last inclusive
             first = date.fromisoformat(form.get("first_day", ""))
+        except ValueError:
+            problems.add("first_day", "Choose the first day off.")
+        try:
             last = date.fromisoformat(form.get("last_day", "") or form.get("first_day", ""))
         except ValueError:
-            raise ValidationFailed({"first_day": "Choose the first and last day."}) from None
-        await availability.add_time_off(
-            session,
-            me,
-            starts_at=datetime.combine(first, time(), tzinfo=zone),
-            ends_at=datetime.combine(last + timedelta(days=1), time(), tzinfo=zone),
-            reason=form.get("reason", ""),
-        )
+            problems.add("last_day", "Choose the last day off, or leave it empty for one day.")
+        if first and last and last < first:
+            problems.add("last_day", "The last day cannot be before the first.")
+        problems.raise_if_any()
+        assert first is not None and last is not None
+        try:
+            await availability.add_time_off(
+                session,
+                me,
+                starts_at=datetime.combine(first, time(), tzinfo=zone),
+                ends_at=datetime.combine(last + timedelta(days=1), time(), tzinfo=zone),
+                reason=form.get("reason", ""),
+            )
+        except ValidationFailed as exc:  # the service speaks of instants; the form of days
+            names = {"starts_at": "first_day", "ends_at": "last_day"}
+            raise ValidationFailed({names.get(k, k): v for k, v in exc.fields.items()}) from None
 
     return await _save(request, action)
 
@@ -186,6 +205,7 @@ async def _calendar_page(
     new_url: str | None = None,
     status_code: int = 200,
     error: str = "",
+    errors: dict[str, str] | None = None,
 ) -> Template:
     principal = require_principal(request)
     async with services_of(request).sessions() as session:
@@ -204,6 +224,7 @@ async def _calendar_page(
         imported=imported,
         reading=any(c.status == "pending" for c in imported),
         error=error,
+        errors=errors or {},
         is_tutor="tutor" in principal.roles,
     )
 
@@ -250,8 +271,13 @@ async def import_calendar(request: Request[Any, Any, Any]) -> Any:
                     session, me.id, form.get("name", ""), form.get("url", "")
                 )
     except DomainError as exc:
-        message = " ".join(exc.fields.values()) or exc.message
-        return await _calendar_page(request, status_code=exc.status_code, error=message)
+        if exc.status_code == 404:
+            raise
+        # The upload's parse problem is the file field's; everything else names its own field.
+        errors = {("file" if k == "data" else k): v for k, v in exc.fields.items()}
+        return await _calendar_page(
+            request, status_code=exc.status_code, error=exc.message, errors=errors
+        )
     return redirect("/account/calendar", "calendar_added")
 
 

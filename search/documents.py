@@ -65,6 +65,8 @@ class TutorDocument:
     lowest_price_minor: int | None
     price_per_hour_minor: int | None
     photo_url: str | None
+    # The length of the cheapest lesson, shown with its price ("from €16 · 30-min lesson").
+    lowest_price_minutes: int | None = None
     # Rating signals from reviews (search.signals); free time from scheduling.
     rating: float | None = None
     review_count: int = 0
@@ -125,6 +127,7 @@ class TutorDocument:
             "travel_radius_km": self.travel_radius_km,
             "currency": self.currency,
             "lowest_price_minor": self.lowest_price_minor,
+            "lowest_price_minutes": self.lowest_price_minutes,
             "price_per_hour_minor": self.price_per_hour_minor,
             "photo_url": self.photo_url,
             "rating": self.rating,
@@ -174,6 +177,7 @@ def build_document(
         travel_radius_km=profile.travel_radius_km,
         currency=profile.currency,
         lowest_price_minor=min((price for _, price in prices), default=None),
+        lowest_price_minutes=min(prices, key=lambda p: (p[1], p[0]), default=(None, 0))[0],
         price_per_hour_minor=hourly_price(prices),
         photo_url=media_url(photo) if photo else None,
         rating=signals.rating,

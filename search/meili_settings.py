@@ -46,6 +46,7 @@ HIT_FIELDS = [
     "travel_radius_km",
     "currency",
     "lowest_price_minor",
+    "lowest_price_minutes",
     "price_per_hour_minor",
     "photo_url",
     "rating",

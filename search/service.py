@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.errors import ValidationFailed
 from marketplace.profiles.models import TutorProfile, TutorStatus
+from marketplace.wording import plural
 from payouts import accounts as payout_accounts
 from search.availability import FreeTime, free_time
 from search.backends import SearchBackend, SearchResult
@@ -46,7 +47,7 @@ async def search(backend: SearchBackend, query: SearchQuery) -> SearchResult:
     result = await backend.search(query)
     if result.total and query.page > result.pages:
         raise ValidationFailed(
-            {"page": f"There are only {result.pages} pages of results."},
+            {"page": f"There are only {plural(result.pages, 'page')} of results."},
             message="That page is past the last page of results.",
         )
     return result

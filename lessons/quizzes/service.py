@@ -28,6 +28,7 @@ from lessons.quizzes.models import AttemptStatus, Question, Quiz, QuizAttempt, R
 from lessons.quizzes.schemas import QuestionIn, QuizSettingsIn
 from marketplace.errors import Conflict, FieldErrors, NotFound, ValidationFailed
 from marketplace.media import MediaStorage, new_key
+from marketplace.wording import plural
 
 GRACE = timedelta(seconds=5)
 MAX_QUESTIONS = 200
@@ -276,7 +277,7 @@ async def start_attempt(
         left = attempts_left(ctx.quiz, attempts)
         if left == 0:
             raise Conflict(
-                f"You have used all {ctx.quiz.max_attempts} attempts at this quiz.",
+                f"You have used all {plural(ctx.quiz.max_attempts or 0, 'attempt')} at this quiz.",
                 code="attempt_limit_reached",
             )
     questions = await questions_of(session, ctx.quiz)

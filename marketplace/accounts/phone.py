@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import PhoneNumber
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from marketplace.notifications.service import queue_sms
+from marketplace.wording import plural
 
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -92,7 +93,7 @@ async def request_code(
         session,
         user_id,
         e164,
-        f"Your Duet confirmation code is {code}. It expires in {minutes} minutes.",
+        f"Your Duet confirmation code is {code}. It expires in {plural(minutes, 'minute')}.",
     )
     return status_of(row, now)
 

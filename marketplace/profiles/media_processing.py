@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 
 from marketplace.errors import ValidationFailed
 from marketplace.images import load_image
+from marketplace.wording import plural
 
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 PHOTO_SIZES = {"large": 640, "medium": 320, "small": 96}
@@ -72,8 +73,9 @@ def probe_audio(data: bytes, *, max_bytes: int, max_seconds: float) -> AudioProb
                 samples += frame.samples
                 rate = frame.sample_rate or rate
                 if rate and samples / rate > max_seconds + 0.5:
+                    longest = plural(int(max_seconds), "second")
                     raise ValidationFailed(
-                        {"audio": f"The recording must be at most {int(max_seconds)} seconds long."}
+                        {"audio": f"The recording must be at most {longest} long."}
                     )
             probe = AudioProbe(
                 duration_seconds=samples / rate if rate else 0.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -13,6 +13,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from marketplace.errors import DomainError, NotAuthenticated, RateLimited
+from marketplace.labels import correction_message, field_label
+from marketplace.web.forms import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +65,28 @@ def error_response(
         return Redirect(f"/login?next={quote(target)}", status_code=303)
     return Template(
         "error.html",
-        context={"status": status, "code": code, "message": message, "fields": fields or {}},
+        context={
+            "status": status,
+            "code": code,
+            "message": message,
+            "fields": {field_label(k): v for k, v in (fields or {}).items() if v != message},
+            "back": _form_page(request),
+        },
         status_code=status,
         headers=headers,
+        media_type=MediaType.HTML,
     )
+
+
+def _form_page(request: Request[Any, Any, Any]) -> str | None:
+    """The same-site page a failed post came from, to go back to (the browser keeps what was
+    typed there when it returns through its history)."""
+    if request.method in ("GET", "HEAD"):
+        return None
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host", "") or not referer.path:
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""), "") or None
 
 
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -92,10 +112,7 @@ def validation_error(request: Request[Any, Any, Any], exc: ValidationException) 
     if match := _MISSING_PARAMETER.search(exc.detail or ""):
         fields[match.group(1)] = "This parameter is required."
     if fields:
-        names = ", ".join(sorted(fields))
-        return error_response(
-            request, 422, "validation_failed", f"Please correct: {names}.", fields
-        )
+        return error_response(request, 422, "validation_failed", correction_message(fields), fields)
     return error_response(request, 400, "bad_request", exc.detail)
 
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from litestar import MediaType
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from marketplace import vocab
+from marketplace.labels import field_label
 from marketplace.money import format_money
 from marketplace.settings import Settings
 from marketplace.web.access import principal_of
 from marketplace.web.security import csp_nonce
+from marketplace.web.forms import submitted_values
+from marketplace.wording import minutes_words, plural
 
 NOTICES = {
     "registered": "Welcome to Duet! Your account is ready.",
@@ -42,7 +46,11 @@ NOTICES = {
 }
 
 
-def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
+def configure(
+    settings: Settings, filters: Mapping[str, Callable[..., Any]] | None = None
+) -> Callable[[JinjaTemplateEngine], None]:
+    """``filters``: extra Jinja filters from higher packages (wired by the composition root)."""
+
     def callback(engine: JinjaTemplateEngine) -> None:
         env = engine.engine
         env.globals.update(
@@ -57,7 +65,10 @@ def configure(settings: Settings) -> Callable[[JinjaTemplateEngine], None]:
         )
         env.filters["money"] = format_money
         env.filters["local_time"] = local_time
-        env.filters["minutes"] = lambda m: f"{m} min"
+        env.filters["minutes"] = minutes_words
+        env.filters["plural"] = plural
+        env.filters["field_label"] = field_label
+        env.filters.update(filters or {})
 
     return callback
 
@@ -79,7 +90,13 @@ def page(request: Any, template: str, status_code: int = 200, **context: Any) ->
             # Set before each page by messaging's hook (marketplace/messaging/pages.py).
             "unread_messages": getattr(request.state, "unread_messages", 0),
             "notice": NOTICES.get(notice) if notice else None,
+            # A page answering a post (with errors) gets what was typed, and where it went.
+            "submitted": submitted_values(request),
+            "submitted_to": request.url.path,
             **context,
         },
         status_code=status_code,
+        # Always HTML: a handler annotated ``-> Any`` would otherwise lend its default JSON
+        # media type to the page, and the browser would show the page's source.
+        media_type=MediaType.HTML,
     )

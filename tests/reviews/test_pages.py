@@ -39,6 +39,7 @@ def test_a_student_reviews_from_the_lesson_page(client: TestClient[Any]) -> None
 
     missing = _post(client, path, lesson.student, path, text="Lovely")
     assert missing.status_code == 422 and "Choose from 1 to 5 stars." in missing.text
+    assert missing.headers["content-type"].startswith("text/html")  # a page, not its source
     assert "Lovely" in missing.text  # what was typed is kept
 
     saved = _post(
@@ -158,6 +159,7 @@ def test_report_and_moderate_from_the_pages(client: TestClient[Any]) -> None:
     assert sent.headers["location"].startswith(f"/tutors/{lesson.tutor.id}?notice=review_reported")
     again = _post(client, form, reader, form, reason="spam")
     assert again.status_code == 409 and "reported this review already" in again.text
+    assert again.headers["content-type"].startswith("text/html")
 
     admin = account(client, "admin")
     queue = client.get("/admin/reviews", headers=admin).text

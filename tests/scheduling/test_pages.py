@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,3 +52,58 @@ def test_lessons_pages_and_editor_render(client: TestClient[Any]) -> None:
     assert datetime.now(UTC) < datetime.fromisoformat(booking["hold_expires_at"]) + timedelta(
         minutes=1
     )
+
+
+def _form_post(
+    client: TestClient[Any], path: str, headers: dict[str, str], form_page: str, **data: str
+) -> Any:
+    html = client.get(form_page, headers=headers).text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert token, html[:500]
+    return client.post(
+        path, data={"_csrf_token": token.group(1), **data}, headers=headers, follow_redirects=False
+    )
+
+
+def test_reschedule_offers_the_tutors_open_times_and_says_each_problem_once(
+    client: TestClient[Any],
+) -> None:
+    tutor_id, _ = approved_tutor(client, rules={"min_notice_minutes": 120})
+    _, me = student(client, BERLIN)
+    booking = book(client, me, tutor_id, local_slot(BERLIN, 3, 10)).json()
+    path = f"/lessons/{booking['id']}/reschedule"
+    picker = client.get(path, headers=me)
+    assert picker.status_code == 200 and picker.headers["content-type"].startswith("text/html")
+    offered = re.findall(r'name="starts_at" value="([^"]+)"', picker.text)
+    assert offered and booking["starts_at"] not in offered
+    assert 'type="datetime-local"' not in picker.text
+
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    refused = _form_post(client, path, me, path, starts_at=past)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("text/html")
+    assert refused.text.count("That time has already passed.") == 1
+    assert "notice" not in refused.text.split('role="alert"')[1].split("</p>")[0]
+    soon = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    too_soon = _form_post(client, path, me, path, starts_at=soon)
+    assert html.unescape(too_soon.text).count("needs at least 2 hours' notice") == 1
+
+    moved = _form_post(client, path, me, path, starts_at=offered[3])
+    assert moved.status_code == 303 and moved.headers["location"].endswith("reschedule_requested")
+
+
+def test_cancelling_asks_first_and_shows_the_refund(client: TestClient[Any]) -> None:
+    tutor_id, tutor = approved_tutor(client)
+    _, me = student(client, BERLIN)
+    booking = book(client, me, tutor_id, local_slot(BERLIN, 3, 10)).json()
+    lesson = client.get(f"/lessons/{booking['id']}", headers=me).text
+    assert f'href="/lessons/{booking["id"]}/cancel"' in lesson
+    assert f'action="/lessons/{booking["id"]}/cancel"' not in lesson  # no one-click cancel
+    confirm = client.get(f"/lessons/{booking['id']}/cancel", headers=me)
+    assert confirm.status_code == 200 and "Yes, cancel the lesson" in confirm.text
+    assert "nothing yet (the time is only held)" in confirm.text
+    assert client.get(f"/api/v1/bookings/{booking['id']}", headers=me).json()["status"] == "held"
+    tutor_view = client.get(f"/lessons/{booking['id']}/cancel", headers=tutor).text
+    assert "is told at once" in tutor_view
+    _, stranger = student(client)
+    assert client.get(f"/lessons/{booking['id']}/cancel", headers=stranger).status_code == 404
