@@ -1,5 +1,7 @@
 # Duet — run `make help` for the list of targets.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -12,14 +14,20 @@ help: ## list the targets
 
 install: $(STAMP) ## create .venv and install Duet with its development tools
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+# pip's own progress and "already satisfied" lines are noise on a first start; errors still show.
+PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-run: install ## start Duet on the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)
-	$(BIN)/duet run
+$(STAMP): pyproject.toml
+	@echo "• Creating the virtualenv in $(VENV)…"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "• Installing Duet and its tools (the first time takes a few minutes)…"
+	@$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+	@$(BIN)/python -m pip install $(PIP_QUIET) -e '.[dev]'
+	@touch $(STAMP)
+	@echo "• Installed."
+
+run: install ## start Duet with demo data at http://$(HOST):$(PORT) (make run PORT=8001 HOST=0.0.0.0)
+	@$(BIN)/duet run --host $(HOST) --port $(PORT)
 
 test: install ## run the whole test suite (real PostgreSQL, dramatiq, headless Chromium)
 	$(BIN)/python -m pytest

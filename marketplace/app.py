@@ -84,6 +84,7 @@ from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from scheduling.payments import WORDING as LESSON_WORDING
 from search import api as search_api
 from search import jobs as search_jobs
+from search import readiness as search_readiness
 from search.factory import build_search_backend
 from search.signals import TutorSignals
 from video import api as video_api
@@ -267,6 +268,7 @@ def create_app(
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
     services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
     services.fragments.add("lesson_page", review_fragments.LESSON_PAGE)
+    services.fragments.add("tutor_editor", search_readiness.FRAGMENT)
     services.fragments.add(
         "lesson_page", video_pages.recording_fragment(settings.video.recording_retention_days)
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, QueryParameter
-from litestar.response import Template
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 
 from marketplace import money, places, vocab
 from marketplace.accounts.models import User
@@ -22,7 +22,6 @@ from marketplace.web.forms import form_data, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 
-PER_PAGE = 24
 EDITOR_INSTRUMENT_ROWS = 4
 
 
@@ -37,27 +36,20 @@ async def home(request: Request[Any, Any, Any]) -> Template:
     async with services.sessions() as session:
         rows, total = await service.public_tutors(session, page=1, per_page=12)
     return page(
-        request, "home.html", tutors=[tutor_out(p, services.storage) for p in rows], total=total
+        request,
+        "home.html",
+        tutors=[tutor_out(p, services.storage) for p in rows],
+        total=total,
+        default_radius_km=places.DEFAULT_SEARCH_RADIUS_KM,
     )
 
 
 @get("/tutors", access=Access.PUBLIC, include_in_schema=False)
-async def directory(
-    request: Request[Any, Any, Any],
-    page_number: Annotated[int, QueryParameter(name="page", ge=1)] = 1,
-) -> Template:
-    services = _services(request)
-    async with services.sessions() as session:
-        rows, total = await service.public_tutors(session, page=page_number, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    return page(
-        request,
-        "profiles/directory.html",
-        tutors=[tutor_out(p, services.storage) for p in rows],
-        total=total,
-        page_number=page_number,
-        pages=pages,
-    )
+async def directory(request: Request[Any, Any, Any]) -> Redirect:
+    """The old unfiltered list: the search page lists the same tutors, with filters (and only
+    those a student can book)."""
+    query = request.url.query
+    return Redirect("/search" + (f"?{query}" if query else ""), status_code=301)
 
 
 @get("/tutors/{tutor_id:int}", access=Access.PUBLIC, include_in_schema=False)
@@ -99,6 +91,10 @@ async def _editor(
         profile = await service.tutor_profile_for(
             session, user, services.settings.marketplace.currency
         )
+        # What stands between the tutor and students (search adds it: payouts, free time).
+        checklist = await services.fragments.render(
+            "tutor_editor", request, session, tutor_id=user.id
+        )
     mine = my_tutor_out(profile, services.storage)
     prices = {p.duration_minutes: p.price_minor for p in profile.prices}
     instruments = [(i.instrument, list(i.levels)) for i in profile.instruments]
@@ -108,6 +104,7 @@ async def _editor(
         "profiles/editor.html",
         status_code=status_code,
         profile=mine,
+        checklist=checklist,
         instruments=instruments,
         prices=prices,
         durations=service.ALLOWED_DURATIONS,

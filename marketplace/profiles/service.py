@@ -15,6 +15,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
 from marketplace.events import TutorProfileChanged
 from marketplace.media import MediaStorage, new_key
+from marketplace.notifications import service as notifications
 from marketplace.profiles import media_processing
 from marketplace.profiles.models import (
     AudioSample,
@@ -391,8 +392,38 @@ async def moderate(
     session.add(
         ModerationDecision(tutor_id=tutor_id, admin_id=admin_id, action=action, reason=reason)
     )
+    await _tell_tutor(session, tutor_id, action, reason)
     emit(session, TutorProfileChanged(tutor_id))
     return profile
+
+
+# What the tutor hears about a decision: (title, body); SMS gets "Duet: " + body.
+_DECISION_NOTICES = {
+    "approve": (
+        "Your tutor profile is approved",
+        "Your tutor profile is approved. Your checklist shows what is left before students "
+        "can book you (payouts, free times).",
+    ),
+    "reject": (
+        "Changes requested to your tutor profile",
+        "Your tutor profile needs changes before it can go live: {reason}",
+    ),
+    "suspend": ("Your tutor profile is suspended", "Your tutor profile is suspended: {reason}"),
+}
+
+
+async def _tell_tutor(session: AsyncSession, tutor_id: int, action: str, reason: str) -> None:
+    title, body = _DECISION_NOTICES[action]
+    text = body.format(reason=reason)
+    await notifications.notify(
+        session,
+        tutor_id,
+        kind=f"profile.{action}",
+        title=title,
+        body=text,
+        link="/tutor/profile#readiness",
+        sms_text=f"Duet: {text}",
+    )
 
 
 # ---------------------------------------------------------------- public listing
