@@ -28,7 +28,7 @@ from marketplace.profiles.service import photo_rendition_key
 from marketplace.seed import avatars, sounds
 
 # Bump when the drawing or the synthesis changes, so cached files are made again.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 RECORDING_SECONDS = 6.0
 BATCH = 25
 Progress = Callable[[int, int], None]

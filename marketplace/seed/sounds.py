@@ -111,12 +111,14 @@ def _plucked(freq: float, seconds: float, rng: random.Random) -> Audio:
 def _partials(
     freq: float, t: Audio, amps: tuple[float, ...], *, stretch: float = 0.0, vib: float = 0.0
 ) -> Audio:
-    wobble = 1.0 + vib * np.sin(2 * np.pi * 5.5 * t) if vib else 1.0
+    # Vibrato: the frequency swings by ±vib at 5.5 Hz; the phase is its integral.
+    rate = 2 * np.pi * 5.5
+    warped = t + vib * (1 - np.cos(rate * t)) / rate if vib else t
     out = np.zeros_like(t)
     for k, amp in enumerate(amps, start=1):
         f = freq * k * np.sqrt(1 + stretch * k * k)
         if f < RATE / 2.2:
-            out += amp * np.sin(2 * np.pi * f * t * wobble)
+            out += amp * np.sin(2 * np.pi * f * warped)
     return out
 
 
