@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from marketplace import money, places, vocab
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError, NotFound
-from marketplace.profiles import service
+from marketplace.profiles import changes, service
 from marketplace.profiles.api import AUDIO_BODY_LIMIT, read_upload
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
@@ -91,6 +91,8 @@ async def _editor(
         profile = await service.tutor_profile_for(
             session, user, services.settings.marketplace.currency
         )
+        pending = await changes.pending_of(session, user.id)
+        held = changes.differences(profile, pending.changes) if pending else []
         # What stands between the tutor and students (search adds it: payouts, free time).
         checklist = await services.fragments.render(
             "tutor_editor", request, session, tutor_id=user.id
@@ -105,6 +107,8 @@ async def _editor(
         status_code=status_code,
         profile=mine,
         checklist=checklist,
+        held=held,
+        photo_url=_photo_url(services),
         instruments=instruments,
         prices=prices,
         durations=service.ALLOWED_DURATIONS,
@@ -272,17 +276,54 @@ async def editor_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect("/tutor/profile", "submitted")
 
 
-@get("/admin/tutors", access=Access.ADMIN, include_in_schema=False)
-async def admin_queue(request: Request[Any, Any, Any]) -> Template:
+def _photo_url(services: Services) -> Any:
+    def url(base: str | None) -> str:
+        return services.storage.url(service.photo_rendition_key(base, "medium")) if base else ""
+
+    return url
+
+
+async def _queue_page(
+    request: Request[Any, Any, Any], status_code: int = 200, errors: dict[str, str] | None = None
+) -> Template:
     services = _services(request)
     async with services.sessions() as session:
         rows = await service.review_queue(session)
+        held = await changes.review_queue(session)
     return page(
         request,
         "profiles/admin_queue.html",
+        status_code=status_code,
         pending=[my_tutor_out(p, services.storage) for p in rows],
-        errors={},
+        changed=[(p, changes.differences(p, c.changes), c) for p, c in held],
+        photo_url=_photo_url(services),
+        errors=errors or {},
     )
+
+
+@get("/admin/tutors", access=Access.ADMIN, include_in_schema=False)
+async def admin_queue(request: Request[Any, Any, Any]) -> Template:
+    return await _queue_page(request)
+
+
+@post("/admin/tutors/{tutor_id:int}/changes", access=Access.ADMIN, include_in_schema=False)
+async def admin_changes(request: Request[Any, Any, Any], tutor_id: FromPath[int]) -> Response[Any]:
+    services = _services(request)
+    form = await form_data(request)
+    try:
+        async with services.transaction() as session:
+            await changes.decide(
+                session,
+                services.storage,
+                require_principal(request).id,
+                tutor_id,
+                form.get("action", ""),
+                form.get("reason", ""),
+            )
+    except DomainError as exc:
+        message = exc.fields.get("reason") or exc.message
+        return await _queue_page(request, exc.status_code, {f"changes-{tutor_id}": message})
+    return redirect("/admin/tutors", "moderated")
 
 
 @post("/admin/tutors/{tutor_id:int}/moderate", access=Access.ADMIN, include_in_schema=False)
@@ -299,15 +340,8 @@ async def admin_moderate(request: Request[Any, Any, Any], tutor_id: FromPath[int
                 form.get("reason", ""),
             )
     except DomainError as exc:
-        async with services.sessions() as session:
-            rows = await service.review_queue(session)
-        return page(
-            request,
-            "profiles/admin_queue.html",
-            status_code=exc.status_code,
-            pending=[my_tutor_out(p, services.storage) for p in rows],
-            errors={str(tutor_id): exc.fields.get("reason") or exc.message},
-        )
+        message = exc.fields.get("reason") or exc.message
+        return await _queue_page(request, exc.status_code, {str(tutor_id): message})
     return redirect("/admin/tutors", "moderated")
 
 
@@ -322,4 +356,5 @@ ROUTES = [
     editor_submit,
     admin_queue,
     admin_moderate,
+    admin_changes,
 ]

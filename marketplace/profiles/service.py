@@ -16,7 +16,7 @@ from marketplace.errors import Conflict, FieldErrors, Forbidden, NotFound, Valid
 from marketplace.events import TutorProfileChanged
 from marketplace.media import MediaStorage, new_key
 from marketplace.notifications import service as notifications
-from marketplace.profiles import media_processing
+from marketplace.profiles import changes, media_processing
 from marketplace.profiles.models import (
     AudioSample,
     LessonPrice,
@@ -142,7 +142,25 @@ async def update_tutor_profile(
     profile = await tutor_profile_for(session, user, currency)
     if profile.status == TutorStatus.SUSPENDED.value:
         raise Forbidden("Your profile is suspended; contact support.", code="tutor_suspended")
-    profile.display_name = data.display_name.strip()
+    prices = [
+        [p.duration_minutes, p.price_minor]
+        for p in sorted(data.prices, key=lambda p: p.duration_minutes)
+    ]
+    if changes.needs_review(profile):
+        # Name and prices of an approved profile wait for an admin; the rest goes live now.
+        await changes.hold(
+            session,
+            profile,
+            {
+                "display_name": data.display_name.strip(),
+                "prices": prices,
+                "trial_price_minor": data.trial_price_minor,
+            },
+        )
+    else:
+        profile.display_name = data.display_name.strip()
+        profile.trial_price_minor = data.trial_price_minor
+        profile.prices = [LessonPrice(duration_minutes=d, price_minor=p) for d, p in prices]
     profile.headline = data.headline.strip()
     profile.bio_markdown = data.bio.strip()
     profile.bio_html = render_markdown(profile.bio_markdown)
@@ -150,7 +168,6 @@ async def update_tutor_profile(
     profile.languages = list(data.languages)
     profile.formats = list(data.formats)
     profile.travel_radius_km = data.travel_radius_km
-    profile.trial_price_minor = data.trial_price_minor
     city = places.get_city(data.city_geoname_id) if data.city_geoname_id is not None else None
     profile.city_geoname_id = city.geoname_id if city else None
     profile.city_name = city.name if city else ""
@@ -160,10 +177,6 @@ async def update_tutor_profile(
     profile.instruments = [
         TutorInstrument(instrument=item.instrument, levels=_ordered_levels(item.levels), position=i)
         for i, item in enumerate(data.instruments)
-    ]
-    profile.prices = [
-        LessonPrice(duration_minutes=p.duration_minutes, price_minor=p.price_minor)
-        for p in sorted(data.prices, key=lambda p: p.duration_minutes)
     ]
     profile.updated_at = datetime.now(UTC)
     await session.flush()
@@ -261,6 +274,10 @@ async def set_photo(
     base = new_key("photos", "")
     for name, content in renditions.items():
         storage.save(photo_rendition_key(base, name), content)
+    if changes.needs_review(profile):
+        # A new photo on an approved profile waits for an admin; the approved one stays.
+        await changes.hold(session, profile, {"photo_key": base}, storage)
+        return profile
     old = profile.photo_key
     profile.photo_key = base
     await session.flush()
