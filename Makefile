@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "• Installed."
 
-run: install ## start Duet with demo data at http://$(HOST):$(PORT) (make run PORT=8001 HOST=0.0.0.0)
+run: install ## start Duet with demo data at http://127.0.0.1:8000 (another: make run PORT=8001 HOST=0.0.0.0)
 	@$(BIN)/duet run --host $(HOST) --port $(PORT)
 
 test: install ## run the whole test suite (real PostgreSQL, dramatiq, headless Chromium)
