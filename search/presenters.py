@@ -13,14 +13,22 @@ from zoneinfo import ZoneInfo
 from marketplace import places, vocab
 from search import buckets
 from search.backends import SearchResult
-from search.query import AVAILABILITY, DEFAULT_TIME_ZONE, FACETS, FORMAT_CHOICES, SearchQuery, Sort
+from search.query import (
+    AVAILABILITY,
+    DEFAULT_CITY_RADIUS_KM,
+    DEFAULT_TIME_ZONE,
+    FACETS,
+    FORMAT_CHOICES,
+    SearchQuery,
+    Sort,
+)
 
 PAGE_PATH = "/search"
 FACET_PARAMS = {"instrument": "Instrument", "genre": "Genre", "language": "Language"}
 FACET_PARAMS |= {"level": "Level", "format": "Lesson format"}
 VISIBLE_OPTIONS = 12
 PRICE_STEPS = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000)  # minor units per hour
-RADIUS_STEPS = (5, 10, 25, 50, 100, 250, 500)
+RADIUS_STEPS = (5, 10, 50, 100, 250, 500)  # and DEFAULT_CITY_RADIUS_KM, the empty choice
 FREE_WITHIN_STEPS = (1, 3, 7, 14, 30)
 SORT_LABELS = {
     Sort.RELEVANCE: "Best match",
@@ -64,6 +72,17 @@ def page_params(raw: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         # An unknown name is kept as an impossible id so the query reports it on "near".
         params["near"] = [str(found.geoname_id) if found else "0"]
     return params
+
+
+def format_distance(km: float | None) -> str:
+    """ "800 m", "3.2 km", "18 km", "1,204 km": as precise as a traveller cares about."""
+    if km is None:
+        return ""
+    if km < 1:
+        return f"{max(100, round(km * 10) * 100)} m" if km >= 0.05 else "under 100 m"
+    if km < 10:
+        return f"{km:.1f} km"
+    return f"{round(km):,} km"
 
 
 @dataclass
@@ -201,6 +220,11 @@ class SearchView:
         if current.isdigit():
             steps.add(int(current))
         return sorted(steps)
+
+    def distance(self, hit: Mapping[str, Any]) -> str:
+        return format_distance(hit.get("distance_km"))
+
+    default_radius_km = DEFAULT_CITY_RADIUS_KM
 
     @property
     def radius_options(self) -> list[str]:

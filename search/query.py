@@ -22,6 +22,8 @@ from search.documents import GeoPoint
 MAX_Q = 200
 MAX_VALUES = 20
 MAX_RADIUS_KM = 500
+# A city without a radius means "near this city", not "anywhere, ordered by distance".
+DEFAULT_CITY_RADIUS_KM = places.DEFAULT_SEARCH_RADIUS_KM
 MAX_PER_PAGE = 50
 DEFAULT_PER_PAGE = 20
 MAX_FREE_WITHIN_DAYS = 60
@@ -136,9 +138,15 @@ def build_query(
     levels = _codes(errors, "level", level, vocab.level, "level")
     formats = _codes(errors, "format", format, FORMAT_CHOICES.get, "lesson format")
     location = _location(errors, near, lat, lng)
+    if radius_km is None and near is not None and set(formats) != {"online"}:
+        radius_km = float(DEFAULT_CITY_RADIUS_KM)
     if radius_km is not None:
         if location is None:
-            errors.add("radius_km", "A radius needs a location: give near, or lat and lng.")
+            if not {"near", "lat", "lng"} & errors.errors.keys():
+                errors.add(
+                    "radius_km",
+                    "Choose a city to search within a distance of it (or give lat and lng).",
+                )
         elif not (math.isfinite(radius_km) and 1 <= radius_km <= MAX_RADIUS_KM):
             errors.add("radius_km", f"Choose a radius from 1 to {MAX_RADIUS_KM} km.")
     for name, value in (("price_min", price_min), ("price_max", price_max)):

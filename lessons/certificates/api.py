@@ -4,19 +4,19 @@ credential, the platform's published key, and revocation."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody
-from litestar.response import Template
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Redirect, Template
 
 from lessons._web import me, services_of, signer_of
 from lessons.certificates import service
 from lessons.certificates.badge import ISSUER_NAME
 from lessons.certificates.models import Certificate
 from lessons.certificates.signing import verify
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import FieldErrors, NotFound, ValidationFailed
 from marketplace.web.access import Access, principal_of
 from marketplace.web.forms import form_data, redirect
 from marketplace.web.templating import NOTICES, page
@@ -88,6 +88,21 @@ class CertificateController(Controller):
             )
         return status_out(code, certificate, signer_of(services))
 
+    @get("/certificates/verify", access=Access.PUBLIC)
+    async def verify_number(
+        self,
+        request: Request[Any, Any, Any],
+        number: Annotated[str, QueryParameter(description="As printed: DUET-2026-000123")],
+        name: Annotated[str, QueryParameter(description="The holder's name, or family name")],
+    ) -> StatusOut:
+        """Check a certificate by the number printed on it and its holder's name: valid,
+        revoked or unknown (also for a wrong name); 200 in every case."""
+        clean = _checked_number(number, name)
+        services = services_of(request)
+        async with services.sessions() as session:
+            certificate = await service.by_number(session, clean, name)
+        return status_out(certificate.code if certificate else "", certificate, signer_of(services))
+
     @post("/certificates/verify", access=Access.PUBLIC, status_code=200)
     async def check_credential(
         self, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
@@ -127,6 +142,51 @@ async def issuer(request: Request[Any, Any, Any]) -> Response[Any]:
     """The issuer profile with its verification method (the Multikey named in every proof)."""
     document = signer_of(services_of(request)).controller_document(ISSUER_NAME)
     return Response(document, media_type="application/ld+json")
+
+
+def _checked_number(number: str, name: str) -> str:
+    errors = FieldErrors()
+    clean = service.clean_number(number)
+    if clean is None:
+        errors.add("number", "Enter the number printed on the certificate, e.g. DUET-2026-000123.")
+    if not name.strip():
+        errors.add("name", "Enter the name on the certificate (the family name is enough).")
+    errors.raise_if_any()
+    assert clean is not None
+    return clean
+
+
+@get("/certificates/verify", access=Access.PUBLIC, include_in_schema=False)
+async def verify_by_number_page(request: Request[Any, Any, Any]) -> Any:
+    """A form for the number printed on a certificate; a match opens its check page."""
+    number = request.query_params.get("number", "")
+    name = request.query_params.get("name", "")
+    if not number and not name:
+        return page(request, "lessons/certificate_verify.html", number="", name_value="", errors={})
+    try:
+        clean = _checked_number(number, name)
+    except ValidationFailed as exc:
+        return page(
+            request,
+            "lessons/certificate_verify.html",
+            status_code=422,
+            number=number,
+            name_value=name,
+            errors=exc.fields,
+        )
+    async with services_of(request).sessions() as session:
+        certificate = await service.by_number(session, clean, name)
+    if certificate is None:
+        return page(
+            request,
+            "lessons/certificate_verify.html",
+            status_code=404,
+            number=clean,
+            name_value=name,
+            errors={},
+            not_found=True,
+        )
+    return Redirect(f"/certificates/{certificate.code}", status_code=303)
 
 
 @get("/certificates/{code:str}", access=Access.PUBLIC, include_in_schema=False)
@@ -232,6 +292,7 @@ ROUTES = [
     CertificateController,
     jwks,
     issuer,
+    verify_by_number_page,
     verification_page,
     certificate_pdf,
     credential,

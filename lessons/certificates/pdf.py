@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 import segno
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 FONTS = Path(__file__).parent / "fonts"
 ACCENT = (91, 60, 196)
 INK = (29, 27, 38)
 MUTED = (93, 90, 107)
+
+
+@cache
+def _dejavu_characters() -> frozenset[int]:
+    with TTFont(FONTS / "DejaVuSans.ttf", lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def _covered_by_dejavu(text: str) -> bool:
+    """DejaVu covers Latin, Greek, Cyrillic and many symbols: most names and titles."""
+    known = _dejavu_characters()
+    return all(ord(ch) in known for ch in text if not ch.isspace())
 
 
 def render(
@@ -32,6 +46,13 @@ def render(
     pdf.set_auto_page_break(False)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    if not _covered_by_dejavu(student_name + course_title + tutor_name):
+        # Droid Sans Fallback adds Chinese, Japanese and Korean (no bold face: bold text uses
+        # the regular one). Parsing it takes seconds, so only certificates that need it do.
+        # fpdf2 embeds only the glyphs used, so the PDF stays small.
+        for style in ("", "B"):
+            pdf.add_font("DroidFallback", style, str(FONTS / "DroidSansFallback.ttf"))
+        pdf.set_fallback_fonts(["DroidFallback"])
     pdf.add_page()
     width = pdf.w
     pdf.set_draw_color(*ACCENT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from marketplace.audit import service as audit
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
 from marketplace.notifications import service as notifications
 from marketplace.uow import emit
+from marketplace.vocab import normalize_key
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 
@@ -96,6 +98,33 @@ async def by_code(session: AsyncSession, code: str) -> Certificate | None:
     if not code.isalnum() or len(code) > 32:
         return None
     return await session.scalar(select(Certificate).where(Certificate.code == code.upper()))
+
+
+NUMBER_PATTERN = re.compile(r"DUET-\d{4}-\d{6}")
+
+
+def clean_number(raw: str) -> str | None:
+    """The number as printed ("DUET-2026-000123"), forgiving case, spaces and dash styles."""
+    text = re.sub(r"[\s\u2010-\u2015]+", "-", raw.strip().upper()).strip("-")
+    text = re.sub(r"-+", "-", text)
+    return text if NUMBER_PATTERN.fullmatch(text) else None
+
+
+def _name_matches(given: str, holder: str) -> bool:
+    """The whole name as printed, or the family name (the last word), ignoring case/accents."""
+    wanted = normalize_key(given)
+    full = normalize_key(holder)
+    return bool(wanted) and (wanted == full or wanted == full.rsplit(" ", 1)[-1])
+
+
+async def by_number(session: AsyncSession, number: str, holder_name: str) -> Certificate | None:
+    """The certificate with this number *and* this holder. Numbers are sequential, so the
+    name is asked too: guessing numbers must not list who earned what. A wrong name answers
+    like an unknown number."""
+    certificate = await session.scalar(select(Certificate).where(Certificate.number == number))
+    if certificate is None or not _name_matches(holder_name, certificate.student_name):
+        return None
+    return certificate
 
 
 async def for_owner(session: AsyncSession, code: str, user_id: int, is_admin: bool) -> Certificate:

@@ -10,11 +10,14 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from marketplace import places, vocab
 from marketplace.accounts.models import User
 from marketplace.errors import NotFound
-from marketplace.profiles import service
+from marketplace.profiles import changes, service
+from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
 from marketplace.profiles.schemas import (
+    DifferenceOut,
     ModerationIn,
     MyTutorProfileOut,
+    PendingChangesOut,
     StudentInstrumentIn,
     StudentProfileIn,
     StudentProfileOut,
@@ -54,6 +57,16 @@ class TutorProfileController(Controller):
                 session, user, services.settings.marketplace.currency
             )
         return my_tutor_out(profile, services.storage)
+
+    @get("/changes", access=Access.TUTOR)
+    async def my_changes(self, request: Request[Any, Any, Any]) -> PendingChangesOut:
+        """Name, photo and price edits of an approved profile that wait for review."""
+        async with _services(request).sessions() as session:
+            user = await _me(session, request)
+            profile = await session.get(TutorProfile, user.id)
+            row = await changes.pending_of(session, user.id)
+        diffs = changes.differences(profile, row.changes) if profile and row else []
+        return _pending_out(user.id, diffs)
 
     @put("/profile", access=Access.TUTOR)
     async def update(
@@ -209,6 +222,37 @@ class AdminTutorController(Controller):
                 session, require_principal(request).id, tutor_id, data.action, data.reason
             )
         return my_tutor_out(profile, services.storage)
+
+    @get("/changes", access=Access.ADMIN)
+    async def changes_waiting(self, request: Request[Any, Any, Any]) -> list[PendingChangesOut]:
+        """Edits to approved profiles waiting for review, each as live now → proposed."""
+        async with _services(request).sessions() as session:
+            rows = await changes.review_queue(session)
+        return [_pending_out(p.user_id, changes.differences(p, c.changes)) for p, c in rows]
+
+    @post("/{tutor_id:int}/changes", access=Access.ADMIN, status_code=200)
+    async def decide_changes(
+        self, request: Request[Any, Any, Any], tutor_id: FromPath[int], data: JSONBody[ModerationIn]
+    ) -> MyTutorProfileOut:
+        """Approve (apply) or reject (discard, with a reason) a tutor's waiting changes."""
+        services = _services(request)
+        async with services.transaction() as session:
+            profile = await changes.decide(
+                session,
+                services.storage,
+                require_principal(request).id,
+                tutor_id,
+                data.action,
+                data.reason,
+            )
+        return my_tutor_out(profile, services.storage)
+
+
+def _pending_out(tutor_id: int, diffs: list[changes.Difference]) -> PendingChangesOut:
+    return PendingChangesOut(
+        tutor_id=tutor_id,
+        changes=[DifferenceOut(field=d.field, now=d.now, proposed=d.proposed) for d in diffs],
+    )
 
 
 class VocabularyController(Controller):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, Timestamped
@@ -152,6 +153,19 @@ class ModerationDecision(Base):
     action: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, server_default="")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class PendingProfileChange(Timestamped, Base):
+    """Edits to an approved profile that wait for an admin (``profiles/changes.py``); the
+    approved version stays live meanwhile. ``changes`` holds only the reviewed fields:
+    ``display_name``, ``photo_key``, ``prices`` ([[minutes, minor], ...]), ``trial_price_minor``."""
+
+    __tablename__ = "pending_profile_changes"
+
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutor_profiles.user_id", ondelete="CASCADE"), primary_key=True
+    )
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class StudentProfile(Timestamped, Base):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
-from litestar.response import Template
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 
 from marketplace import money, places, vocab
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError, NotFound
-from marketplace.profiles import service
+from marketplace.profiles import changes, service
 from marketplace.profiles.api import AUDIO_BODY_LIMIT
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
@@ -22,7 +22,6 @@ from marketplace.web.services import Services
 from marketplace.web.templating import page
 from marketplace.web.uploads import form_file, read_upload
 
-PER_PAGE = 24
 EDITOR_INSTRUMENT_ROWS = 4
 
 
@@ -37,27 +36,20 @@ async def home(request: Request[Any, Any, Any]) -> Template:
     async with services.sessions() as session:
         rows, total = await service.public_tutors(session, page=1, per_page=12)
     return page(
-        request, "home.html", tutors=[tutor_out(p, services.storage) for p in rows], total=total
+        request,
+        "home.html",
+        tutors=[tutor_out(p, services.storage) for p in rows],
+        total=total,
+        default_radius_km=places.DEFAULT_SEARCH_RADIUS_KM,
     )
 
 
 @get("/tutors", access=Access.PUBLIC, include_in_schema=False)
-async def directory(
-    request: Request[Any, Any, Any],
-    page_number: Annotated[int, QueryParameter(name="page", ge=1)] = 1,
-) -> Template:
-    services = _services(request)
-    async with services.sessions() as session:
-        rows, total = await service.public_tutors(session, page=page_number, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    return page(
-        request,
-        "profiles/directory.html",
-        tutors=[tutor_out(p, services.storage) for p in rows],
-        total=total,
-        page_number=page_number,
-        pages=pages,
-    )
+async def directory(request: Request[Any, Any, Any]) -> Redirect:
+    """The old unfiltered list: the search page lists the same tutors, with filters (and only
+    those a student can book)."""
+    query = request.url.query
+    return Redirect("/search" + (f"?{query}" if query else ""), status_code=301)
 
 
 @get("/tutors/{tutor_id:int}", access=Access.PUBLIC, include_in_schema=False)
@@ -99,6 +91,12 @@ async def _editor(
         profile = await service.tutor_profile_for(
             session, user, services.settings.marketplace.currency
         )
+        pending = await changes.pending_of(session, user.id)
+        held = changes.differences(profile, pending.changes) if pending else []
+        # What stands between the tutor and students (search adds it: payouts, free time).
+        checklist = await services.fragments.render(
+            "tutor_editor", request, session, tutor_id=user.id
+        )
     mine = my_tutor_out(profile, services.storage)
     prices = {p.duration_minutes: p.price_minor for p in profile.prices}
     instruments = [(i.instrument, list(i.levels)) for i in profile.instruments]
@@ -108,6 +106,9 @@ async def _editor(
         "profiles/editor.html",
         status_code=status_code,
         profile=mine,
+        checklist=checklist,
+        held=held,
+        photo_url=_photo_url(services),
         instruments=instruments,
         prices=prices,
         durations=service.ALLOWED_DURATIONS,
@@ -271,17 +272,54 @@ async def editor_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect("/tutor/profile", "submitted")
 
 
-@get("/admin/tutors", access=Access.ADMIN, include_in_schema=False)
-async def admin_queue(request: Request[Any, Any, Any]) -> Template:
+def _photo_url(services: Services) -> Any:
+    def url(base: str | None) -> str:
+        return services.storage.url(service.photo_rendition_key(base, "medium")) if base else ""
+
+    return url
+
+
+async def _queue_page(
+    request: Request[Any, Any, Any], status_code: int = 200, errors: dict[str, str] | None = None
+) -> Template:
     services = _services(request)
     async with services.sessions() as session:
         rows = await service.review_queue(session)
+        held = await changes.review_queue(session)
     return page(
         request,
         "profiles/admin_queue.html",
+        status_code=status_code,
         pending=[my_tutor_out(p, services.storage) for p in rows],
-        errors={},
+        changed=[(p, changes.differences(p, c.changes), c) for p, c in held],
+        photo_url=_photo_url(services),
+        errors=errors or {},
     )
+
+
+@get("/admin/tutors", access=Access.ADMIN, include_in_schema=False)
+async def admin_queue(request: Request[Any, Any, Any]) -> Template:
+    return await _queue_page(request)
+
+
+@post("/admin/tutors/{tutor_id:int}/changes", access=Access.ADMIN, include_in_schema=False)
+async def admin_changes(request: Request[Any, Any, Any], tutor_id: FromPath[int]) -> Response[Any]:
+    services = _services(request)
+    form = await form_data(request)
+    try:
+        async with services.transaction() as session:
+            await changes.decide(
+                session,
+                services.storage,
+                require_principal(request).id,
+                tutor_id,
+                form.get("action", ""),
+                form.get("reason", ""),
+            )
+    except DomainError as exc:
+        message = exc.fields.get("reason") or exc.message
+        return await _queue_page(request, exc.status_code, {f"changes-{tutor_id}": message})
+    return redirect("/admin/tutors", "moderated")
 
 
 @post("/admin/tutors/{tutor_id:int}/moderate", access=Access.ADMIN, include_in_schema=False)
@@ -298,15 +336,8 @@ async def admin_moderate(request: Request[Any, Any, Any], tutor_id: FromPath[int
                 form.get("reason", ""),
             )
     except DomainError as exc:
-        async with services.sessions() as session:
-            rows = await service.review_queue(session)
-        return page(
-            request,
-            "profiles/admin_queue.html",
-            status_code=exc.status_code,
-            pending=[my_tutor_out(p, services.storage) for p in rows],
-            errors={str(tutor_id): exc.fields.get("reason") or exc.message},
-        )
+        message = exc.fields.get("reason") or exc.message
+        return await _queue_page(request, exc.status_code, {str(tutor_id): message})
     return redirect("/admin/tutors", "moderated")
 
 
@@ -321,4 +352,5 @@ ROUTES = [
     editor_submit,
     admin_queue,
     admin_moderate,
+    admin_changes,
 ]

@@ -47,6 +47,17 @@ class ModerationIn(msgspec.Struct, forbid_unknown_fields=True):
     reason: str = ""
 
 
+class DifferenceOut(msgspec.Struct):
+    field: str  # display_name, photo_key, prices or trial_price_minor
+    now: str
+    proposed: str
+
+
+class PendingChangesOut(msgspec.Struct):
+    tutor_id: int
+    changes: list[DifferenceOut]
+
+
 class NamedOut(msgspec.Struct):
     slug: str
     name: str

@@ -16,7 +16,8 @@ from marketplace.audit import service as audit
 from marketplace.errors import Conflict, FieldErrors, Forbidden, NotFound, ValidationFailed
 from marketplace.events import TutorProfileChanged
 from marketplace.media import MediaStorage, new_key
-from marketplace.profiles import media_processing
+from marketplace.notifications import service as notifications
+from marketplace.profiles import changes, media_processing
 from marketplace.profiles.models import (
     AudioSample,
     LessonPrice,
@@ -142,7 +143,25 @@ async def update_tutor_profile(
     profile = await tutor_profile_for(session, user, currency)
     if profile.status == TutorStatus.SUSPENDED.value:
         raise Forbidden("Your profile is suspended; contact support.", code="tutor_suspended")
-    profile.display_name = data.display_name.strip()
+    prices = [
+        [p.duration_minutes, p.price_minor]
+        for p in sorted(data.prices, key=lambda p: p.duration_minutes)
+    ]
+    if changes.needs_review(profile):
+        # Name and prices of an approved profile wait for an admin; the rest goes live now.
+        await changes.hold(
+            session,
+            profile,
+            {
+                "display_name": data.display_name.strip(),
+                "prices": prices,
+                "trial_price_minor": data.trial_price_minor,
+            },
+        )
+    else:
+        profile.display_name = data.display_name.strip()
+        profile.trial_price_minor = data.trial_price_minor
+        profile.prices = [LessonPrice(duration_minutes=d, price_minor=p) for d, p in prices]
     profile.headline = data.headline.strip()
     profile.bio_markdown = data.bio.strip()
     profile.bio_html = render_markdown(profile.bio_markdown)
@@ -150,7 +169,6 @@ async def update_tutor_profile(
     profile.languages = list(data.languages)
     profile.formats = list(data.formats)
     profile.travel_radius_km = data.travel_radius_km
-    profile.trial_price_minor = data.trial_price_minor
     city = places.get_city(data.city_geoname_id) if data.city_geoname_id is not None else None
     profile.city_geoname_id = city.geoname_id if city else None
     profile.city_name = city.name if city else ""
@@ -160,10 +178,6 @@ async def update_tutor_profile(
     profile.instruments = [
         TutorInstrument(instrument=item.instrument, levels=_ordered_levels(item.levels), position=i)
         for i, item in enumerate(data.instruments)
-    ]
-    profile.prices = [
-        LessonPrice(duration_minutes=p.duration_minutes, price_minor=p.price_minor)
-        for p in sorted(data.prices, key=lambda p: p.duration_minutes)
     ]
     profile.updated_at = datetime.now(UTC)
     await session.flush()
@@ -261,6 +275,10 @@ async def set_photo(
     base = new_key("photos", "")
     for name, content in renditions.items():
         storage.save(photo_rendition_key(base, name), content)
+    if changes.needs_review(profile):
+        # A new photo on an approved profile waits for an admin; the approved one stays.
+        await changes.hold(session, profile, {"photo_key": base}, storage)
+        return profile
     old = profile.photo_key
     profile.photo_key = base
     await session.flush()
@@ -402,8 +420,38 @@ async def moderate(
         reason=reason,
         details={"status": target.value},
     )
+    await _tell_tutor(session, tutor_id, action, reason)
     emit(session, TutorProfileChanged(tutor_id))
     return profile
+
+
+# What the tutor hears about a decision: (title, body); SMS gets "Duet: " + body.
+_DECISION_NOTICES = {
+    "approve": (
+        "Your tutor profile is approved",
+        "Your tutor profile is approved. Your checklist shows what is left before students "
+        "can book you (payouts, free times).",
+    ),
+    "reject": (
+        "Changes requested to your tutor profile",
+        "Your tutor profile needs changes before it can go live: {reason}",
+    ),
+    "suspend": ("Your tutor profile is suspended", "Your tutor profile is suspended: {reason}"),
+}
+
+
+async def _tell_tutor(session: AsyncSession, tutor_id: int, action: str, reason: str) -> None:
+    title, body = _DECISION_NOTICES[action]
+    text = body.format(reason=reason)
+    await notifications.notify(
+        session,
+        tutor_id,
+        kind=f"profile.{action}",
+        title=title,
+        body=text,
+        link="/tutor/profile#readiness",
+        sms_text=f"Duet: {text}",
+    )
 
 
 # ---------------------------------------------------------------- public listing

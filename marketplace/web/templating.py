@@ -16,8 +16,8 @@ from marketplace.labels import field_label
 from marketplace.money import format_money
 from marketplace.settings import Settings
 from marketplace.web.access import principal_of
-from marketplace.web.security import csp_nonce
 from marketplace.web.forms import submitted_values
+from marketplace.web.security import csp_nonce
 from marketplace.wording import minutes_words, plural
 
 NOTICES = {

@@ -77,6 +77,13 @@
     });
   }
 
+  // The same rounding as search/presenters.py format_distance.
+  function distance(km) {
+    if (km < 1) { return km >= 0.05 ? Math.max(100, Math.round(km * 10) * 100) + " m" : "under 100 m"; }
+    if (km < 10) { return km.toFixed(1) + " km"; }
+    return Math.round(km).toLocaleString("en") + " km";
+  }
+
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
@@ -146,7 +153,7 @@
     var meta = (hit.instrument_names || []).join(", ");
     if (hit.city) { meta += " · " + hit.city + ", " + hit.country; }
     if (hit.distance_km !== undefined && hit.distance_km !== null) {
-      meta += " · " + hit.distance_km + " km away";
+      meta += " · " + distance(hit.distance_km) + " away";
     }
     main.appendChild(el("span", "meta", meta));
     a.appendChild(main);

@@ -7,6 +7,7 @@ import copy
 import io
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from litestar.testing import TestClient
 from pypdf import PdfReader
 
+from lessons.certificates import pdf
 from lessons.certificates.signing import public_key_from_multikey, verify
 from marketplace.app import create_app
 from marketplace.settings import ConfigError, Settings
@@ -154,3 +156,62 @@ def test_certificate_json_lists_mine(client: TestClient[Any]) -> None:
     mine = client.get("/api/v1/me/certificates", headers=student).json()
     assert [c["code"] for c in mine] == [code]
     assert json.loads(json.dumps(mine))[0]["number"].startswith("DUET-")
+
+
+def test_a_certificate_is_verified_by_its_printed_number_and_holder(
+    client: TestClient[Any],
+) -> None:
+    code, _, _ = _certificate(client)
+    facts = client.get(f"/api/v1/certificates/{code}").json()
+    number, holder = facts["number"], facts["student_name"]  # e.g. "Student Number 7"
+    form = client.get("/certificates/verify")
+    assert form.status_code == 200 and 'name="number"' in form.text
+    typed = " " + number.lower().replace("-", " – ", 1) + " "  # as someone might type it
+    family = holder.rsplit(" ", 1)[-1]
+    found = client.get(
+        "/certificates/verify", params={"number": typed, "name": family}, follow_redirects=False
+    )
+    assert found.status_code == 303 and found.headers["location"] == f"/certificates/{code}"
+    # A wrong name answers like an unknown number: sequential numbers must not list holders.
+    wrong = client.get("/certificates/verify", params={"number": number, "name": "Smith"})
+    assert wrong.status_code == 404 and "No Duet certificate has the number" in wrong.text
+    assert holder not in wrong.text
+    bad = client.get("/certificates/verify", params={"number": "12345", "name": ""})
+    assert bad.status_code == 422
+    assert "DUET-2026-000123" in bad.text and "the family name is enough" in bad.text
+
+    api = "/api/v1/certificates/verify"
+    ok = client.get(api, params={"number": number, "name": holder.upper()}).json()
+    assert ok["status"] == "valid" and ok["code"] == code and ok["signature_valid"] is True
+    assert client.get(api, params={"number": number, "name": "Smith"}).json() == {
+        "code": "",
+        "status": "unknown",
+        "number": None,
+        "student_name": None,
+        "course_title": None,
+        "tutor_name": None,
+        "issued_at": None,
+        "revoked_at": None,
+        "revoke_reason": None,
+        "signature_valid": None,
+    }
+    refused = client.get(api, params={"number": "DUET-1", "name": "x"})
+    assert refused.status_code == 422 and refused.json()["fields"].keys() == {"number"}
+
+
+def test_the_pdf_keeps_names_in_any_script() -> None:
+    rendered = pdf.render(
+        student_name="Zoë Łukasz 李雷 Ørjan",
+        course_title="Фортепиано для начинающих — ピアノ入門",
+        tutor_name="Κώστας Παπαδόπουλος",
+        issued_at=datetime(2026, 12, 6, tzinfo=UTC),
+        number="DUET-2026-000042",
+        verify_url="https://duet.example/certificates/ABC123",
+    )
+    text = PdfReader(io.BytesIO(rendered)).pages[0].extract_text()
+    for fact in (
+        "Zoë Łukasz 李雷 Ørjan",
+        "Фортепиано для начинающих — ピアノ入門",
+        "taught by Κώστας Παπαδόπουλος",
+    ):
+        assert fact in text, fact

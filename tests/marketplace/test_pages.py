@@ -134,3 +134,12 @@ def test_healthz_and_openapi(client: TestClient[Any]) -> None:
         "/healthz",
     ]:
         assert path in paths, path
+
+
+def test_the_home_page_searches_and_the_old_list_leads_to_search(client: TestClient[Any]) -> None:
+    html = client.get("/").text
+    assert 'action="/search" role="search"' in html
+    assert 'name="instrument"' in html and 'name="city"' in html
+    assert 'name="format" value="online"' in html and "within 25 km" in html
+    moved = client.get("/tutors?page=2", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == "/search?page=2"

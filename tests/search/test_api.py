@@ -19,6 +19,7 @@ from marketplace.web import templating
 from marketplace.web.access import access_guard
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from search import api as search_api
+from search import presenters
 from search.backends import SearchResult, SearchUnavailable
 from search.postgres_backend import PostgresBackend
 from search.query import SearchQuery
@@ -200,7 +201,7 @@ def test_a_typed_city_works_without_javascript(
 ) -> None:
     html = client.get("/search", params={"city": "Porto, PT", "radius_km": "25", "near": ""}).text
     assert "Ana Sousa" in html and "Carla Mendes" in html and "Bruno Costa" not in html
-    assert f'name="near" value="{porto()}"' in html and "km away" in html
+    assert f'name="near" value="{porto()}"' in html and " m away" in html
     unknown = client.get("/search", params={"city": "Qwxyzville"})
     assert unknown.status_code == 422 and "Choose a city" in unknown.text
 
@@ -251,3 +252,31 @@ def test_an_unreachable_backend_is_503_for_the_api_and_the_page(
     assert response.json()["code"] == "search_unavailable"
     page = down_client.get("/search", params={"q": "piano"})
     assert page.status_code == 503 and "briefly unavailable" in page.text
+
+
+def test_a_city_alone_searches_25_km_around_it_and_distances_read_well(
+    client: TestClient[Any], indexed: dict[str, int]
+) -> None:
+    html = client.get("/search", params={"city": "Porto, PT"}).text
+    assert "Ana Sousa" in html and "Carla Mendes" in html and "Bruno Costa" not in html
+    assert "25 km (default)" in html and " m away" in html and "km away" not in html
+    body = client.get(SEARCH, params={"near": porto()}).json()
+    assert {h["name"] for h in body["hits"]} == {"Ana Sousa", "Carla Mendes"}
+    lost = client.get("/search", params={"radius_km": "10"})
+    assert lost.status_code == 422
+    assert "Choose a city to search within a distance of it" in lost.text
+
+
+@pytest.mark.parametrize(
+    ("km", "text"),
+    [
+        (None, ""),
+        (0.01, "under 100 m"),
+        (0.34, "300 m"),
+        (3.26, "3.3 km"),
+        (17.5, "18 km"),
+        (17766.1, "17,766 km"),
+    ],
+)
+def test_distances_are_rounded_for_people(km: float | None, text: str) -> None:
+    assert presenters.format_distance(km) == text

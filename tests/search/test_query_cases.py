@@ -199,11 +199,37 @@ async def test_coordinates_work_like_a_city(backend: SearchBackend, cast: dict[s
 async def test_nearest_first_without_a_radius_puts_tutors_without_a_place_last(
     backend: SearchBackend, cast: dict[str, int]
 ) -> None:
-    result = await find(backend, near=city_id("Munich", "DE"), sort="distance")
+    # Coordinates without a radius order everyone by distance (a city gets a default radius).
+    munich = places.find_city("Munich", "DE")
+    assert munich
+    result = await find(backend, lat=munich.latitude, lng=munich.longitude, sort="distance")
     found = hit_names(result)
     assert found[0] == "Felix Wagner" and found[1] == "Emma Schmidt"
     assert found[-1] == "Kate Brown" and result.total == 10
     assert result.hits[-1].distance_km is None
+
+
+async def test_a_city_without_a_radius_means_near_that_city(
+    backend: SearchBackend, cast: dict[str, int]
+) -> None:
+    porto = city_id("Porto", "PT")
+    result = await find(backend, near=porto)
+    assert set(hit_names(result)) == {"Ana Sousa", "Carla Mendes"}
+    assert build_query(near=porto).radius_km == places.DEFAULT_SEARCH_RADIUS_KM
+    # Online lessons reach anywhere: online only keeps everyone, ordered from the city.
+    online = await find(backend, near=porto, format=["online"], sort="distance")
+    assert len(hit_names(online)) > 2 and hit_names(online)[0] == "Ana Sousa"
+
+
+def test_a_radius_without_a_place_is_explained() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        build_query(radius_km=10)
+    assert caught.value.fields == {
+        "radius_km": "Choose a city to search within a distance of it (or give lat and lng)."
+    }
+    with pytest.raises(ValidationFailed) as unknown:
+        build_query(near=1, radius_km=10)
+    assert unknown.value.fields.keys() == {"near"}  # not a second message about the radius
 
 
 # ---------------------------------------------------------------- facets
