@@ -8,11 +8,15 @@ copies files. Tutors who already have a photo or a recording keep theirs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
+import multiprocessing
+import os
 import tempfile
 import wave
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,8 @@ from marketplace.seed import avatars, sounds
 GENERATOR_VERSION = "2"
 RECORDING_SECONDS = 6.0
 BATCH = 25
+# Below this many files to draw, a pool of processes costs more to start than it saves.
+POOL_THRESHOLD = 8
 Progress = Callable[[int, int], None]
 
 
@@ -48,6 +54,9 @@ class MediaCache:
 
     def key(self, *parts: str) -> str:
         return hashlib.sha256("\x1f".join((GENERATOR_VERSION, *parts)).encode()).hexdigest()
+
+    def has(self, key: str, suffix: str) -> bool:
+        return (self.root / key[:2] / f"{key}{suffix}").is_file()
 
     def get_or_make(self, key: str, suffix: str, make: Callable[[], bytes]) -> tuple[bytes, bool]:
         """(content, whether it came from the cache)."""
@@ -107,51 +116,132 @@ async def seed_media(
     ids = [tutor_id for tutor_id, _ in rows]
     email_of = dict(rows)
     photos = recordings = generated = cached = 0
-    for start in range(0, len(ids), BATCH):
-        async with sessions() as session, session.begin():
-            profiles = await session.scalars(
-                select(TutorProfile).where(TutorProfile.user_id.in_(ids[start : start + BATCH]))
-            )
-            for profile in profiles:
-                seed = email_of[profile.user_id]
-                if profile.photo_key is None:
-                    base = new_key("photos", "")
-                    name = profile.display_name
-                    for size in media_processing.PHOTO_SIZES:
-                        content, hit = cache.get_or_make(
-                            cache.key("photo", size, name),
-                            ".webp",
-                            lambda size=size, name=name: _renditions(name)[size],  # type: ignore[misc]
-                        )
-                        storage.save(photo_rendition_key(base, size), content)
-                    profile.photo_key = base
-                    photos += 1
-                    generated, cached = (generated, cached + 1) if hit else (generated + 1, cached)
-                if profile.audio_sample is None and profile.instruments:
-                    instrument = profile.instruments[0].instrument
-                    content, hit = cache.get_or_make(
-                        cache.key("recording", instrument, seed),
-                        media_processing.PLAYABLE_SUFFIX,
-                        lambda instrument=instrument, seed=seed: recording_file(instrument, seed),  # type: ignore[misc]
-                    )
-                    key = new_key("audio/playable", media_processing.PLAYABLE_SUFFIX)
-                    storage.save(key, content)
-                    # Generated straight in the playable format: the original is the same file.
-                    session.add(
-                        AudioSample(
-                            tutor_id=profile.user_id,
-                            status=MediaStatus.READY.value,
-                            original_key=key,
-                            original_filename=f"{instrument}-demo.m4a",
-                            playable_key=key,
-                            duration_seconds=RECORDING_SECONDS,
+    workers = min(os.cpu_count() or 1, 4)
+    # "spawn": the seed runs inside an event loop with open connections, which a fork would copy.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for start in range(0, len(ids), BATCH):
+            async with sessions() as session, session.begin():
+                profiles = list(
+                    await session.scalars(
+                        select(TutorProfile).where(
+                            TutorProfile.user_id.in_(ids[start : start + BATCH])
                         )
                     )
-                    recordings += 1
-                    generated, cached = (generated, cached + 1) if hit else (generated + 1, cached)
-        if progress:
-            progress(min(start + BATCH, len(ids)), len(ids))
+                )
+                fresh = await _fill_cache(cache, pool, workers, profiles, email_of)
+                for profile in profiles:
+                    seed = email_of[profile.user_id]
+                    counts = _attach(session, storage, cache, profile, seed, fresh)
+                    photos += counts[0]
+                    recordings += counts[1]
+                    generated += counts[2]
+                    cached += counts[3]
+            if progress:
+                progress(min(start + BATCH, len(ids)), len(ids))
+    finally:
+        pool.shutdown(cancel_futures=True)
     return MediaResult(photos, recordings, generated, cached)
+
+
+async def _fill_cache(
+    cache: MediaCache,
+    pool: ProcessPoolExecutor,
+    workers: int,
+    profiles: list[TutorProfile],
+    email_of: dict[int, str],
+) -> set[str]:
+    """Draw and record what the cache lacks for these tutors, on every core at once; the cache
+    keys made. Nothing when there is too little to draw: then each is made as it is attached."""
+    jobs: list[tuple[Callable[..., None], tuple[str, ...]]] = []
+    keys: set[str] = set()
+    for profile in profiles:
+        name = profile.display_name
+        photo_keys = {cache.key("photo", size, name) for size in media_processing.PHOTO_SIZES}
+        if profile.photo_key is None and not all(cache.has(k, ".webp") for k in photo_keys):
+            jobs.append((_fill_photo, (str(cache.root), name)))
+            keys |= photo_keys
+        if profile.audio_sample is None and profile.instruments:
+            instrument = profile.instruments[0].instrument
+            seed = email_of[profile.user_id]
+            key = cache.key("recording", instrument, seed)
+            if not cache.has(key, media_processing.PLAYABLE_SUFFIX):
+                jobs.append((_fill_recording, (str(cache.root), instrument, seed)))
+                keys.add(key)
+    if workers < 2 or len(jobs) < POOL_THRESHOLD:
+        return set()
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(pool, fn, *args) for fn, args in jobs))
+    return keys
+
+
+def _fill_photo(root: str, name: str) -> None:
+    cache = MediaCache(Path(root))
+    files = photo_files(name)
+    for size, content in files.items():
+        cache.get_or_make(cache.key("photo", size, name), ".webp", lambda c=content: c)  # type: ignore[misc]
+
+
+def _fill_recording(root: str, instrument: str, seed: str) -> None:
+    cache = MediaCache(Path(root))
+    key = cache.key("recording", instrument, seed)
+    cache.get_or_make(
+        key, media_processing.PLAYABLE_SUFFIX, lambda: recording_file(instrument, seed)
+    )
+
+
+def _attach(
+    session: AsyncSession,
+    storage: MediaStorage,
+    cache: MediaCache,
+    profile: TutorProfile,
+    seed: str,
+    fresh: set[str],
+) -> tuple[int, int, int, int]:
+    """Give one tutor a photo and a recording: (photos, recordings, generated, cached).
+    ``fresh``: cache keys drawn in this run (by the pool), counted as generated."""
+    photos = recordings = generated = cached = 0
+    if profile.photo_key is None:
+        base = new_key("photos", "")
+        name = profile.display_name
+        hit = False
+        for size in media_processing.PHOTO_SIZES:
+            key = cache.key("photo", size, name)
+            content, hit = cache.get_or_make(
+                key,
+                ".webp",
+                lambda size=size, name=name: _renditions(name)[size],  # type: ignore[misc]
+            )
+            hit = hit and key not in fresh
+            storage.save(photo_rendition_key(base, size), content)
+        profile.photo_key = base
+        photos += 1
+        generated, cached = (generated, cached + 1) if hit else (generated + 1, cached)
+    if profile.audio_sample is None and profile.instruments:
+        instrument = profile.instruments[0].instrument
+        key = cache.key("recording", instrument, seed)
+        content, hit = cache.get_or_make(
+            key,
+            media_processing.PLAYABLE_SUFFIX,
+            lambda instrument=instrument, seed=seed: recording_file(instrument, seed),  # type: ignore[misc]
+        )
+        hit = hit and key not in fresh
+        media_key = new_key("audio/playable", media_processing.PLAYABLE_SUFFIX)
+        storage.save(media_key, content)
+        # Generated straight in the playable format: the original is the same file.
+        session.add(
+            AudioSample(
+                tutor_id=profile.user_id,
+                status=MediaStatus.READY.value,
+                original_key=media_key,
+                original_filename=f"{instrument}-demo.m4a",
+                playable_key=media_key,
+                duration_seconds=RECORDING_SECONDS,
+            )
+        )
+        recordings += 1
+        generated, cached = (generated, cached + 1) if hit else (generated + 1, cached)
+    return photos, recordings, generated, cached
 
 
 _last: dict[str, dict[str, bytes]] = {}

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from marketplace.media import LocalMediaStorage
 from marketplace.profiles import media_processing
 from marketplace.profiles.models import AudioSample, TutorProfile
-from marketplace.seed import avatars, sounds
+from marketplace.profiles.service import photo_rendition_key
+from marketplace.seed import avatars, demo_media, sounds
 from marketplace.seed.demo_data import demo_tutors
 from marketplace.seed.demo_media import recording_file, seed_media
 from marketplace.seed.load import seed_demo
@@ -110,3 +111,20 @@ async def test_seeded_tutors_get_a_photo_and_a_recording_cached_between_runs(
             profile.audio_sample = None
     cached = await seed_media(sessions, storage, tmp_path / "cache", emails)
     assert (cached.photos, cached.recordings, cached.generated) == (3, 3, 0)
+
+
+async def test_many_missing_files_are_drawn_by_a_pool_of_processes_with_the_same_result(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    await seed_demo(sessions, "EUR", tutor_count=5)
+    emails = [t.email for t in demo_tutors(5)]
+    storage = LocalMediaStorage(tmp_path / "media")
+    assert 2 * len(emails) >= demo_media.POOL_THRESHOLD  # so the pool draws them
+    made = await seed_media(sessions, storage, tmp_path / "cache", emails)
+    assert (made.photos, made.recordings, made.generated, made.cached) == (5, 5, 10, 0)
+    async with sessions() as session:
+        profile = (await session.scalars(select(TutorProfile).limit(1))).one()
+    assert profile.photo_key is not None
+    drawn_here = demo_media.photo_files(profile.display_name)
+    for size, content in drawn_here.items():
+        assert storage.path(photo_rendition_key(profile.photo_key, size)).read_bytes() == content
