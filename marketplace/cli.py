@@ -280,7 +280,7 @@ async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
         )
     finally:
         await backend.aclose()
-    print(f"  {plural(count, 'tutor')} searchable.")
+    print(f"  {plural(count, 'tutor')} {'is' if count == 1 else 'are'} searchable.")
 
 
 def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:

@@ -100,9 +100,11 @@ def test_buy_pay_and_the_student_is_enrolled(gateway: str, request: pytest.Fixtu
     }
     if env.double is not None:
         reconciled_with_stripe(env)
-    assert sql(env.client, "SELECT kind FROM notifications WHERE user_id = $1", tutor_id)[0][0] == (
-        "course_sold"
+    # The tutor was told of their approval, and now of the sale.
+    kinds = sql(
+        env.client, "SELECT kind FROM notifications WHERE user_id = $1 ORDER BY id", tutor_id
     )
+    assert [row[0] for row in kinds] == ["profile.approve", "course_sold"]
 
 
 def test_webhooks_twice_and_out_of_order_enrol_once(env: Env) -> None:

@@ -52,7 +52,8 @@ def test_confirmation_reaches_both_sides_in_app_and_by_sms_outbox(
     theirs = client.get("/api/v1/me/notifications", headers=tutor).json()
     assert [n["kind"] for n in mine["items"]] == ["booking.confirm"] and mine["unread"] == 1
     assert mine["items"][0]["body"].count("WET") + mine["items"][0]["body"].count("WEST") == 1
-    assert [n["kind"] for n in theirs["items"]] == ["booking.confirm"]
+    # Newest first: the booking, then the tutor's approval notice from their onboarding.
+    assert [n["kind"] for n in theirs["items"]] == ["booking.confirm", "profile.approve"]
     sms = sql(client, "SELECT to_number, status, provider, body FROM sms_messages ORDER BY id")
     assert [(r["to_number"], r["status"], r["provider"]) for r in sms] == [
         ("+351912345678", "outbox", "outbox"),  # the confirmation code
