@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,38 @@ def _parser() -> argparse.ArgumentParser:
     search_sub = search.add_subparsers(required=True, metavar="action")
     reindex = search_sub.add_parser("reindex", help="rebuild the search index and swap it in")
     reindex.set_defaults(handler=cmd_search_reindex)
+
+    backup = sub.add_parser(
+        "backup", help="write the database and media folders to one archive (works while running)"
+    )
+    backup.add_argument(
+        "--output", "-o", type=Path, default=Path("."), help="archive file or folder (default: .)"
+    )
+    _add_pg_bin(backup)
+    backup.set_defaults(handler=cmd_backup)
+
+    restore = sub.add_parser(
+        "restore", help="restore an archive into an empty var folder or database"
+    )
+    restore.add_argument("archive", type=Path)
+    restore.add_argument(
+        "--force", action="store_true", help="replace a database and media that are not empty"
+    )
+    restore.add_argument(
+        "--check", action="store_true", help="only verify the archive and say what it holds"
+    )
+    _add_pg_bin(restore)
+    restore.set_defaults(handler=cmd_restore)
     return parser
+
+
+def _add_pg_bin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pg-bin",
+        type=Path,
+        default=None,
+        help="folder with pg_dump/pg_restore of the server's major version (looked up otherwise)",
+    )
 
 
 def _add_listen(parser: argparse.ArgumentParser) -> None:
@@ -281,6 +313,46 @@ async def _reindex(settings: Settings, engine: AsyncEngine) -> None:
     finally:
         await backend.aclose()
     print(f"  {plural(count, 'tutor')} {'is' if count == 1 else 'are'} searchable.")
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace.backup import BackupError, create_backup
+
+    try:
+        path, manifest = create_backup(settings, args.output, pg_bin=args.pg_bin, report=step)
+    except (BackupError, RuntimeError) as exc:
+        print(f"duet: backup failed: {exc}", file=sys.stderr)
+        return 1
+    size = path.stat().st_size
+    print(f"  {path}: {size / 1e6:.1f} MB, {plural(len(manifest.files) - 1, 'media file')}.")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace.backup import (
+        BackupError,
+        check_revision,
+        describe,
+        read_manifest,
+        restore_backup,
+        verify,
+    )
+
+    try:
+        if args.check:
+            manifest = read_manifest(args.archive)
+            check_revision(manifest)
+            verify(args.archive, manifest)
+            print(f"  {describe(manifest)} Checksums match.")
+            return 0
+        manifest = restore_backup(
+            settings, args.archive, force=args.force, pg_bin=args.pg_bin, report=step
+        )
+    except (BackupError, RuntimeError) as exc:
+        print(f"duet: restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"  Restored: {describe(manifest)}")
+    return 0
 
 
 def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
