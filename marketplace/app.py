@@ -20,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dashboards import pages as dashboard_pages
 from lessons import demo as lessons_demo
 from lessons import jobs as lessons_jobs
 from lessons import web as lessons_web
@@ -113,6 +114,7 @@ TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
     payouts_pages.TEMPLATES,
     lessons_web.TEMPLATES,
     video_pages.TEMPLATES,
+    dashboard_pages.TEMPLATES,
 ]
 STATIC_DIR = PACKAGE_DIR / "static"
 
@@ -325,6 +327,7 @@ def create_app(
         *review_pages.ROUTES,
         *payouts_api.ROUTES,
         *payouts_pages.ROUTES,
+        *dashboard_pages.ROUTES,
         *lessons_web.routes(settings),
         search_api.router(build_search_backend(settings, engine)),
         *video_signaling.ROUTES,

@@ -21,6 +21,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access, principal_of
 from marketplace.web.templating import page
 from search import presenters, service
+from search.counts import count_search
 from search.backends import SearchBackend, SearchUnavailable
 from search.query import build_query, typed_params
 
@@ -145,8 +146,8 @@ async def search_page(request: Request[Any, Any, Any], search_backend: Backend) 
         params["tz"] = [principal.time_zone]
     view = presenters.SearchView(params=params)
     try:
-        view.query = build_query(**typed_params(params))
-        view.result = await service.search(search_backend, view.query)
+        query = view.query = build_query(**typed_params(params))
+        view.result = await service.search(search_backend, query)
     except SearchUnavailable:
         view.unavailable = True
         return page(request, "search/search.html", status_code=503, view=view)
@@ -156,6 +157,8 @@ async def search_page(request: Request[Any, Any, Any], search_backend: Backend) 
     except DomainError as exc:
         view.errors = exc.fields or {"q": exc.message}
         return page(request, "search/search.html", status_code=exc.status_code, view=view)
+    if query.page == 1:  # a new search, not the next page of one (search.counts)
+        await count_search(request.app.state.services.sessions)
     return page(request, "search/search.html", view=view)
 
 

@@ -13,10 +13,11 @@ vector live in TOAST, so scanning thousands of candidates reads few pages.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     Float,
     Identity,
     Index,
@@ -171,3 +172,18 @@ class SearchFreshness(Base):
     tutor_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     built_at: Mapped[datetime]
     refresh_at: Mapped[datetime | None]
+
+
+class SearchDailyCount(Base):
+    """How many searches were started each day (``search.counts``), for the admin dashboard's
+    search-to-booking conversion. Nothing about who searched or for what.
+
+    A few rows per day (``shard``, picked at random per search) so concurrent searches seldom
+    wait for the same row lock; a day's count is the sum of its shards.
+    """
+
+    __tablename__ = "search_daily_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    searches: Mapped[int] = mapped_column(BigInteger, server_default="0")

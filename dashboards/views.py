@@ -1,0 +1,63 @@
+"""Figures → charts (``marketplace.charts``), money formatted by ``marketplace.money``."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from dashboards.figures import MarketplaceFigures, TutorFigures
+from marketplace.charts import Format, Series, bar_chart, line_chart
+from marketplace.money import format_money
+
+
+def money_format(currency: str) -> Format:
+    return lambda minor: format_money(int(minor), currency)
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}%"
+
+
+def tutor_charts(f: TutorFigures) -> dict[str, Markup]:
+    labels = f.months.labels
+    return {
+        "earnings": bar_chart(
+            "Earnings by month",
+            labels,
+            f.earnings_minor,
+            fmt=money_format(f.currency),
+            name="Earned",
+        ),
+        "lessons": bar_chart("Lessons taught by month", labels, f.lessons, name="Lessons"),
+        "courses": line_chart(
+            "Course enrolments and completions by month",
+            labels,
+            [Series("Enrolments", f.enrolments), Series("Completions", f.completions)],
+            integer=True,
+        ),
+    }
+
+
+def marketplace_charts(f: MarketplaceFigures) -> dict[str, Markup]:
+    labels = f.months.labels
+    money = money_format(f.currency)
+    return {
+        "bookings": bar_chart("Paid lesson bookings by month", labels, f.bookings, name="Bookings"),
+        "gross": bar_chart(
+            "Gross volume by month", labels, f.gross_minor, fmt=money, name="Gross volume"
+        ),
+        "take": bar_chart(
+            "Take (platform fees) by month", labels, f.take_minor, fmt=money, name="Take"
+        ),
+        "refunds": bar_chart(
+            "Refunds by month", labels, f.refunds_minor, fmt=money, name="Refunded"
+        ),
+        "tutors": bar_chart(
+            "New tutors approved by month", labels, f.tutors_approved, name="Tutors approved"
+        ),
+        "conversion": line_chart(
+            "Search-to-booking conversion by month",
+            labels,
+            [Series("Bookings per 100 searches", f.conversion_percent)],
+            fmt=_percent,
+        ),
+    }
