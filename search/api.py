@@ -21,8 +21,8 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access, principal_of
 from marketplace.web.templating import page
 from search import presenters, service
-from search.counts import count_search
 from search.backends import SearchBackend, SearchUnavailable
+from search.counts import count_search
 from search.query import build_query, typed_params
 
 TEMPLATES = Path(__file__).parent / "templates"
