@@ -62,7 +62,16 @@ class Months:
 
     @property
     def labels(self) -> list[str]:
-        return [f"{d:%b} ’{d:%y}" for d in self.firsts]
+        """ "March 2026": tooltips, descriptions and tables."""
+        return [f"{d:%B %Y}" for d in self.firsts]
+
+    @property
+    def axis_labels(self) -> list[str]:
+        """ "Mar" under the axis, with the year under the first month and each January."""
+        return [
+            f"{d:%b}\n{d:%Y}" if i == 0 or d.month == 1 else f"{d:%b}"
+            for i, d in enumerate(self.firsts)
+        ]
 
     def series(self, by_month: dict[date, Any], default: Any = 0) -> list[Any]:
         return [by_month.get(first, default) for first in self.firsts]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from markupsafe import Markup
 
 from dashboards.figures import MarketplaceFigures, TutorFigures
@@ -19,20 +21,22 @@ def _percent(value: float) -> str:
 
 def tutor_charts(f: TutorFigures) -> dict[str, Markup]:
     labels = f.months.labels
+    bar = partial(bar_chart, axis_labels=f.months.axis_labels)
     return {
-        "earnings": bar_chart(
+        "earnings": bar(
             "Earnings by month",
             labels,
             f.earnings_minor,
             fmt=money_format(f.currency),
             name="Earned",
         ),
-        "lessons": bar_chart("Lessons taught by month", labels, f.lessons, name="Lessons"),
+        "lessons": bar("Lessons taught by month", labels, f.lessons, name="Lessons"),
         "courses": line_chart(
             "Course enrolments and completions by month",
             labels,
             [Series("Enrolments", f.enrolments), Series("Completions", f.completions)],
             integer=True,
+            axis_labels=f.months.axis_labels,
         ),
     }
 
@@ -40,18 +44,15 @@ def tutor_charts(f: TutorFigures) -> dict[str, Markup]:
 def marketplace_charts(f: MarketplaceFigures) -> dict[str, Markup]:
     labels = f.months.labels
     money = money_format(f.currency)
+    bar = partial(bar_chart, axis_labels=f.months.axis_labels)
     return {
-        "bookings": bar_chart("Paid lesson bookings by month", labels, f.bookings, name="Bookings"),
-        "gross": bar_chart(
+        "bookings": bar("Paid lesson bookings by month", labels, f.bookings, name="Bookings"),
+        "gross": bar(
             "Gross volume by month", labels, f.gross_minor, fmt=money, name="Gross volume"
         ),
-        "take": bar_chart(
-            "Take (platform fees) by month", labels, f.take_minor, fmt=money, name="Take"
-        ),
-        "refunds": bar_chart(
-            "Refunds by month", labels, f.refunds_minor, fmt=money, name="Refunded"
-        ),
-        "tutors": bar_chart(
+        "take": bar("Take (platform fees) by month", labels, f.take_minor, fmt=money, name="Take"),
+        "refunds": bar("Refunds by month", labels, f.refunds_minor, fmt=money, name="Refunded"),
+        "tutors": bar(
             "New tutors approved by month", labels, f.tutors_approved, name="Tutors approved"
         ),
         "conversion": line_chart(
@@ -59,5 +60,6 @@ def marketplace_charts(f: MarketplaceFigures) -> dict[str, Markup]:
             labels,
             [Series("Bookings per 100 searches", f.conversion_percent)],
             fmt=_percent,
+            axis_labels=f.months.axis_labels,
         ),
     }

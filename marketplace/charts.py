@@ -21,7 +21,7 @@ HEIGHT = 260
 _LEFT = 64  # room for the value labels
 _RIGHT = 12
 _TOP = 12
-_BOTTOM = 40  # room for the category labels
+_BOTTOM = 46  # room for the category labels (two lines)
 _ids = itertools.count(1)
 
 Format = Callable[[float], str]
@@ -103,9 +103,13 @@ def _axes(frame: _Frame, labels: Sequence[str], fmt: Format) -> list[str]:
             f'dominant-baseline="middle">{escape(fmt(tick))}</text>'
         )
     for index, label in enumerate(labels):
+        # A label may have a second line ("Jan\n2026"), as a tspan under the first.
+        x = _num(frame.x_center(index))
+        first, _, second = label.partition("\n")
+        under = f'<tspan x="{x}" dy="1.15em">{escape(second)}</tspan>' if second else ""
         parts.append(
-            f'<text class="chart-label" x="{_num(frame.x_center(index))}" '
-            f'y="{HEIGHT - _BOTTOM + 18}" text-anchor="middle">{escape(label)}</text>'
+            f'<text class="chart-label" x="{x}" y="{HEIGHT - _BOTTOM + 16}" '
+            f'text-anchor="middle">{escape(first)}{under}</text>'
         )
     parts.append("</g>")
     return parts
@@ -176,9 +180,14 @@ def bar_chart(
     fmt: Format = _plain,
     name: str | None = None,
     integer: bool = True,
+    axis_labels: Sequence[str] | None = None,
 ) -> Markup:
-    """One bar per label; negative values hang below the zero line (class ``negative``)."""
-    if len(values) != len(labels):
+    """One bar per label; negative values hang below the zero line (class ``negative``).
+
+    ``labels`` name the categories in tooltips, the description and the table;
+    ``axis_labels`` (default: the same) are what fits under the axis, such as "Jan\\n2026".
+    """
+    if len(values) != len(labels) or (axis_labels is not None and len(axis_labels) != len(labels)):
         raise ValueError("one value per label")
     if not labels:
         return _empty("bar", title)
@@ -186,7 +195,7 @@ def bar_chart(
     frame = _Frame(nice_ticks(min(values), max(values), integer=integer), len(labels))
     width = frame.band() * 0.7
     zero = frame.y(0)
-    body = _axes(frame, labels, fmt)
+    body = _axes(frame, axis_labels or labels, fmt)
     body.append('<g class="chart-marks">')
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         top = frame.y(max(value, 0))
@@ -209,17 +218,20 @@ def line_chart(
     *,
     fmt: Format = _plain,
     integer: bool = False,
+    axis_labels: Sequence[str] | None = None,
 ) -> Markup:
     """One line per series (classes ``chart-s0``, ``chart-s1``…), a dot per known value; a None
-    breaks the line. With several series a legend names them."""
-    if any(len(s.values) != len(labels) for s in series):
+    breaks the line. With several series a legend names them. Labels as for ``bar_chart``."""
+    if any(len(s.values) != len(labels) for s in series) or (
+        axis_labels is not None and len(axis_labels) != len(labels)
+    ):
         raise ValueError("one value per label in every series")
     known = [v for s in series for v in s.values if v is not None]
     if not labels or not series:
         return _empty("line", title)
     low, high = min(known, default=0), max(known, default=0)
     frame = _Frame(nice_ticks(low, high, integer=integer), len(labels))
-    body = _axes(frame, labels, fmt)
+    body = _axes(frame, axis_labels or labels, fmt)
     body.append('<g class="chart-marks">')
     for number, s in enumerate(series):
         runs: list[list[str]] = [[]]
