@@ -103,11 +103,19 @@ def test_backup_delete_var_restore_gives_the_same_working_duet(
     media_before = _files(var / "media", var / "private-media", var / "recordings")
     assert any(key.startswith("media/photos/") for key in media_before)
     assert any(key.startswith("media/course-media/") for key in media_before)
-    rows_before = _with_server(var, _fingerprint)
-    assert rows_before["users"][0] >= 8 and rows_before["bookings"][0] > 0
-
-    assert main(["backup", "--output", str(workdir)]) == 0
-    [archive] = workdir.glob("duet-backup-*.tar")
+    # Backed up while "Duet runs": the command joins the running server instead of starting
+    # a second one on the same folder (which would stop the first), and leaves it running.
+    with EmbeddedPostgres(var / "postgres") as running:
+        rows_before = run_async(_fingerprint(running.url("duet")))
+        assert rows_before["users"][0] >= 8 and rows_before["bookings"][0] > 0
+        pid = running.pid
+        assert main(["backup", "--output", str(workdir)]) == 0
+        assert running.pid == pid is not None
+        assert run_async(_fingerprint(running.url("duet"))) == rows_before
+        [archive] = workdir.glob("duet-backup-*.tar")
+        capsys.readouterr()
+        assert main(["restore", "--force", str(archive)]) == 1  # never under a running Duet
+        assert "stop `duet run`" in capsys.readouterr().err
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     manifest = read_manifest(archive)
     assert manifest.schema_revision == _head()
