@@ -1,7 +1,7 @@
 """The tutor's and the admin's dashboards in Chromium: reached from the menu, their SVG charts
-drawn (a bar per month), the numbers' tables open, and no Content-Security-Policy violation
-(``csp_watch`` fails the test on one: the charts are coloured by classes, never style
-attributes)."""
+drawn (a bar per month), the numbers' tables open, no serious axe-core finding, and no
+Content-Security-Policy violation (``csp_watch`` fails the test on one: the charts are coloured
+by classes, never style attributes)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from tests.browser.test_accessibility import axe_script, serious_violations
 from tests.helpers import PASSWORD, make_admin, register, run_sql
 from tests.scheduling.helpers import approved_tutor, sql
 
@@ -72,6 +73,8 @@ def test_both_dashboards_draw_their_charts(
     table = page.get_by_test_id("chart-earnings").locator("details")
     table.locator("summary").click()
     assert table.locator("tbody tr").count() == 12
+    script = axe_script()
+    assert serious_violations(page, script) == []
 
     page.context.clear_cookies()
     admin = register(client, "student")
@@ -89,3 +92,4 @@ def test_both_dashboards_draw_their_charts(
     # The bars are coloured by duet.css, so the stylesheet reached them.
     fill = page.locator("rect.chart-bar").first.evaluate("e => getComputedStyle(e).fill")
     assert fill not in ("", "none", "rgb(0, 0, 0)")
+    assert serious_violations(page, script) == []
