@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -53,7 +54,7 @@ def candidate_dirs(major: int, extra: Path | None) -> list[Path]:
     dirs += [Path(f"/usr/lib/postgresql/{major}/bin"), Path(f"/usr/pgsql-{major}/bin")]
     on_path = shutil.which("pg_dump")
     if on_path:
-        dirs.append(Path(on_path).resolve().parent)
+        dirs.append(Path(on_path).parent)
     return dirs
 
 
@@ -111,6 +112,10 @@ class Connection:
                 for statement in statements:
                     result = await conn.exec_driver_sql(statement)
                 return [tuple(row) for row in result] if result and result.returns_rows else []
+        except (OSError, SQLAlchemyError) as exc:
+            # The driver's own words (no URL in them, so no password).
+            reason = getattr(exc, "orig", None) or exc
+            raise BackupError(f"The database did not answer as expected: {reason}") from None
         finally:
             await engine.dispose()
 

@@ -259,9 +259,7 @@ def restore_backup(
             raise BackupError(f"The archive names a file outside Duet's folders: {entry.name!r}.")
     report(f"Checking {len(manifest.files)} files against their checksums")
     verify(archive, manifest)
-    occupied = [
-        str(root) for root in media_roots(settings).values() if _has_files(root)
-    ]  # fmt: skip
+    occupied = [str(root) for root in media_roots(settings).values() if _has_files(root)]
     if settings.embedded:
         occupied += [
             str(settings.var_dir / name)
