@@ -64,7 +64,9 @@ def test_both_dashboards_draw_their_charts(
 
     page = browser_page
     _login(page, live_server, tutor_email)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Dashboard", exact=True
+    ).click()
     page.wait_for_url("**/tutor/dashboard")
     assert page.locator("main svg.chart").count() == 3
     assert _bars(page, "chart-earnings") == 12 and _bars(page, "chart-lessons") == 12
@@ -80,7 +82,9 @@ def test_both_dashboards_draw_their_charts(
     admin = register(client, "student")
     make_admin(client, admin["id"])
     _login(page, live_server, admin["email"])
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Marketplace dashboard"
+    ).click()
     page.wait_for_url("**/admin/dashboard")
     assert page.locator("main svg.chart").count() == 6
     for chart in ("chart-bookings", "chart-gross", "chart-take", "chart-refunds", "chart-tutors"):
