@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from marketplace.privacy import presenters, service
 from marketplace.privacy.blockers import blockers_for
@@ -93,7 +93,7 @@ class DeletionController(Controller):
 
     @post("/", access=Access.USER, errors=(409,), status_code=202)
     async def delete_account(
-        self, request: Request[Any, Any, Any], data: DeletionIn
+        self, request: Request[Any, Any, Any], data: JSONBody[DeletionIn]
     ) -> Response[DeletionOut]:
         """Delete your account, confirmed with your password. It closes at once (every session
         and token ends) and is erased in the background. 409 ``future_lesson`` or

@@ -31,13 +31,35 @@ _TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 _REGEX_SPECIALS = set("\\.^$|?*+()[]{}-")
 
 
+IDENTITY_COLUMNS = {
+    ("users", "full_name"),
+    ("tutor_profiles", "display_name"),
+    ("certificates", "student_name"),
+    ("certificates", "tutor_name"),
+}
+"""Other people's own names: a namesake keeps theirs (the registry rewrote the user's own)."""
+
+NAME_SCOPES = {
+    "payments": "payer_id = :uid OR payee_id = :uid",
+    "payment_items": "payment_id IN (SELECT id FROM payments WHERE payer_id = :uid "
+    "OR payee_id = :uid)",
+    "ledger_entries": "party_id = :uid OR payment_id IN (SELECT id FROM payments "
+    "WHERE payer_id = :uid OR payee_id = :uid)",
+    "course_orders": "student_id = :uid OR tutor_id = :uid",
+}
+"""Where a name is rewritten only in rows about the user: money records of a namesake stay."""
+
+
 @dataclass(frozen=True)
 class Needle:
-    """A piece of the person's identity to rewrite, and what stands in its place."""
+    """A piece of the person's identity to rewrite, and what stands in its place. A name is
+    not unique (``is_name``): it is never rewritten in another person's identity columns, and
+    in money records only where they concern the user. An e-mail address or a phone number is
+    theirs alone and goes everywhere."""
 
     text: str
     replacement: str
-    whole_word: bool = False
+    is_name: bool = False
 
 
 def placeholder_email(user_id: int) -> str:
@@ -71,7 +93,7 @@ async def erase_account(session: AsyncSession, user_id: int) -> bool:
     for rule in RULES:
         for statement in rule.erase:
             await session.execute(text(statement), params)
-    await scrub_mentions(session, needles)
+    await scrub_mentions(session, needles, user_id)
     session.expire_all()  # the ORM's copies of rows the statements changed are stale
     deletion = await session.get(AccountDeletion, user_id)
     assert deletion is not None
@@ -101,7 +123,7 @@ async def _needles(session: AsyncSession, user: User) -> list[Needle]:
     if display:
         names.add(display.strip())
     # A name shorter than three letters would rewrite unrelated words.
-    found.extend(Needle(n, FORMER_MEMBER, whole_word=True) for n in names if len(n) >= 3)
+    found.extend(Needle(n, FORMER_MEMBER, is_name=True) for n in names if len(n) >= 3)
     phone = await session.scalar(select(PhoneNumber.e164).where(PhoneNumber.user_id == user.id))
     if phone:
         found.append(Needle(phone, "[number removed]"))
@@ -115,11 +137,9 @@ def _pattern(value: str, whole_word: bool) -> str:
     return escaped
 
 
-async def scrub_mentions(session: AsyncSession, needles: list[Needle]) -> int:
+async def scrub_mentions(session: AsyncSession, needles: list[Needle], user_id: int) -> int:
     """Rewrite every text and JSON column of every table where a needle appears (case
     insensitive); one pass over each column. Returns the number of rows changed."""
-    if not needles:
-        return 0
     changed = 0
     columns = await session.execute(
         text(
@@ -134,28 +154,31 @@ async def scrub_mentions(session: AsyncSession, needles: list[Needle]) -> int:
     for table, column, data_type, max_length in columns.all():
         if table not in known:
             continue
+        usable = [n for n in needles if not (n.is_name and (table, column) in IDENTITY_COLUMNS)]
+        if not usable:
+            continue
         is_json = data_type in ("json", "jsonb")
-        params: dict[str, str] = {}
-        expression = f'"{column}"::text' if is_json else f'"{column}"'
-        for i, needle in enumerate(needles):
+        source = f'"{column}"::text' if is_json else f'"{column}"'
+        params: dict[str, str | int] = {"uid": user_id}
+        expression = source
+        everywhere, scoped = [], []
+        for i, needle in enumerate(usable):
             # In JSON text a quote or backslash in the value is escaped.
             value = json.dumps(needle.text, ensure_ascii=False)[1:-1] if is_json else needle.text
-            params[f"p{i}"] = _pattern(value, needle.whole_word)
+            params[f"p{i}"] = _pattern(value, needle.is_name)
             params[f"r{i}"] = needle.replacement
             expression = f"regexp_replace({expression}, :p{i}, :r{i}, 'gi')"
+            (scoped if needle.is_name and table in NAME_SCOPES else everywhere).append(f":p{i}")
         if is_json:
             expression = f"({expression})::{data_type}"
         elif max_length:
             expression = f"left({expression}, {int(max_length)})"  # a longer stand-in must fit
-        params["any"] = "|".join(
-            _pattern(
-                json.dumps(n.text, ensure_ascii=False)[1:-1] if is_json else n.text, n.whole_word
-            )
-            for n in needles
-        )
-        source = f'"{column}"::text' if is_json else f'"{column}"'
+        conditions = [f"{source} ~* {p}" for p in everywhere]
+        if scoped:
+            matches = " OR ".join(f"{source} ~* {p}" for p in scoped)
+            conditions.append(f"(({matches}) AND ({NAME_SCOPES[table]}))")
         result = await session.execute(
-            text(f'UPDATE "{table}" SET "{column}" = {expression} WHERE {source} ~* :any'),
+            text(f'UPDATE "{table}" SET "{column}" = {expression} WHERE {" OR ".join(conditions)}'),
             params,
         )
         changed += getattr(result, "rowcount", 0) or 0
