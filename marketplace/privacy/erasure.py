@@ -161,7 +161,8 @@ async def scrub_mentions(session: AsyncSession, needles: list[Needle], user_id: 
         source = f'"{column}"::text' if is_json else f'"{column}"'
         params: dict[str, str | int] = {"uid": user_id}
         expression = source
-        everywhere, scoped = [], []
+        everywhere: list[str] = []
+        scoped: list[str] = []
         for i, needle in enumerate(usable):
             # In JSON text a quote or backslash in the value is escaped.
             value = json.dumps(needle.text, ensure_ascii=False)[1:-1] if is_json else needle.text

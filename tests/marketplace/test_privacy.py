@@ -103,9 +103,7 @@ def named_student(client: TestClient[Any]) -> tuple[int, dict[str, str]]:
     return user["id"], login(client, STUDENT_EMAIL)
 
 
-def talk(
-    client: TestClient[Any], me: dict[str, str], tutor: dict[str, str], tutor_id: int
-) -> int:
+def talk(client: TestClient[Any], me: dict[str, str], tutor: dict[str, str], tutor_id: int) -> int:
     started = client.post(
         "/api/v1/conversations", json={"user_id": tutor_id, "body": SECRET_LINE}, headers=me
     )
@@ -175,7 +173,7 @@ def test_export_holds_my_data_and_files_and_nothing_private_of_others(
 ) -> None:
     env = demo_env(client, queue)
     booking, payment, tutor_id, tutor, _ = paid_booking(env)
-    me_id, me = named_student(client)
+    _, me = named_student(client)
     cid = talk(client, me, tutor, tutor_id)
     attach(client, me, cid)
     photo = client.post(
@@ -321,11 +319,13 @@ def erased_setup(
 def test_after_erasure_the_database_holds_nothing_of_the_person(
     client: TestClient[Any], queue: DramatiqQueue
 ) -> None:
-    me_id, me, tutor_id, tutor, cid = erased_setup(client, queue)
+    me_id, me, _, tutor, cid = erased_setup(client, queue)
     before = {n: scan(client, n) for n in (STUDENT_NAME, STUDENT_EMAIL, STUDENT_PHONE)}
     assert all(before.values()), before  # the scan does find them while they are there
     ledger = fetch_sql(client, "SELECT count(*), sum(abs(amount_minor)) FROM ledger_entries")[0]
-    files_before = fetch_sql(client, "SELECT storage_key FROM attachments WHERE owner_id = $1", me_id)
+    files_before = fetch_sql(
+        client, "SELECT storage_key FROM attachments WHERE owner_id = $1", me_id
+    )
     private_root = client.app.state.services.settings.messaging.private_root
     assert files_before and (private_root / files_before[0][0]).exists()
 
@@ -400,9 +400,12 @@ def test_a_failure_half_way_leaves_the_account_whole_and_a_rerun_finishes(
     # Running it again is harmless: nothing changes, nothing is recorded twice.
     run_async(privacy_jobs.erase_account(queue.context(), me_id))
     assert fetch_sql(client, "SELECT * FROM users WHERE id = $1", me_id)[0] == erased
-    assert fetch_sql(
-        client, "SELECT count(*) FROM audit_entries WHERE action = 'account.erased'"
-    )[0][0] == 1
+    assert (
+        fetch_sql(client, "SELECT count(*) FROM audit_entries WHERE action = 'account.erased'")[0][
+            0
+        ]
+        == 1
+    )
     assert TUTOR_LINE in client.get(f"/api/v1/conversations/{cid}/messages", headers=tutor).text
 
 
@@ -420,9 +423,8 @@ def test_erasing_a_tutor_spares_a_namesake(client: TestClient[Any], queue: Drama
     status = fetch_sql(client, "SELECT status FROM tutor_profiles WHERE user_id = $1", gone_id)
     assert status[0][0] == "suspended"
     assert client.get(f"/api/v1/tutors/{gone_id}").status_code == 404
-    assert fetch_sql(client, "SELECT count(*) FROM availability_rules WHERE tutor_id = $1", gone_id)[
-        0
-    ][0] == 0
+    left = fetch_sql(client, "SELECT count(*) FROM availability_rules WHERE tutor_id = $1", gone_id)
+    assert left[0][0] == 0
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -439,14 +441,10 @@ def test_the_account_page_offers_the_export_and_the_deletion(
 ) -> None:
     register(client, "student", full_name=STUDENT_NAME, email=STUDENT_EMAIL)
     token = _csrf(client, "/login")
-    client.post(
-        "/login", data={"_csrf_token": token, "email": STUDENT_EMAIL, "password": PASSWORD}
-    )
+    client.post("/login", data={"_csrf_token": token, "email": STUDENT_EMAIL, "password": PASSWORD})
     page = client.get("/account")
     assert 'id="your-data"' in page.text and "Download my data" in page.text
-    asked = client.post(
-        "/account/data-export", data={"_csrf_token": _csrf(client, "/account")}
-    )
+    asked = client.post("/account/data-export", data={"_csrf_token": _csrf(client, "/account")})
     assert asked.status_code == 200 and "being prepared" in asked.text
     run_jobs(queue)
     assert "Download</a>" in client.get("/account").text
