@@ -198,7 +198,11 @@ def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
     search_jobs.subscribe(events, queue)
     reviews_jobs.subscribe(events, queue)
     register_purchases()
-    # What must be dealt with before an account may be deleted (the kernel sees no lessons).
+    register_deletion_checks()
+
+
+def register_deletion_checks() -> None:
+    """What must be dealt with before an account may be deleted (the kernel sees no lessons)."""
     deletion_blockers.register("scheduling", scheduling_privacy.deletion_blockers)
 
 

@@ -145,7 +145,7 @@ async def deletion_of(session: AsyncSession, user_id: int) -> AccountDeletion | 
 
 
 async def request_deletion(session: AsyncSession, user_id: int, password: str) -> AccountDeletion:
-    """Close the account now and queue its erasure; refused while something is pending."""
+    """The user confirms with their password; see ``confirm_deletion``."""
     user = await session.get(User, user_id, with_for_update=True)
     if user is None or not user.is_active:
         raise NotFound("No such account.")
@@ -154,30 +154,38 @@ async def request_deletion(session: AsyncSession, user_id: int, password: str) -
             {"password": "That is not your password."},
             message="That is not your password.",
         )
-    found = await blockers_for(session, user_id)
+    return await confirm_deletion(session, user, actor_role="user", actor_id=user_id)
+
+
+async def confirm_deletion(
+    session: AsyncSession, user: User, *, actor_role: str, actor_id: int | None
+) -> AccountDeletion:
+    """Close the account now and queue its erasure; refused (409) while a lesson is ahead or
+    its money is not settled."""
+    found = await blockers_for(session, user.id)
     if found:
         raise DeletionBlocked(_blocked_message(found), code=found[0].code)
-    deletion = await session.get(AccountDeletion, user_id)
+    deletion = await session.get(AccountDeletion, user.id)
     if deletion is None:
-        deletion = AccountDeletion(user_id=user_id)
+        deletion = AccountDeletion(user_id=user.id)
         session.add(deletion)
     # Closed at once: no login, no session, no token, even before the job runs.
     user.is_active = False
     await session.execute(
         update(AuthToken)
-        .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
+        .where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
     await audit.record(
         session,
         action="account.deletion_requested",
-        actor_role="user",
-        actor_id=user_id,
+        actor_role=actor_role,
+        actor_id=actor_id,
         subject_kind="user",
-        subject_id=user_id,
+        subject_id=user.id,
     )
     await session.flush()
-    defer_job(session, ERASE_TASK, user_id)
+    defer_job(session, ERASE_TASK, user.id)
     return deletion
 
 

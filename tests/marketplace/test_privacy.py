@@ -509,3 +509,38 @@ def test_retention_settings_are_checked() -> None:
         Settings.from_env({"WEBHOOK_RETENTION_DAYS": "3"})
     with pytest.raises(ConfigError):
         Settings.from_env({"DATA_EXPORT_DAYS": "0"})
+
+
+# --- the operator's commands ---------------------------------------------------------------
+
+
+def test_an_operator_exports_and_erases_an_account_by_e_mail(
+    client: TestClient[Any],
+    settings: Settings,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from marketplace.cli import main
+
+    tutor_id, tutor = approved_tutor(client)
+    me_id, me = named_student(client)
+    talk(client, me, tutor, tutor_id)
+    monkeypatch.setenv("DATABASE_URL", settings.database.url or "")
+    monkeypatch.setenv("DUET_VAR_DIR", str(settings.var_dir))
+    out = tmp_path / "request.zip"
+    assert main(["data", "export", "--email", STUDENT_EMAIL.upper(), "--out", str(out)]) == 0
+    document = json.loads(zipfile.ZipFile(out).read("data.json"))
+    assert document["tables"]["users"][0]["id"] == me_id
+    assert main(["data", "erase", "--email", STUDENT_EMAIL]) == 0
+    assert "Erased the account" in capsys.readouterr().out
+    assert scan(client, STUDENT_NAME) == [] and scan(client, SECRET_LINE) == []
+    recorded = fetch_sql(
+        client, "SELECT action, actor_role FROM audit_entries WHERE subject_id = $1", str(me_id)
+    )
+    assert {tuple(r) for r in recorded} == {
+        ("account.deletion_requested", "operator"),
+        ("account.erased", "system"),
+    }
+    assert main(["data", "erase", "--email", STUDENT_EMAIL]) == 1  # the address is gone
+    assert "No account has the e-mail address" in capsys.readouterr().err
