@@ -34,8 +34,8 @@ data.json   everything Duet holds about you, one list of rows per table
             certificates, notes, reports you filed, notifications, calendar imports and
             audit entries where you acted or were the subject). Secrets (password and token
             hashes) are never included.
-files/      your photo, audio sample, attachments and lesson files you uploaded, and the
-            recordings of your lessons that still exist.
+files/      your photo, audio sample, attachments, lesson files and calendar files you
+            uploaded, and the recordings of your lessons that still exist.
 """
 
 
@@ -79,10 +79,24 @@ async def build_zip(session: AsyncSession, stores: Stores, user_id: int, target:
     """Write the export to ``target``; returns its size in bytes."""
     document = await collect(session, user_id)
     files = await owned_files(session, user_id)
-    return await asyncio.to_thread(_write, stores, document, files, target)
+    calendars = await session.execute(
+        text(
+            "SELECT id, ics_data FROM external_calendars WHERE tutor_id = :uid "
+            "AND ics_data IS NOT NULL"
+        ),
+        {"uid": user_id},
+    )
+    uploaded = {f"files/calendars/{cid}.ics": bytes(data) for cid, data in calendars}
+    return await asyncio.to_thread(_write, stores, document, files, uploaded, target)
 
 
-def _write(stores: Stores, document: dict[str, Any], files: list[OwnedFile], target: Path) -> int:
+def _write(
+    stores: Stores,
+    document: dict[str, Any],
+    files: list[OwnedFile],
+    uploaded: dict[str, bytes],
+    target: Path,
+) -> int:
     document["files"] = []
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
@@ -94,6 +108,9 @@ def _write(stores: Stores, document: dict[str, Any], files: list[OwnedFile], tar
                 continue  # removed by retention meanwhile; the row in data.json still says so
             name = "files/" + owned.name.replace("..", "_").lstrip("/")
             archive.write(path, name)
+            document["files"].append(name)
+        for name, data in uploaded.items():  # calendar files a tutor uploaded (kept in a column)
+            archive.writestr(name, data)
             document["files"].append(name)
         archive.writestr(
             "data.json", json.dumps(document, ensure_ascii=False, indent=2, default=str)

@@ -32,6 +32,7 @@ STUDENT_EMAIL = "wilhelmina.frost@example.org"
 STUDENT_PHONE = "+351912345678"
 SECRET_LINE = "my practice room is behind the bakery on Rua Augusta"
 TUTOR_LINE = "Bring the Czerny book and a pencil next time"
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nEND:VCALENDAR\r\n"
 
 
 # --- the registry covers the schema --------------------------------------------------------
@@ -182,6 +183,12 @@ def test_export_holds_my_data_and_files_and_nothing_private_of_others(
         headers=tutor,
     )
     assert photo.status_code == 200, photo.text
+    calendar = client.post(
+        "/api/v1/tutors/me/calendars/upload",
+        files={"data": ("busy.ics", CALENDAR, "text/calendar")},
+        headers=tutor,
+    )
+    assert calendar.status_code == 202, calendar.text
     # Someone else's conversation with the same tutor stays out of my export.
     _, stranger = approved_tutor(client)
     other = register(client, "student")
@@ -231,6 +238,8 @@ def test_export_holds_my_data_and_files_and_nothing_private_of_others(
     )
     # An approved tutor's new photo waits for review; it is theirs all the same.
     assert "files/photo-pending.webp" in tutor_zip.namelist()
+    ics = tutor_zip.read(f"files/calendars/{calendar.json()['id']}.ics")
+    assert ics == CALENDAR
 
     # Nobody else downloads it, not even knowing its number; anonymous callers are told to log in.
     url = ready["download_url"]
