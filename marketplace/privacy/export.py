@@ -39,7 +39,12 @@ files/      your photo, audio sample, attachments, lesson files and calendar fil
 """
 
 
+_AS_IS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, timedelta):
@@ -65,12 +70,11 @@ async def collect(session: AsyncSession, user_id: int) -> dict[str, Any]:
         if rule.export is None:
             continue
         result = await session.execute(
-            text(f'SELECT * FROM "{rule.table}" WHERE {rule.export}'), params
+            text(f'SELECT * FROM "{rule.table}" WHERE {rule.export} ORDER BY 1'), params
         )
-        rows = []
-        for row in result.mappings():
-            rows.append({k: _plain(v) for k, v in row.items() if k not in rule.omit})
-        rows.sort(key=lambda r: tuple(str(v) for v in r.values()))
+        keys = list(result.keys())
+        kept = [(i, key) for i, key in enumerate(keys) if key not in rule.omit]
+        rows = [{key: _plain(row[i]) for i, key in kept} for row in result]
         tables[rule.table] = rows
     return {"format": FORMAT_VERSION, "user_id": user_id, "tables": tables}
 
