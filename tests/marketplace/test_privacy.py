@@ -456,7 +456,14 @@ def test_the_account_page_offers_the_export_and_the_deletion(
     asked = client.post("/account/data-export", data={"_csrf_token": _csrf(client, "/account")})
     assert asked.status_code == 200 and "being prepared" in asked.text
     run_jobs(queue)
-    assert "Download</a>" in client.get("/account").text
+    account_page = client.get("/account").text
+    link = re.search(r'href="(/api/v1/me/data-exports/\d+/download)"', account_page)
+    assert link, account_page
+    got = client.get(link.group(1))  # the page's session is enough to fetch it
+    assert (
+        got.status_code == 200
+        and "data.json" in zipfile.ZipFile(io.BytesIO(got.content)).namelist()
+    )
     confirm = client.get("/account/delete")
     assert "What we keep, and why" in confirm.text and "Former member" in confirm.text
     wrong = client.post(
