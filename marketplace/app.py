@@ -44,6 +44,10 @@ from marketplace.messaging.pages import header_counts
 from marketplace.messaging.socket import messages_socket
 from marketplace.notifications import jobs as notification_jobs
 from marketplace.notifications.api import ROUTES as NOTIFICATION_ROUTES
+from marketplace.privacy import blockers as deletion_blockers
+from marketplace.privacy import jobs as privacy_jobs
+from marketplace.privacy.api import ROUTES as PRIVACY_API
+from marketplace.privacy.pages import ROUTES as PRIVACY_PAGES
 from marketplace.profiles import jobs as profile_jobs
 from marketplace.profiles.api import (
     AdminTutorController,
@@ -84,6 +88,7 @@ from reviews.api import ROUTES as REVIEWS_API
 from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
+from scheduling import privacy as scheduling_privacy
 from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.lifecycle import BookingTransitioned
 from scheduling.messaging_facts import SchedulingBookingFacts
@@ -148,6 +153,7 @@ def task_specs() -> list[TaskSpec]:
             reviews_jobs.TASKS,
             lessons_jobs.TASKS,
             video_jobs.TASKS,
+            privacy_jobs.TASKS,
         ]
     )
 
@@ -166,6 +172,7 @@ def periodic_tasks() -> list[tuple[str, int]]:
         *messaging_jobs.PERIODIC,
         *search_jobs.PERIODIC,
         *lessons_jobs.PERIODIC,
+        *privacy_jobs.PERIODIC,
     ]
 
 
@@ -193,6 +200,12 @@ def wire_subscribers(events: EventBus, queue: DramatiqQueue) -> None:
     search_jobs.subscribe(events, queue)
     reviews_jobs.subscribe(events, queue)
     register_purchases()
+    register_deletion_checks()
+
+
+def register_deletion_checks() -> None:
+    """What must be dealt with before an account may be deleted (the kernel sees no lessons)."""
+    deletion_blockers.register("scheduling", scheduling_privacy.deletion_blockers)
 
 
 def register_purchases() -> None:
@@ -321,6 +334,8 @@ def create_app(
         messages_socket,
         *REPORT_ROUTES,
         *AUDIT_ROUTES,
+        *PRIVACY_API,
+        *PRIVACY_PAGES,
         *SCHEDULING_API,
         *SCHEDULING_PAGES,
         *REVIEWS_API,

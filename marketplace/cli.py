@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from marketplace.settings import ConfigError, Settings
 from marketplace.wording import plural
@@ -85,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable holding the password (prompted for when unset)",
     )
     admin.set_defaults(handler=cmd_create_admin)
+
+    data = sub.add_parser("data", help="personal data requests that reach an operator")
+    data_sub = data.add_subparsers(required=True, metavar="action")
+    export = data_sub.add_parser("export", help="write everything Duet holds about an account")
+    export.add_argument("--email", required=True)
+    export.add_argument("--out", required=True, help="the ZIP file to write")
+    export.set_defaults(handler=cmd_data_export)
+    erase = data_sub.add_parser("erase", help="delete an account and erase its personal data")
+    erase.add_argument("--email", required=True)
+    erase.set_defaults(handler=cmd_data_erase)
 
     search = sub.add_parser("search", help="search index commands")
     search_sub = search.add_subparsers(required=True, metavar="action")
@@ -374,6 +384,91 @@ async def _create_admin(settings: Settings, email: str, password: str, name: str
             await ensure_admin(session, email=email, password=password, full_name=name)
     finally:
         await engine.dispose()
+
+
+def cmd_data_export(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace.errors import DomainError
+
+    with embedded_services(settings, redis=False) as live:
+        try:
+            size = asyncio.run(_data_export(live, args.email, Path(args.out).resolve()))
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"Wrote {args.out} ({size} bytes).")
+    return 0
+
+
+async def _data_export(settings: Settings, email: str, out: Path) -> int:
+    from marketplace import db
+    from marketplace.privacy.export import build_zip
+    from marketplace.privacy.files import Stores
+
+    engine = db.create_engine(settings.database.url or "", pool_size=1)
+    try:
+        async with db.create_session_factory(engine)() as session, session.begin():
+            user_id = await _user_id(session, email)
+            return await build_zip(session, Stores.from_settings(settings), user_id, out)
+    finally:
+        await engine.dispose()
+
+
+def cmd_data_erase(settings: Settings, args: argparse.Namespace) -> int:
+    from marketplace.errors import DomainError
+
+    with embedded_services(settings, redis=False) as live:
+        try:
+            files = asyncio.run(_data_erase(live, args.email))
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"Erased the account; {files} files deleted.")
+    return 0
+
+
+async def _data_erase(settings: Settings, email: str) -> int:
+    """The same steps as the user's own deletion and its job, recorded as the operator's."""
+    from marketplace import db
+    from marketplace.accounts.models import User
+    from marketplace.app import register_deletion_checks
+    from marketplace.privacy import erasure, service
+    from marketplace.privacy.files import Stores
+    from marketplace.privacy.models import AccountDeletion
+
+    register_deletion_checks()
+    engine = db.create_engine(settings.database.url or "", pool_size=1)
+    try:
+        sessions = db.create_session_factory(engine)
+        async with sessions() as session, session.begin():
+            user = await session.get(User, await _user_id(session, email), with_for_update=True)
+            assert user is not None
+            user_id = user.id
+            if await session.get(AccountDeletion, user_id) is None:
+                await service.confirm_deletion(session, user, actor_role="operator", actor_id=None)
+        async with sessions() as session, session.begin():
+            await erasure.erase_account(session, user_id)
+        async with sessions() as session, session.begin():
+            deletion = await session.get(AccountDeletion, user_id, with_for_update=True)
+            assert deletion is not None
+            count = erasure.delete_pending_files(
+                Stores.from_settings(settings), deletion.pending_files
+            )
+            deletion.pending_files = []
+        return count
+    finally:
+        await engine.dispose()
+
+
+async def _user_id(session: Any, email: str) -> int:
+    from sqlalchemy import select
+
+    from marketplace.accounts.models import User
+    from marketplace.errors import NotFound
+
+    found = await session.scalar(select(User.id).where(User.email == email.strip().lower()))
+    if found is None:
+        raise NotFound(f"No account has the e-mail address {email}.")
+    return int(found)
 
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:

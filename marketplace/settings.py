@@ -211,6 +211,31 @@ class MessagingSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    export_days: int = 7
+    """``DATA_EXPORT_DAYS``: a user's data export can be downloaded for this many days, then its
+    file is deleted."""
+    message_retention_days: int = 0
+    """``MESSAGE_RETENTION_DAYS``: conversation messages (and their attachments) older than this
+    are deleted by the ``privacy.purge`` job. 0 (the default): kept."""
+    notification_retention_days: int = 0
+    """``NOTIFICATION_RETENTION_DAYS``: in-app notifications and the SMS log (sent texts and the
+    outbox) older than this are deleted. 0 (the default): kept."""
+    webhook_retention_days: int = 0
+    """``WEBHOOK_RETENTION_DAYS``: processed payment-provider events (their payloads name
+    customers) older than this are deleted; at least 30, so a late retry is still recognised.
+    0 (the default): kept."""
+
+    @property
+    def purges_anything(self) -> bool:
+        return bool(
+            self.message_retention_days
+            or self.notification_retention_days
+            or self.webhook_retention_days
+        )
+
+
+@dataclass(frozen=True)
 class MeiliSettings:
     url: str | None = None
     """``MEILI_URL``: the Meilisearch server. Unset: search runs in PostgreSQL (the default)."""
@@ -269,6 +294,7 @@ class Settings:
     courses: CourseSettings = field(default_factory=CourseSettings)
     video: VideoSettings = field(default_factory=VideoSettings)
     messaging: MessagingSettings = field(default_factory=MessagingSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     @property
     def embedded(self) -> bool:
@@ -351,6 +377,7 @@ class Settings:
                 max_attachment_bytes=_int(env, "MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
                 max_attachment_audio_seconds=float(env.get("MAX_ATTACHMENT_AUDIO_SECONDS", "300")),
             ),
+            privacy=_privacy_settings(env),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(
@@ -496,6 +523,26 @@ def _video_settings(env: Mapping[str, str], var_dir: Path) -> VideoSettings:
 
 
 _TWILIO_VARS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def _privacy_settings(env: Mapping[str, str]) -> PrivacySettings:
+    privacy = PrivacySettings(
+        export_days=_int(env, "DATA_EXPORT_DAYS", 7),
+        message_retention_days=_int(env, "MESSAGE_RETENTION_DAYS", 0),
+        notification_retention_days=_int(env, "NOTIFICATION_RETENTION_DAYS", 0),
+        webhook_retention_days=_int(env, "WEBHOOK_RETENTION_DAYS", 0),
+    )
+    if not 1 <= privacy.export_days <= 90:
+        raise ConfigError("DATA_EXPORT_DAYS must be between 1 and 90.")
+    for name, days in (
+        ("MESSAGE_RETENTION_DAYS", privacy.message_retention_days),
+        ("NOTIFICATION_RETENTION_DAYS", privacy.notification_retention_days),
+    ):
+        if days < 0:
+            raise ConfigError(f"{name} must be 0 (keep) or a number of days.")
+    if privacy.webhook_retention_days and privacy.webhook_retention_days < 30:
+        raise ConfigError("WEBHOOK_RETENTION_DAYS must be 0 (keep) or at least 30 days.")
+    return privacy
 
 
 def _sms_settings(env: Mapping[str, str]) -> SmsSettings:

@@ -21,6 +21,8 @@ from marketplace.accounts.api import (
 )
 from marketplace.accounts.models import Role, TokenKind, User
 from marketplace.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
+from marketplace.privacy import service as privacy
+from marketplace.privacy.blockers import blockers_for
 from marketplace.profiles import service as profiles
 from marketplace.profiles.schemas import StudentInstrumentIn, StudentProfileIn
 from marketplace.web.access import SESSION_COOKIE, Access, principal_of, require_principal
@@ -139,6 +141,8 @@ async def _account_page(
             if user.has_role(Role.STUDENT)
             else None
         )
+        exports = await privacy.exports_for(session, user.id, limit=3)
+        deletion_blockers = await blockers_for(session, user.id)
     return page(
         request,
         "accounts/account.html",
@@ -147,6 +151,8 @@ async def _account_page(
         tokens=tokens,
         student=student,
         phone=phone_status,
+        exports=exports,
+        deletion_blockers=deletion_blockers,
         errors=errors or {},
         new_token=new_token,
         time_zones=sorted(service.valid_time_zones()),

@@ -57,6 +57,10 @@ ACTIONS: Mapping[str, ActionKind] = {
     "discussion_post.hide": ActionKind("Discussion post hidden", reason_required=True),
     "discussion_post.restore": ActionKind("Discussion post restored"),
     "certificate.revoke": ActionKind("Certificate revoked", reason_required=True),
+    # Personal data (the user on their own account; the erasure job).
+    "account.export_requested": ActionKind("Data export requested"),
+    "account.deletion_requested": ActionKind("Account deletion confirmed"),
+    "account.erased": ActionKind("Account erased"),
 }
 
 ROLES = ("admin", "tutor", "student", "user", "policy", "system", "payment", "operator")

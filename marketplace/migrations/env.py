@@ -29,6 +29,7 @@ def load_models() -> None:
     from marketplace.audit import models as _audit  # noqa: F401
     from marketplace.messaging import models as _messaging  # noqa: F401
     from marketplace.notifications import models as _notifications  # noqa: F401
+    from marketplace.privacy import models as _privacy  # noqa: F401
     from marketplace.profiles import models as _profiles  # noqa: F401
     from marketplace.reports import models as _reports  # noqa: F401
     from payouts import models as _payouts  # noqa: F401

@@ -22,6 +22,8 @@ from marketplace.wording import minutes_words, plural
 
 NOTICES = {
     "registered": "Welcome to Duet! Your account is ready.",
+    "export_requested": "We are preparing your data. We will notify you when it is ready.",
+    "account_deleted": "Your account is closed. Its personal data is being erased.",
     "logged_in": "You are logged in.",
     "logged_out": "You are logged out.",
     "profile_saved": "Your profile is saved.",

@@ -78,6 +78,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         f"/lessons/{booking['id']}/reschedule",
         f"/lessons/{booking['id']}/cancel",
         "/account",
+        "/account/delete",
     ):
         check(path)
     page.context.clear_cookies()

@@ -86,6 +86,7 @@ def test_no_page_violates_the_content_security_policy(
             log_in(page, base, lesson.student_email)
             for path in (
                 "/account",
+                "/account/delete",
                 "/lessons",
                 f"/lessons/{lesson.booking_id}",
                 f"/lessons/{lesson.booking_id}/check",

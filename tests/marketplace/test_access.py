@@ -58,6 +58,12 @@ PROTECTED: list[tuple[str, str, Any, Access]] = [
     ("POST", "/api/v1/courses/1/buy", None, Access.STUDENT),
     ("POST", "/api/v1/courses/1/refund", None, Access.STUDENT),
     ("GET", "/api/v1/me/course-orders", None, Access.USER),
+    ("POST", "/api/v1/me/data-exports", None, Access.USER),
+    ("GET", "/api/v1/me/data-exports", None, Access.USER),
+    ("GET", "/api/v1/me/data-exports/999", None, Access.USER),
+    ("GET", "/api/v1/me/data-exports/999/download", None, Access.USER),
+    ("GET", "/api/v1/me/deletion", None, Access.USER),
+    ("POST", "/api/v1/me/deletion", {"password": "not mine"}, Access.USER),
 ]
 ROLES = ["student", "tutor", "admin"]
 
@@ -104,6 +110,7 @@ def test_role_matrix(client: TestClient[Any]) -> None:
 def test_pages_redirect_anonymous_to_login_and_refuse_wrong_role(client: TestClient[Any]) -> None:
     for path in [
         "/account",
+        "/account/delete",
         "/tutor/profile",
         "/admin/tutors",
         "/tutor/earnings",
