@@ -16,7 +16,7 @@ from lessons.quizzes.models import AttemptStatus
 from lessons.quizzes.schemas import ClipIn, DrawRuleIn, OptionIn, PairIn, QuestionIn, QuizSettingsIn
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 
 OPTION_ROWS = 6
@@ -134,11 +134,9 @@ async def _quiz_edit(
             item_id = quiz.item_id
             await action(session, quiz)
     except DomainError as exc:
-        if exc.status_code == 404 or not item_id:
+        if not item_id:
             raise
-        return await _item_editor(
-            request, course_id, item_id, exc.status_code, exc.fields or {"form": exc.message}
-        )
+        return await _item_editor(request, course_id, item_id, **form_failure(exc))
     return redirect(f"/teach/courses/{course_id}/items/{item_id}", notice)
 
 
