@@ -20,11 +20,11 @@ from marketplace.accounts.api import (
     start_session,
 )
 from marketplace.accounts.models import Role, TokenKind, User
-from marketplace.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
+from marketplace.errors import DomainError, NotFound, RateLimited
 from marketplace.profiles import service as profiles
 from marketplace.profiles.schemas import StudentInstrumentIn, StudentProfileIn
 from marketplace.web.access import SESSION_COOKIE, Access, principal_of, require_principal
-from marketplace.web.forms import form_data, redirect, safe_next
+from marketplace.web.forms import form_data, form_failure, redirect, safe_next
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 
@@ -42,8 +42,6 @@ async def signup_form(
         request,
         "accounts/signup.html",
         role=role if role == "tutor" else "student",
-        form={},
-        errors={},
     )
 
 
@@ -64,14 +62,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
                 time_zone=form.get("time_zone") or "UTC",
             )
     except DomainError as exc:
-        return page(
-            request,
-            "accounts/signup.html",
-            status_code=exc.status_code,
-            role=role,
-            form=dict(form),
-            errors=exc.fields or {"form": exc.message},
-        )
+        return page(request, "accounts/signup.html", role=role, **form_failure(exc))
     secret = await start_session(services, user)
     target = "/tutor/profile" if role == "tutor" else "/account"
     return redirect(target, "registered", cookies=[session_cookie(services, secret)])
@@ -79,7 +70,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/login", access=Access.PUBLIC, include_in_schema=False)
 async def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
-    return page(request, "accounts/login.html", next=safe_next(next), form={}, error=None)
+    return page(request, "accounts/login.html", next=safe_next(next))
 
 
 @post("/login", access=Access.PUBLIC, include_in_schema=False)
@@ -99,14 +90,8 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
                 lifetime=timedelta(days=services.settings.web.session_days),
             )
     except DomainError as exc:
-        answer = page(
-            request,
-            "accounts/login.html",
-            status_code=exc.status_code,
-            next=target,
-            form={"email": form.get("email", "")},
-            error=exc.message,
-        )
+        # Which of the two was wrong is not said; the problem sits by the password.
+        answer = page(request, "accounts/login.html", next=target, **form_failure(exc, "password"))
         if isinstance(exc, RateLimited):
             answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
@@ -124,6 +109,7 @@ async def _account_page(
     request: Request[Any, Any, Any],
     status_code: int = 200,
     errors: dict[str, str] | None = None,
+    problem: str | None = None,
     new_token: str | None = None,
 ) -> Template:
     principal = require_principal(request)
@@ -148,6 +134,7 @@ async def _account_page(
         student=student,
         phone=phone_status,
         errors=errors or {},
+        problem=problem,
         new_token=new_token,
         time_zones=sorted(service.valid_time_zones()),
     )
@@ -167,8 +154,8 @@ async def _account_action(request: Request[Any, Any, Any], action: Any, notice: 
             if user is None:
                 raise NotFound("No such user.")
             await action(session, user, form)
-    except ValidationFailed as exc:
-        return await _account_page(request, status_code=422, errors=exc.fields)
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc))
     return redirect("/account", notice)
 
 
@@ -229,10 +216,8 @@ async def account_phone(request: Request[Any, Any, Any]) -> Any:
         await limit_phone_codes(request, user_id)
         async with _services(request).transaction() as session:
             await phone.request_code(session, user_id, form.get("phone", ""))
-    except (ValidationFailed, Conflict, RateLimited) as exc:
-        return await _account_page(
-            request, status_code=exc.status_code, errors=exc.fields or {"phone": exc.message}
-        )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "phone"))
     return redirect("/account#phone", "phone_code_sent")
 
 
@@ -245,10 +230,8 @@ async def account_phone_confirm(request: Request[Any, Any, Any]) -> Any:
             confirmed = await phone.confirm_code(session, user_id, form.get("code", ""))
         if not confirmed:
             raise phone.wrong_code()
-    except (ValidationFailed, Conflict) as exc:
-        return await _account_page(
-            request, status_code=exc.status_code, errors=exc.fields or {"code": exc.message}
-        )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "code"))
     return redirect("/account#phone", "phone_confirmed")
 
 
@@ -262,17 +245,20 @@ async def account_phone_remove(request: Request[Any, Any, Any]) -> Any:
 @post("/account/tokens", access=Access.USER, include_in_schema=False)
 async def account_token_create(request: Request[Any, Any, Any]) -> Template:
     form = await form_data(request)
-    async with _services(request).transaction() as session:
-        user = await session.get(User, require_principal(request).id)
-        if user is None:
-            raise NotFound("No such user.")
-        issued = await service.issue_token(
-            session,
-            user,
-            TokenKind.API,
-            name=(form.get("name") or "API token").strip(),
-            lifetime=timedelta(days=service.API_TOKEN_DAYS),
-        )
+    try:
+        async with _services(request).transaction() as session:
+            user = await session.get(User, require_principal(request).id)
+            if user is None:
+                raise NotFound("No such user.")
+            issued = await service.issue_token(
+                session,
+                user,
+                TokenKind.API,
+                name=(form.get("name") or "API token").strip(),
+                lifetime=timedelta(days=service.API_TOKEN_DAYS),
+            )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "name"))
     return await _account_page(request, new_token=issued.secret)
 
 
