@@ -243,7 +243,11 @@ async def attempt_page(request: Request[Any, Any, Any], attempt_id: FromPath[int
 
 
 async def _attempt_page(
-    request: Request[Any, Any, Any], attempt_id: int, status_code: int = 200, error: str = ""
+    request: Request[Any, Any, Any],
+    attempt_id: int,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     services = services_of(request)
     now = datetime.now(UTC)
@@ -251,7 +255,7 @@ async def _attempt_page(
         ctx, attempt = await service.attempt_for(session, attempt_id, me(request).id, now)
         questions = await service.drawn_questions(session, attempt)
         attempts = await service.attempts_of(session, ctx.quiz, attempt.student_id)
-    common = {"ctx": ctx, "attempt": attempt, "error": error}
+    common = {"ctx": ctx, "attempt": attempt, "errors": errors or {}, "problem": problem}
     if attempt.status == AttemptStatus.IN_PROGRESS.value:
         return page(
             request,
@@ -330,9 +334,7 @@ async def submit_form(request: Request[Any, Any, Any], attempt_id: FromPath[int]
                 now,
             )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _attempt_page(request, attempt_id, exc.status_code, exc.message)
+        return await _attempt_page(request, attempt_id, **form_failure(exc))
     return redirect(f"/quiz-attempts/{attempt_id}")
 
 
