@@ -90,8 +90,10 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
                 lifetime=timedelta(days=services.settings.web.session_days),
             )
     except DomainError as exc:
-        # Which of the two was wrong is not said; the problem sits by the password.
-        answer = page(request, "accounts/login.html", next=target, **form_failure(exc, "password"))
+        # Which of the two was wrong is not said; the problem sits by the password. Here a 401
+        # is the form's own answer, not a reason to go to the login.
+        failure = form_failure(exc, "password", not_form_problems=frozenset({403, 404}))
+        answer = page(request, "accounts/login.html", next=target, **failure)
         if isinstance(exc, RateLimited):
             answer.headers["Retry-After"] = str(exc.retry_after)
         return answer

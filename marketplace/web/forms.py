@@ -37,7 +37,11 @@ _NOT_FORM_PROBLEMS = frozenset({401, 403, 404})
 
 
 def form_failure(
-    exc: DomainError, field: str | None = None, names: Mapping[str, str] | None = None
+    exc: DomainError,
+    field: str | None = None,
+    names: Mapping[str, str] | None = None,
+    *,
+    not_form_problems: frozenset[int] = _NOT_FORM_PROBLEMS,
 ) -> dict[str, Any]:
     """What a form page needs to show ``exc`` in place, as keyword arguments for the page's
     render: ``status_code`` (422 for invalid input, 409 for a conflict, ...), ``problem`` (the
@@ -47,9 +51,9 @@ def form_failure(
     ``names`` renames the service's fields to the form's (``starts_at`` → ``first_day``); an
     indexed one the form has no row for (``options[2]``, ``draw_rules[0].bank``) belongs to its
     list's field (``options``). A problem that names no field belongs to ``field`` when the
-    form has one main field. 401/403/404 are re-raised: they go to the error page (or the
-    login), not back to the form."""
-    if exc.status_code in _NOT_FORM_PROBLEMS:
+    form has one main field. 401/403/404 (``not_form_problems``) are re-raised: they go to the
+    error page (or the login), not back to the form."""
+    if exc.status_code in not_form_problems:
         raise exc
     errors: dict[str, str] = {}
     for key, message in exc.fields.items():
