@@ -14,7 +14,7 @@ from litestar.static_files import create_static_files_router
 from marketplace import money
 from marketplace.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from marketplace.web.access import Access, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts, checkout, refunds, reports
 from payouts.api import earnings_csv_response
@@ -253,7 +253,10 @@ async def admin_payments(request: Request[Any, Any, Any]) -> Template:
 
 
 async def _admin_view(
-    request: Request[Any, Any, Any], status_code: int = 200, error: str = ""
+    request: Request[Any, Any, Any],
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     async with services_of(request).sessions() as session:
         overview = await reports.platform(session)
@@ -264,7 +267,8 @@ async def _admin_view(
         status_code=status_code,
         o=overview,
         recent=recent,
-        error=error,
+        errors=errors or {},
+        problem=problem,
     )
 
 
@@ -278,7 +282,12 @@ async def admin_refund(request: Request[Any, Any, Any], payment_id: FromPath[int
     form = await form_data(request)
     services = services_of(request)
     try:
-        amount = money.parse_major(form.get("amount", ""), services.settings.marketplace.currency)
+        try:
+            amount = money.parse_major(
+                form.get("amount", ""), services.settings.marketplace.currency
+            )
+        except ValueError:
+            amount = None
         if amount is None:
             raise ValidationFailed({"amount": "Enter an amount such as 12.50."})
         async with services.transaction() as session:
@@ -290,8 +299,9 @@ async def admin_refund(request: Request[Any, Any, Any], payment_id: FromPath[int
                 admin_id=require_principal(request).id,
             )
     except DomainError as exc:
-        message = exc.message + (" " + " ".join(exc.fields.values()) if exc.fields else "")
-        return await _admin_view(request, exc.status_code, message)
+        # The service counts in minor units; the form asks for the amount as typed.
+        names = {"amount_minor": "amount", "payment_id": "amount"}
+        return await _admin_view(request, **form_failure(exc, "amount", names))
     return redirect("/admin/payments", "refund_recorded")
 
 

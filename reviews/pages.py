@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from marketplace.errors import DomainError, NotFound
 from marketplace.web.access import Access, require_principal
-from marketplace.web.forms import form_data, redirect, safe_next
+from marketplace.web.forms import form_data, form_failure, redirect, safe_next
 from marketplace.web.templating import NOTICES, page
 from reviews import moderation, queries, service
 from reviews.api import review_settings, services_of
@@ -64,7 +64,7 @@ async def _review_form(
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
-    error: str = "",
+    problem: str | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
     principal = require_principal(request)
@@ -107,7 +107,7 @@ async def _review_form(
             closes=service.window_closes(booking, settings),
             values=values or {},
             errors=errors or {},
-            error=error,
+            problem=problem,
         ),
     )
 
@@ -153,16 +153,7 @@ async def save_review(request: Request[Any, Any, Any], booking_id: FromPath[int]
                 )
                 notice = "review_published"
     except DomainError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return await _review_form(
-            request,
-            booking_id,
-            status_code=exc.status_code,
-            errors=exc.fields,
-            error=exc.message,
-            values=values,
-        )
+        return await _review_form(request, booking_id, values=values, **form_failure(exc))
     return redirect(f"/lessons/{booking_id}", notice)
 
 
@@ -179,14 +170,7 @@ async def save_reply(request: Request[Any, Any, Any], review_id: FromPath[int]) 
                 text=form.get("text", ""),
             )
     except DomainError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return await _dashboard(
-            request,
-            status_code=exc.status_code,
-            errors={str(review_id): " ".join([exc.message, *exc.fields.values()])},
-            drafts={str(review_id): form.get("text", "")},
-        )
+        return await _dashboard(request, **form_failure(exc, "text"))
     return redirect(back, "reply_published")
 
 
@@ -204,6 +188,7 @@ async def _report_form(
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
+    problem: str | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
     review = await _visible_review(request, review_id)
@@ -219,6 +204,7 @@ async def _report_form(
         reasons=moderation.REPORT_REASONS,
         details_max=REPORT_DETAILS_MAX,
         errors=errors or {},
+        problem=problem,
         values=values or {},
         month=month_label,
     )
@@ -244,12 +230,7 @@ async def save_report(request: Request[Any, Any, Any], review_id: FromPath[int])
             )
             tutor_id = await session.scalar(select(Review.tutor_id).where(Review.id == review_id))
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        errors = exc.fields or {"reason": exc.message}
-        return await _report_form(
-            request, review_id, status_code=exc.status_code, errors=errors, values=values
-        )
+        return await _report_form(request, review_id, values=values, **form_failure(exc, "reason"))
     return redirect(f"/tutors/{tutor_id}?notice=review_reported#review-{review_id}")
 
 
@@ -258,7 +239,7 @@ async def _dashboard(
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
-    drafts: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     principal = require_principal(request)
     async with services_of(request).sessions() as session:
@@ -282,7 +263,7 @@ async def _dashboard(
         prior_weight=PRIOR_WEIGHT,
         reply_max=REPLY_MAX,
         errors=errors or {},
-        drafts=drafts or {},
+        problem=problem,
         month=month_label,
         sub_labels=SUB_LABELS,
     )
@@ -300,6 +281,7 @@ async def _queue(
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     chosen = queries.parse_filter(which)
     async with services_of(request).sessions() as session:
@@ -315,6 +297,7 @@ async def _queue(
         which=chosen.value,
         reasons=moderation.REPORT_REASONS,
         errors=errors or {},
+        problem=problem,
         month=month_label,
     )
 
@@ -341,12 +324,7 @@ async def admin_moderate(request: Request[Any, Any, Any], review_id: FromPath[in
                 reason=form.get("reason", ""),
             )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        message = " ".join([exc.message, *exc.fields.values()]) if exc.fields else exc.message
-        return await _queue(
-            request, which, status_code=exc.status_code, errors={str(review_id): message}
-        )
+        return await _queue(request, which, **form_failure(exc, "reason"))
     target = f"/admin/reviews?filter={which}" if which else "/admin/reviews"
     return redirect(target, "review_moderated")
 

@@ -19,7 +19,7 @@ from litestar.response import Template
 from marketplace.accounts.service import valid_time_zones
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access, principal_of, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts as payout_accounts
 from payouts.web import payments_of
@@ -139,11 +139,7 @@ async def _to_checkout(request: Request[Any, Any, Any], booking_id: int) -> Resp
         async with payments_of(request) as pay:
             payment = await payments.start_checkout(pay, booking_id, caller)
     except DomainError as exc:
-        if exc.status_code in (401, 404):
-            raise
-        return await _lesson_page(
-            request, booking_id, status_code=exc.status_code, error=exc.message
-        )
+        return await _lesson_page(request, booking_id, **form_failure(exc))
     return redirect(f"/checkout/{payment.id}")
 
 
@@ -189,7 +185,11 @@ async def lesson(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> 
 
 
 async def _lesson_page(
-    request: Request[Any, Any, Any], booking_id: int, status_code: int = 200, error: str = ""
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    status_code: int = 200,
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     principal = require_principal(request)
     caller = caller_of(principal)
@@ -222,7 +222,8 @@ async def _lesson_page(
         live=live,
         quote=quote,
         fragments=fragments,
-        error=error,
+        problem=problem,
+        errors=errors or {},
         room_state=room_state.value,
         can_join=principal.id in (booking.tutor_id, booking.student_id)
         or (principal.is_admin and settings.room_admin_observe),
@@ -240,12 +241,7 @@ async def _act(request: Request[Any, Any, Any], booking_id: int, action: Any, no
         async with services_of(request).transaction() as session:
             await action(session)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        # One sentence per problem: a field's text often repeats the message word for word.
-        extra = [v for v in exc.fields.values() if v not in exc.message]
-        message = " ".join([exc.message, *extra])
-        return await _lesson_page(request, booking_id, status_code=exc.status_code, error=message)
+        return await _lesson_page(request, booking_id, **form_failure(exc))
     return redirect(f"/lessons/{booking_id}", notice)
 
 
@@ -253,6 +249,16 @@ async def _act(request: Request[Any, Any, Any], booking_id: int, action: Any, no
 async def confirm_cancel(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> Template:
     """What cancelling would do (the refund the policy gives, until when it is free), and the
     button that does it: nothing is cancelled by following a link."""
+    return await _cancel_page(request, booking_id)
+
+
+async def _cancel_page(
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    status_code: int = 200,
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
+) -> Template:
     principal = require_principal(request)
     caller = caller_of(principal)
     now = datetime.now(UTC)
@@ -265,6 +271,9 @@ async def confirm_cancel(request: Request[Any, Any, Any], booking_id: FromPath[i
     return page(
         request,
         "scheduling/cancel.html",
+        status_code=status_code,
+        problem=problem,
+        errors=errors or {},
         b=out,
         role="student" if principal.id == booking.student_id else "tutor",
         live=booking.status in ("held", "confirmed") and booking.starts_at > now,
@@ -291,7 +300,12 @@ async def cancel(request: Request[Any, Any, Any], booking_id: FromPath[int]) -> 
             dispute_window=dispute_window(services),
         )
 
-    return await _act(request, booking_id, action, "lesson_cancelled")
+    try:
+        async with services.transaction() as session:
+            await action(session)
+    except DomainError as exc:
+        return await _cancel_page(request, booking_id, **form_failure(exc, "reason"))
+    return redirect(f"/lessons/{booking_id}", "lesson_cancelled")
 
 
 @get("/lessons/{booking_id:int}/reschedule", access=Access.USER, include_in_schema=False)
@@ -308,7 +322,8 @@ async def _reschedule_page(
     booking_id: int,
     week: date | None = None,
     status_code: int = 200,
-    error: str = "",
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     """The tutor's open slots for a week, to move the lesson to: the booking page's picker."""
     principal = require_principal(request)
@@ -338,7 +353,8 @@ async def _reschedule_page(
         b=out,
         role="student" if principal.id == booking.student_id else "tutor",
         movable=booking.status in ("held", "confirmed") and booking.starts_at > now,
-        error=error,
+        problem=problem,
+        errors=errors or {},
         days=[(day, days.get(day, [])) for day in (first + timedelta(days=i) for i in range(7))],
         zone=principal.time_zone,
         zone_label=zone_label(principal.time_zone, start),
@@ -356,7 +372,7 @@ async def reschedule(request: Request[Any, Any, Any], booking_id: FromPath[int])
         local = datetime.fromisoformat(form.get("starts_at", ""))
     except ValueError:
         return await _reschedule_page(
-            request, booking_id, status_code=422, error="Choose one of the open times below."
+            request, booking_id, status_code=422, problem="Choose one of the open times below."
         )
     starts_at = (
         local.replace(tzinfo=ZoneInfo(principal.time_zone)) if local.tzinfo is None else local
@@ -365,12 +381,8 @@ async def reschedule(request: Request[Any, Any, Any], booking_id: FromPath[int])
         async with services_of(request).transaction() as session:
             await changes.request_reschedule(session, booking_id, caller_of(principal), starts_at)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
         week = starts_at.astimezone(ZoneInfo(principal.time_zone)).date()
-        return await _reschedule_page(
-            request, booking_id, week, status_code=exc.status_code, error=exc.message
-        )
+        return await _reschedule_page(request, booking_id, week, **form_failure(exc))
     return redirect(f"/lessons/{booking_id}", "reschedule_requested")
 
 

@@ -15,7 +15,7 @@ from litestar.response import Template
 from marketplace.accounts.models import User
 from marketplace.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from marketplace.web.access import Access, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import page
 from scheduling import availability, calendars
 from scheduling._web import services_of
@@ -43,7 +43,7 @@ async def _editor(
     request: Request[Any, Any, Any],
     status_code: int = 200,
     errors: dict[str, str] | None = None,
-    problem: str = "",
+    problem: str | None = None,
 ) -> Template:
     async with services_of(request).sessions() as session:
         me = await _me(session, request)
@@ -77,22 +77,26 @@ async def _save(request: Request[Any, Any, Any], action: Any) -> Any:
         async with services_of(request).transaction() as session:
             await action(session, await _me(session, request), form)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _editor(request, exc.status_code, exc.fields, exc.message)
+        return await _editor(request, **form_failure(exc))
     return redirect("/tutor/availability", "availability_saved")
 
 
 @post("/tutor/availability/weekly", access=Access.TUTOR, include_in_schema=False)
 async def save_weekly(request: Request[Any, Any, Any]) -> Any:
     async def action(session: Any, me: User, form: Any) -> None:
-        raw = []
+        raw, rows = [], []
         for day in availability.WEEKDAYS:
             for row in range(GRID_ROWS):
                 start, end = form.get(f"{day}_{row}_start", ""), form.get(f"{day}_{row}_end", "")
                 if start or end:
                     raw.append((day, start, end))
-        await availability.set_weekly(session, me, availability.validate_windows(raw))
+                    rows.append(f"{day}_{row}")
+        try:
+            windows = availability.validate_windows(raw)
+        except ValidationFailed as exc:  # the service counts windows; the grid has rows
+            named = {f"windows[{i}]": row for i, row in enumerate(rows)}
+            raise ValidationFailed({named.get(k, k): v for k, v in exc.fields.items()}) from None
+        await availability.set_weekly(session, me, windows)
 
     return await _save(request, action)
 
@@ -204,7 +208,7 @@ async def _calendar_page(
     request: Request[Any, Any, Any],
     new_url: str | None = None,
     status_code: int = 200,
-    error: str = "",
+    problem: str | None = None,
     errors: dict[str, str] | None = None,
 ) -> Template:
     principal = require_principal(request)
@@ -223,7 +227,7 @@ async def _calendar_page(
         new_url=new_url,
         imported=imported,
         reading=any(c.status == "pending" for c in imported),
-        error=error,
+        problem=problem,
         errors=errors or {},
         is_tutor="tutor" in principal.roles,
     )
@@ -271,13 +275,13 @@ async def import_calendar(request: Request[Any, Any, Any]) -> Any:
                     session, me.id, form.get("name", ""), form.get("url", "")
                 )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
+        sent = form.get("file")
+        uploaded = isinstance(sent, UploadFile) and bool(sent.filename)
+        failure = form_failure(exc, "file" if uploaded else "url")
         # The upload's parse problem is the file field's; everything else names its own field.
-        errors = {("file" if k == "data" else k): v for k, v in exc.fields.items()}
-        return await _calendar_page(
-            request, status_code=exc.status_code, error=exc.message, errors=errors
-        )
+        errors = failure["errors"]
+        failure["errors"] = {("file" if k == "data" else k): v for k, v in errors.items()}
+        return await _calendar_page(request, **failure)
     return redirect("/account/calendar", "calendar_added")
 
 

@@ -16,9 +16,9 @@ from lessons.certificates import service
 from lessons.certificates.badge import ISSUER_NAME
 from lessons.certificates.models import Certificate
 from lessons.certificates.signing import verify
-from marketplace.errors import FieldErrors, NotFound, ValidationFailed
+from marketplace.errors import DomainError, FieldErrors, NotFound, ValidationFailed
 from marketplace.web.access import Access, principal_of
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 
 NOTICES.update({"certificate_revoked": "The certificate is revoked."})
@@ -270,20 +270,20 @@ async def revoke_page(request: Request[Any, Any, Any], code: FromPath[str]) -> A
                 form.get("reason", ""),
                 datetime.now(UTC),
             )
-    except ValidationFailed as exc:
+    except DomainError as exc:
+        failure = form_failure(exc, "reason")
         async with services.sessions() as session:
             certificate = await service.by_code(session, code)
         return page(
             request,
             "lessons/certificate.html",
-            status_code=422,
+            **failure,
             code=code,
             c=certificate,
             status=service.status_of(certificate),
             signature_ok=True,
             is_owner=False,
             may_revoke=True,
-            error=exc.fields.get("reason", exc.message),
         )
     return redirect(f"/certificates/{code}", "certificate_revoked")
 

@@ -17,16 +17,33 @@ INK = (29, 27, 38)
 MUTED = (93, 90, 107)
 
 
+# Fonts for what DejaVu lacks, tried in order: Symbola (a monochrome subset: symbols, dingbats
+# and emoji; PDFs have no colour-emoji support) and Droid Sans Fallback (Chinese, Japanese,
+# Korean). Each has one face; bold text uses the regular one.
+FALLBACKS = (("Symbola", "Symbola.ttf"), ("DroidFallback", "DroidSansFallback.ttf"))
+
+
 @cache
-def _dejavu_characters() -> frozenset[int]:
-    with TTFont(FONTS / "DejaVuSans.ttf", lazy=True) as font:
+def _characters(file: str) -> frozenset[int]:
+    """The code points a font has a glyph for (reading only its cmap is fast)."""
+    with TTFont(FONTS / file, lazy=True) as font:
         return frozenset(font.getBestCmap())
 
 
-def _covered_by_dejavu(text: str) -> bool:
-    """DejaVu covers Latin, Greek, Cyrillic and many symbols: most names and titles."""
-    known = _dejavu_characters()
-    return all(ord(ch) in known for ch in text if not ch.isspace())
+def fallbacks_for(text: str) -> list[tuple[str, str]]:
+    """The fallback fonts ``text`` needs beyond DejaVu (Latin, Greek, Cyrillic, many symbols).
+
+    Droid takes seconds to parse, so a certificate loads only the fonts its names use; fpdf2
+    embeds only the glyphs drawn, so the PDF stays small."""
+    missing = {ord(ch) for ch in text if not ch.isspace()} - _characters("DejaVuSans.ttf")
+    needed = []
+    for name, file in FALLBACKS:
+        if not missing:
+            break
+        if covered := missing & _characters(file):
+            needed.append((name, file))
+            missing -= covered
+    return needed
 
 
 def render(
@@ -46,13 +63,12 @@ def render(
     pdf.set_auto_page_break(False)
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    if not _covered_by_dejavu(student_name + course_title + tutor_name):
-        # Droid Sans Fallback adds Chinese, Japanese and Korean (no bold face: bold text uses
-        # the regular one). Parsing it takes seconds, so only certificates that need it do.
-        # fpdf2 embeds only the glyphs used, so the PDF stays small.
+    fallbacks = fallbacks_for(student_name + course_title + tutor_name)
+    for name, file in fallbacks:
         for style in ("", "B"):
-            pdf.add_font("DroidFallback", style, str(FONTS / "DroidSansFallback.ttf"))
-        pdf.set_fallback_fonts(["DroidFallback"])
+            pdf.add_font(name, style, str(FONTS / file))
+    if fallbacks:
+        pdf.set_fallback_fonts([name for name, _ in fallbacks])
     pdf.add_page()
     width = pdf.w
     pdf.set_draw_color(*ACCENT)

@@ -24,7 +24,7 @@ from lessons.courses.tutor_pages import ROUTES as TUTOR_ROUTES
 from lessons.quizzes import service as quizzes
 from marketplace.errors import DomainError, NotFound
 from marketplace.web.access import Access, principal_of
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 from payouts import accounts as payout_accounts
 from payouts.web import payments_of
@@ -167,7 +167,6 @@ async def course_page(request: Request[Any, Any, Any], course_id: FromPath[int])
         request,
         "lessons/course.html",
         can_enrol=viewer is not None and "student" in viewer.roles and not context["owner"],
-        error=None,
         **context,
     )
 
@@ -178,32 +177,17 @@ async def enrol_form(request: Request[Any, Any, Any], course_id: FromPath[int]) 
         async with services_of(request).transaction() as session:
             await enrolments.enrol(session, course_id, me(request).id)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        context = await _course_context(request, course_id)
-        return page(
-            request,
-            "lessons/course.html",
-            status_code=exc.status_code,
-            can_enrol=True,
-            error=exc.message,
-            **context,
-        )
+        return await _course_error(request, course_id, exc)
     return redirect(f"/courses/{course_id}/continue", "enrolled")
 
 
 async def _course_error(
     request: Request[Any, Any, Any], course_id: int, exc: DomainError
 ) -> Template:
+    """The course page again, its problem at the top (enrol, buy and refund are buttons)."""
+    failure = form_failure(exc)
     context = await _course_context(request, course_id)
-    return page(
-        request,
-        "lessons/course.html",
-        status_code=exc.status_code,
-        can_enrol=True,
-        error=exc.message,
-        **context,
-    )
+    return page(request, "lessons/course.html", can_enrol=True, **failure, **context)
 
 
 @post("/courses/{course_id:int}/buy", access=Access.STUDENT, include_in_schema=False)
@@ -213,8 +197,6 @@ async def buy_form(request: Request[Any, Any, Any], course_id: FromPath[int]) ->
         async with payments_of(request) as pay:
             payment = await orders.buy(pay, course_id, me(request).id)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
         return await _course_error(request, course_id, exc)
     return redirect(f"/checkout/{payment.id}")
 

@@ -20,9 +20,9 @@ from lessons.courses.presenters import course_out
 from lessons.courses.schemas import CourseIn, ItemIn, ItemUpdateIn
 from lessons.quizzes import definitions
 from marketplace import money
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.web.access import Access
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import page
 from marketplace.web.uploads import PageForm, form_file
 
@@ -33,7 +33,10 @@ async def tutor_courses(request: Request[Any, Any, Any]) -> Template:
 
 
 async def _tutor_list(
-    request: Request[Any, Any, Any], status_code: int = 200, errors: Any = None, form: Any = None
+    request: Request[Any, Any, Any],
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     async with services_of(request).sessions() as session:
         courses = await service.tutor_courses(session, me(request).id)
@@ -43,7 +46,7 @@ async def _tutor_list(
         status_code=status_code,
         courses=courses,
         errors=errors or {},
-        form=form or {},
+        problem=problem,
         languages=language_choices(),
     )
 
@@ -74,25 +77,25 @@ async def create_course_form(request: Request[Any, Any, Any]) -> Any:
     services = services_of(request)
     form = await form_data(request)
     data, errors = _course_in(form, services.settings.marketplace.currency)
-    if not errors:
-        try:
-            async with services.transaction() as session:
-                tutor = await load_user(session, me(request).id)
-                course = await service.create_course(
-                    session, tutor, data, services.settings.marketplace.currency
-                )
-            return redirect(f"/teach/courses/{course.id}", "course_created")
-        except DomainError as exc:
-            errors = exc.fields or {"form": exc.message}
-    return await _tutor_list(request, 422, errors, form)
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        async with services.transaction() as session:
+            tutor = await load_user(session, me(request).id)
+            course = await service.create_course(
+                session, tutor, data, services.settings.marketplace.currency
+            )
+    except DomainError as exc:
+        return await _tutor_list(request, **form_failure(exc))
+    return redirect(f"/teach/courses/{course.id}", "course_created")
 
 
 async def _editor(
     request: Request[Any, Any, Any],
     course_id: int,
     status_code: int = 200,
-    errors: Any = None,
-    form: Any = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     services = services_of(request)
     async with services.transaction() as session:
@@ -109,7 +112,7 @@ async def _editor(
         c=course,
         problems=problems,
         errors=errors or {},
-        form=form,
+        problem=problem,
         languages=language_choices(),
         price=_major(course.price_minor, course.currency),
         kinds=[
@@ -144,11 +147,7 @@ async def _edit(
             course = await service.owned_course(session, course_id, me(request).id)
             await action(session, course)
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _editor(
-            request, course_id, exc.status_code, exc.fields or {"form": exc.message}
-        )
+        return await _editor(request, course_id, **form_failure(exc))
     return redirect(target or f"/teach/courses/{course_id}", notice)
 
 
@@ -158,7 +157,7 @@ async def save_course_form(request: Request[Any, Any, Any], course_id: FromPath[
     form = await form_data(request)
     data, errors = _course_in(form, services.settings.marketplace.currency)
     if errors:
-        return await _editor(request, course_id, 422, errors, form)
+        return await _editor(request, course_id, **form_failure(ValidationFailed(errors)))
 
     async def action(session: Any, course: Course) -> None:
         await service.update_course(session, course, data)
@@ -264,7 +263,8 @@ async def _item_editor(
     course_id: int,
     item_id: int,
     status_code: int = 200,
-    errors: Any = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     from lessons.quizzes.api import quiz_out
 
@@ -290,6 +290,7 @@ async def _item_editor(
         body=raw.body_markdown,
         quiz=quiz_view,
         errors=errors or {},
+        problem=problem,
         limit_mb=int(media_service.limits_for(item.kind, limits).max_bytes / 1_048_576),
         question_kinds=definitions.KIND_NAMES,
     )
@@ -329,9 +330,7 @@ async def save_item_form(
                 ),
             )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _item_editor(request, course_id, item_id, exc.status_code, exc.fields)
+        return await _item_editor(request, course_id, item_id, **form_failure(exc))
     return redirect(f"/teach/courses/{course_id}/items/{item_id}", "item_saved")
 
 
@@ -350,11 +349,7 @@ async def upload_form(
     try:
         await upload_media(request, course_id, item_id, form_file(data, "file"))
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _item_editor(
-            request, course_id, item_id, exc.status_code, exc.fields or {"file": exc.message}
-        )
+        return await _item_editor(request, course_id, item_id, **form_failure(exc, "file"))
     return redirect(f"/teach/courses/{course_id}/items/{item_id}", "uploaded")
 
 

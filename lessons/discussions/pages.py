@@ -12,10 +12,10 @@ from litestar.response import Template
 
 from lessons._web import me, services_of
 from lessons.discussions import actions, service
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.reports.models import REASON_LABELS, ReportReason
 from marketplace.web.access import Access
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import NOTICES, page
 
@@ -35,8 +35,18 @@ NOTICES.update(
 )
 
 
-def _error_text(exc: DomainError) -> str:
-    return exc.message + (" " + " ".join(exc.fields.values()) if exc.fields else "")
+# An attachment's problem is the file field's.
+_FIELD_NAMES = {"data": "file", "attachment_ids": "file"}
+
+
+async def _thread_of_post(request: Request[Any, Any, Any], post_id: int) -> tuple[int, int]:
+    """The course and thread of a post the viewer may see (404/403 otherwise)."""
+    principal = me(request)
+    async with services_of(request).sessions() as session:
+        _, thread, _ = await service.post_with_member(
+            session, post_id, principal.id, is_admin=principal.is_admin
+        )
+    return thread.course_id, thread.id
 
 
 async def _files(
@@ -66,8 +76,8 @@ async def _forum(
     q: str = "",
     page_number: int = 1,
     status_code: int = 200,
-    error: str | None = None,
-    draft: dict[str, str] | None = None,
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     services = services_of(request)
     member, listing = await actions.forum(services, me(request), course_id, q=q, page=page_number)
@@ -82,8 +92,8 @@ async def _forum(
         q=q,
         page_number=page_number,
         pages=max(1, -(-listing.total // service.PER_PAGE)),
-        error=error,
-        draft=draft or {"title": "", "body": ""},
+        problem=problem,
+        errors=errors or {},
         max_chars=services.settings.courses.discussion_max_chars,
     )
 
@@ -102,15 +112,7 @@ async def start_page(request: Request[Any, Any, Any], course_id: FromPath[int]) 
         files = await _files(services, request, course_id, form)
         posted = await actions.start(services, me(request), course_id, title, body, files)
     except DomainError as exc:
-        if isinstance(exc, NotFound) or exc.status_code == 403:
-            raise
-        return await _forum(
-            request,
-            course_id,
-            status_code=exc.status_code,
-            error=_error_text(exc),
-            draft={"title": title, "body": body},
-        )
+        return await _forum(request, course_id, **form_failure(exc, "body", _FIELD_NAMES))
     return redirect(posted.thread.link)
 
 
@@ -135,8 +137,8 @@ async def _thread(
     *,
     page_number: int = 1,
     status_code: int = 200,
-    error: str | None = None,
-    draft: str = "",
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     services = services_of(request)
     view = await actions.thread_page(services, me(request), course_id, thread_id, page=page_number)
@@ -153,8 +155,8 @@ async def _thread(
         page_number=page_number,
         pages=max(1, -(-detail.total_posts // service.POSTS_PER_PAGE)),
         reasons=REASONS,
-        error=error,
-        draft=draft,
+        problem=problem,
+        errors=errors or {},
         max_chars=services.settings.courses.discussion_max_chars,
     )
 
@@ -175,16 +177,8 @@ async def reply_page(
         files = await _files(services, request, course_id, form)
         posted = await actions.reply(services, me(request), course_id, thread_id, body, files)
     except DomainError as exc:
-        if isinstance(exc, NotFound) or exc.status_code == 403:
-            raise
-        return await _thread(
-            request,
-            course_id,
-            thread_id,
-            status_code=exc.status_code,
-            error=_error_text(exc),
-            draft=body,
-        )
+        failure = form_failure(exc, "body", _FIELD_NAMES)
+        return await _thread(request, course_id, thread_id, **failure)
     at = await actions.page_of_post(services, thread_id, posted.post.id)
     return redirect(f"{posted.thread.link}?page={at}#p{posted.post.id}")
 
@@ -227,9 +221,13 @@ async def answer_page(request: Request[Any, Any, Any], post_id: FromPath[int]) -
 async def hide_page(request: Request[Any, Any, Any], post_id: FromPath[int]) -> Any:
     form = await form_data(request)
     hidden = str(form.get("hidden", "")) == "on"
-    course_id, thread_id = await actions.hide(
-        services_of(request), me(request), post_id, hidden, str(form.get("reason", ""))
-    )
+    try:
+        course_id, thread_id = await actions.hide(
+            services_of(request), me(request), post_id, hidden, str(form.get("reason", ""))
+        )
+    except DomainError as exc:
+        failure = form_failure(exc, "reason")
+        return await _thread(request, *await _thread_of_post(request, post_id), **failure)
     notice = "post_hidden" if hidden else "post_restored"
     link = service.thread_link(course_id, thread_id)
     return redirect(f"{link}?notice={notice}#p{post_id}")
@@ -238,13 +236,17 @@ async def hide_page(request: Request[Any, Any, Any], post_id: FromPath[int]) -> 
 @post("/discussion-posts/{post_id:int}/report", access=Access.USER, include_in_schema=False)
 async def report_page(request: Request[Any, Any, Any], post_id: FromPath[int]) -> Any:
     form = await form_data(request)
-    _, course_id, thread_id = await actions.report(
-        services_of(request),
-        me(request),
-        post_id,
-        str(form.get("reason", "")),
-        str(form.get("details", "")),
-    )
+    try:
+        _, course_id, thread_id = await actions.report(
+            services_of(request),
+            me(request),
+            post_id,
+            str(form.get("reason", "")),
+            str(form.get("details", "")),
+        )
+    except DomainError as exc:
+        failure = form_failure(exc, "reason")
+        return await _thread(request, *await _thread_of_post(request, post_id), **failure)
     link = service.thread_link(course_id, thread_id)
     return redirect(f"{link}?notice=post_reported#p{post_id}")
 

@@ -25,7 +25,7 @@ from lessons.notes.schemas import (
 )
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 from marketplace.web.uploads import FileForm, PageForm, form_file, stage_upload
 
@@ -209,7 +209,11 @@ async def notes_page(request: Request[Any, Any, Any], booking_id: FromPath[int])
 
 
 async def _page(
-    request: Request[Any, Any, Any], booking_id: int, status_code: int = 200, errors: Any = None
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     async with services_of(request).sessions() as session:
         seat = await service.seat(session, booking_id, me(request).id)
@@ -223,20 +227,22 @@ async def _page(
         zone=me(request).time_zone,
         today=datetime.now(UTC).date().isoformat(),
         errors=errors or {},
+        problem=problem,
     )
 
 
 async def _form_action(
-    request: Request[Any, Any, Any], booking_id: int, action: Any, notice: str
+    request: Request[Any, Any, Any],
+    booking_id: int,
+    action: Any,
+    notice: str,
+    field: str | None = None,
 ) -> Any:
+    """``field``: the form's main field, where a problem that names none is shown."""
     try:
         await action()
     except DomainError as exc:
-        if exc.status_code in (403, 404):
-            raise
-        return await _page(
-            request, booking_id, exc.status_code, exc.fields or {"form": exc.message}
-        )
+        return await _page(request, booking_id, **form_failure(exc, field))
     return redirect(f"/lessons/{booking_id}/notes", notice)
 
 
@@ -249,7 +255,7 @@ async def save_notes_form(request: Request[Any, Any, Any], booking_id: FromPath[
             seat = await service.seat(session, booking_id, me(request).id)
             await service.save_note(session, seat, form.get("body", ""))
 
-    return await _form_action(request, booking_id, action, "notes_saved")
+    return await _form_action(request, booking_id, action, "notes_saved", "body")
 
 
 def _date(raw: str, field: str) -> date | None:
@@ -273,7 +279,7 @@ async def homework_form(request: Request[Any, Any, Any], booking_id: FromPath[in
                 session, seat, form.get("title", ""), form.get("details", ""), due
             )
 
-    return await _form_action(request, booking_id, action, "homework_added")
+    return await _form_action(request, booking_id, action, "homework_added", "title")
 
 
 @post(
@@ -307,7 +313,7 @@ async def file_form(
     async def action() -> None:
         await _share(request, booking_id, form_file(data, "file"))
 
-    return await _form_action(request, booking_id, action, "file_shared")
+    return await _form_action(request, booking_id, action, "file_shared", "file")
 
 
 @post("/lessons/{booking_id:int}/practice", access=Access.USER, include_in_schema=False)
@@ -331,7 +337,7 @@ async def practice_form(request: Request[Any, Any, Any], booking_id: FromPath[in
                 datetime.now(UTC).date(),
             )
 
-    return await _form_action(request, booking_id, action, "practice_logged")
+    return await _form_action(request, booking_id, action, "practice_logged", "minutes")
 
 
 @get("/lessons/{booking_id:int}/files/{file_id:int}", access=Access.USER, include_in_schema=False)

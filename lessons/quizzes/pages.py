@@ -16,7 +16,7 @@ from lessons.quizzes.models import AttemptStatus
 from lessons.quizzes.schemas import ClipIn, DrawRuleIn, OptionIn, PairIn, QuestionIn, QuizSettingsIn
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.web.access import Access
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.templating import NOTICES, page
 
 OPTION_ROWS = 6
@@ -134,11 +134,9 @@ async def _quiz_edit(
             item_id = quiz.item_id
             await action(session, quiz)
     except DomainError as exc:
-        if exc.status_code == 404 or not item_id:
+        if not item_id:
             raise
-        return await _item_editor(
-            request, course_id, item_id, exc.status_code, exc.fields or {"form": exc.message}
-        )
+        return await _item_editor(request, course_id, item_id, **form_failure(exc))
     return redirect(f"/teach/courses/{course_id}/items/{item_id}", notice)
 
 
@@ -245,7 +243,11 @@ async def attempt_page(request: Request[Any, Any, Any], attempt_id: FromPath[int
 
 
 async def _attempt_page(
-    request: Request[Any, Any, Any], attempt_id: int, status_code: int = 200, error: str = ""
+    request: Request[Any, Any, Any],
+    attempt_id: int,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     services = services_of(request)
     now = datetime.now(UTC)
@@ -253,7 +255,7 @@ async def _attempt_page(
         ctx, attempt = await service.attempt_for(session, attempt_id, me(request).id, now)
         questions = await service.drawn_questions(session, attempt)
         attempts = await service.attempts_of(session, ctx.quiz, attempt.student_id)
-    common = {"ctx": ctx, "attempt": attempt, "error": error}
+    common = {"ctx": ctx, "attempt": attempt, "errors": errors or {}, "problem": problem}
     if attempt.status == AttemptStatus.IN_PROGRESS.value:
         return page(
             request,
@@ -332,9 +334,7 @@ async def submit_form(request: Request[Any, Any, Any], attempt_id: FromPath[int]
                 now,
             )
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        return await _attempt_page(request, attempt_id, exc.status_code, exc.message)
+        return await _attempt_page(request, attempt_id, **form_failure(exc))
     return redirect(f"/quiz-attempts/{attempt_id}")
 
 

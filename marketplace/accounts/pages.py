@@ -20,13 +20,13 @@ from marketplace.accounts.api import (
     start_session,
 )
 from marketplace.accounts.models import Role, TokenKind, User
-from marketplace.errors import Conflict, DomainError, NotFound, RateLimited, ValidationFailed
+from marketplace.errors import DomainError, NotFound, RateLimited
 from marketplace.privacy import service as privacy
 from marketplace.privacy.blockers import blockers_for
 from marketplace.profiles import service as profiles
 from marketplace.profiles.schemas import StudentInstrumentIn, StudentProfileIn
 from marketplace.web.access import SESSION_COOKIE, Access, principal_of, require_principal
-from marketplace.web.forms import form_data, redirect, safe_next
+from marketplace.web.forms import form_data, form_failure, redirect, safe_next
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 
@@ -44,8 +44,6 @@ async def signup_form(
         request,
         "accounts/signup.html",
         role=role if role == "tutor" else "student",
-        form={},
-        errors={},
     )
 
 
@@ -66,14 +64,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
                 time_zone=form.get("time_zone") or "UTC",
             )
     except DomainError as exc:
-        return page(
-            request,
-            "accounts/signup.html",
-            status_code=exc.status_code,
-            role=role,
-            form=dict(form),
-            errors=exc.fields or {"form": exc.message},
-        )
+        return page(request, "accounts/signup.html", role=role, **form_failure(exc))
     secret = await start_session(services, user)
     target = "/tutor/profile" if role == "tutor" else "/account"
     return redirect(target, "registered", cookies=[session_cookie(services, secret)])
@@ -81,7 +72,7 @@ async def signup(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/login", access=Access.PUBLIC, include_in_schema=False)
 async def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
-    return page(request, "accounts/login.html", next=safe_next(next), form={}, error=None)
+    return page(request, "accounts/login.html", next=safe_next(next))
 
 
 @post("/login", access=Access.PUBLIC, include_in_schema=False)
@@ -101,14 +92,10 @@ async def login(request: Request[Any, Any, Any]) -> Response[Any]:
                 lifetime=timedelta(days=services.settings.web.session_days),
             )
     except DomainError as exc:
-        answer = page(
-            request,
-            "accounts/login.html",
-            status_code=exc.status_code,
-            next=target,
-            form={"email": form.get("email", "")},
-            error=exc.message,
-        )
+        # Which of the two was wrong is not said; the problem sits by the password. Here a 401
+        # is the form's own answer, not a reason to go to the login.
+        failure = form_failure(exc, "password", not_form_problems=frozenset({403, 404}))
+        answer = page(request, "accounts/login.html", next=target, **failure)
         if isinstance(exc, RateLimited):
             answer.headers["Retry-After"] = str(exc.retry_after)
         return answer
@@ -126,6 +113,7 @@ async def _account_page(
     request: Request[Any, Any, Any],
     status_code: int = 200,
     errors: dict[str, str] | None = None,
+    problem: str | None = None,
     new_token: str | None = None,
 ) -> Template:
     principal = require_principal(request)
@@ -154,6 +142,7 @@ async def _account_page(
         exports=exports,
         deletion_blockers=deletion_blockers,
         errors=errors or {},
+        problem=problem,
         new_token=new_token,
         time_zones=sorted(service.valid_time_zones()),
     )
@@ -173,8 +162,8 @@ async def _account_action(request: Request[Any, Any, Any], action: Any, notice: 
             if user is None:
                 raise NotFound("No such user.")
             await action(session, user, form)
-    except ValidationFailed as exc:
-        return await _account_page(request, status_code=422, errors=exc.fields)
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc))
     return redirect("/account", notice)
 
 
@@ -235,10 +224,8 @@ async def account_phone(request: Request[Any, Any, Any]) -> Any:
         await limit_phone_codes(request, user_id)
         async with _services(request).transaction() as session:
             await phone.request_code(session, user_id, form.get("phone", ""))
-    except (ValidationFailed, Conflict, RateLimited) as exc:
-        return await _account_page(
-            request, status_code=exc.status_code, errors=exc.fields or {"phone": exc.message}
-        )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "phone"))
     return redirect("/account#phone", "phone_code_sent")
 
 
@@ -251,10 +238,8 @@ async def account_phone_confirm(request: Request[Any, Any, Any]) -> Any:
             confirmed = await phone.confirm_code(session, user_id, form.get("code", ""))
         if not confirmed:
             raise phone.wrong_code()
-    except (ValidationFailed, Conflict) as exc:
-        return await _account_page(
-            request, status_code=exc.status_code, errors=exc.fields or {"code": exc.message}
-        )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "code"))
     return redirect("/account#phone", "phone_confirmed")
 
 
@@ -268,17 +253,20 @@ async def account_phone_remove(request: Request[Any, Any, Any]) -> Any:
 @post("/account/tokens", access=Access.USER, include_in_schema=False)
 async def account_token_create(request: Request[Any, Any, Any]) -> Template:
     form = await form_data(request)
-    async with _services(request).transaction() as session:
-        user = await session.get(User, require_principal(request).id)
-        if user is None:
-            raise NotFound("No such user.")
-        issued = await service.issue_token(
-            session,
-            user,
-            TokenKind.API,
-            name=(form.get("name") or "API token").strip(),
-            lifetime=timedelta(days=service.API_TOKEN_DAYS),
-        )
+    try:
+        async with _services(request).transaction() as session:
+            user = await session.get(User, require_principal(request).id)
+            if user is None:
+                raise NotFound("No such user.")
+            issued = await service.issue_token(
+                session,
+                user,
+                TokenKind.API,
+                name=(form.get("name") or "API token").strip(),
+                lifetime=timedelta(days=service.API_TOKEN_DAYS),
+            )
+    except DomainError as exc:
+        return await _account_page(request, **form_failure(exc, "name"))
     return await _account_page(request, new_token=issued.secret)
 
 

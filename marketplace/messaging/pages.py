@@ -17,7 +17,7 @@ from marketplace.messaging.service import Viewer
 from marketplace.profiles.models import TutorProfile
 from marketplace.reports.models import REASON_LABELS, ReportReason
 from marketplace.web.access import Access, principal_of, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 
@@ -67,8 +67,8 @@ async def _conversation(
     before: int | None = None,
     booking: int | None = None,
     status_code: int = 200,
-    error: str | None = None,
-    draft: str = "",
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Template:
     services = _services(request)
     viewer = api.viewer_of(request)
@@ -96,8 +96,8 @@ async def _conversation(
         names=names,
         other_is_tutor=other_is_tutor,
         reasons=REASONS,
-        error=error,
-        draft=draft,
+        problem=problem,
+        errors=errors or {},
         booking=booking,
         max_chars=services.settings.messaging.max_message_chars,
     )
@@ -130,12 +130,9 @@ async def send_page(request: Request[Any, Any, Any], conversation_id: FromPath[i
             client_id=str(form.get("client_id", ""))[:64],
         )
     except DomainError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        message = exc.message + (" " + " ".join(exc.fields.values()) if exc.fields else "")
-        return await _conversation(
-            request, conversation_id, status_code=exc.status_code, error=message, draft=body
-        )
+        # An attachment's problem is the file field's; a message's problem is its text's.
+        failure = form_failure(exc, "body", names={"data": "file", "attachment_ids": "file"})
+        return await _conversation(request, conversation_id, **failure)
     return redirect(f"/messages/{conversation_id}#m{posted.message.seq}")
 
 
@@ -160,8 +157,8 @@ async def _new(
     booking: int | None,
     *,
     status_code: int = 200,
-    error: str | None = None,
-    draft: str = "",
+    problem: str | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Any:
     services = _services(request)
     viewer = api.viewer_of(request)
@@ -169,7 +166,7 @@ async def _new(
         existing, _, tutor_id = await service.open_with(session, viewer, to, services.booking_facts)
         other = await session.get(User, to)
         tutor = await session.get(TutorProfile, tutor_id)
-    if existing is not None and error is None:
+    if existing is not None and problem is None:
         suffix = f"?booking={booking}" if booking else ""
         return redirect(f"/messages/{existing.id}{suffix}")
     assert other is not None
@@ -180,8 +177,8 @@ async def _new(
         other=other,
         tutor=tutor if tutor is not None and tutor.user_id == to else None,
         booking=booking,
-        error=error,
-        draft=draft,
+        problem=problem,
+        errors=errors or {},
         max_chars=services.settings.messaging.max_message_chars,
     )
 
@@ -206,12 +203,7 @@ async def start_page(request: Request[Any, Any, Any]) -> Any:
             client_id=str(form.get("client_id", ""))[:64],
         )
     except DomainError as exc:
-        if isinstance(exc, NotFound) or exc.status_code == 403:
-            raise
-        message = exc.message + (" " + " ".join(exc.fields.values()) if exc.fields else "")
-        return await _new(
-            request, to, booking, status_code=exc.status_code, error=message, draft=body
-        )
+        return await _new(request, to, booking, **form_failure(exc, "body"))
     return redirect(f"/messages/{posted.conversation.id}#m{posted.message.seq}")
 
 
@@ -238,7 +230,10 @@ async def privacy_page(request: Request[Any, Any, Any], conversation_id: FromPat
     services = _services(request)
     form = await form_data(request)
     private = str(form.get("private", "")) == "on"
-    await api.set_privacy(services, api.viewer_of(request), conversation_id, private)
+    try:
+        await api.set_privacy(services, api.viewer_of(request), conversation_id, private)
+    except DomainError as exc:
+        return await _conversation(request, conversation_id, **form_failure(exc, "private"))
     return redirect(
         f"/messages/{conversation_id}", notice="made_private" if private else "made_public"
     )
@@ -253,13 +248,16 @@ async def report_page(
     request: Request[Any, Any, Any], conversation_id: FromPath[int], message_id: FromPath[int]
 ) -> Response[Any]:
     form = await form_data(request)
-    await api.report_message(
-        _services(request),
-        api.viewer_of(request),
-        message_id,
-        str(form.get("reason", "")),
-        str(form.get("details", "")),
-    )
+    try:
+        await api.report_message(
+            _services(request),
+            api.viewer_of(request),
+            message_id,
+            str(form.get("reason", "")),
+            str(form.get("details", "")),
+        )
+    except DomainError as exc:
+        return await _conversation(request, conversation_id, **form_failure(exc, "reason"))
     return redirect(f"/messages/{conversation_id}", notice="reported")
 
 

@@ -10,14 +10,14 @@ from litestar.response import Redirect, Template
 
 from marketplace import money, places, vocab
 from marketplace.accounts.models import User
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.profiles import changes, service
 from marketplace.profiles.api import AUDIO_BODY_LIMIT
 from marketplace.profiles.models import TutorProfile
 from marketplace.profiles.presenters import my_tutor_out, tutor_out
 from marketplace.profiles.schemas import InstrumentIn, PriceIn, TutorProfileIn
 from marketplace.web.access import Access, principal_of, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 from marketplace.web.uploads import form_file, read_upload
@@ -81,7 +81,7 @@ async def _editor(
     request: Request[Any, Any, Any],
     status_code: int = 200,
     errors: dict[str, str] | None = None,
-    form: Any = None,
+    problem: str | None = None,
 ) -> Template:
     services = _services(request)
     async with services.transaction() as session:
@@ -113,7 +113,7 @@ async def _editor(
         prices=prices,
         durations=service.ALLOWED_DURATIONS,
         errors=errors or {},
-        form=form,
+        problem=problem,
         money_input=_money_input,
         languages=sorted(vocab.LANGUAGES.items(), key=lambda kv: kv[1]),
         city_label=f"{profile.city_name}, {profile.country_code}" if profile.city_name else "",
@@ -189,18 +189,17 @@ async def editor_save(request: Request[Any, Any, Any]) -> Response[Any]:
     services = _services(request)
     form = await form_data(request)
     data, errors = _profile_from_form(form, services.settings.marketplace.currency)
-    if not errors:
-        try:
-            async with services.transaction() as session:
-                user = await session.get(User, require_principal(request).id)
-                assert user is not None
-                await service.update_tutor_profile(
-                    session, user, data, services.settings.marketplace.currency
-                )
-        except DomainError as exc:
-            errors = exc.fields or {"form": exc.message}
-    if errors:
-        return await _editor(request, status_code=422, errors=errors, form=form)
+    try:
+        if errors:
+            raise ValidationFailed(errors)
+        async with services.transaction() as session:
+            user = await session.get(User, require_principal(request).id)
+            assert user is not None
+            await service.update_tutor_profile(
+                session, user, data, services.settings.marketplace.currency
+            )
+    except DomainError as exc:
+        return await _editor(request, **form_failure(exc))
     return redirect("/tutor/profile", "profile_saved")
 
 
@@ -223,7 +222,7 @@ async def editor_photo(request: Request[Any, Any, Any]) -> Response[Any]:
                 services.settings.marketplace.currency,
             )
     except DomainError as exc:
-        return await _editor(request, status_code=422, errors=exc.fields or {"photo": exc.message})
+        return await _editor(request, **form_failure(exc, "photo"))
     return redirect("/tutor/profile", "photo_saved")
 
 
@@ -253,7 +252,7 @@ async def editor_audio(request: Request[Any, Any, Any]) -> Response[Any]:
                 currency=services.settings.marketplace.currency,
             )
     except DomainError as exc:
-        return await _editor(request, status_code=422, errors=exc.fields or {"audio": exc.message})
+        return await _editor(request, **form_failure(exc, "audio"))
     return redirect("/tutor/profile", "audio_processing")
 
 
@@ -266,9 +265,7 @@ async def editor_submit(request: Request[Any, Any, Any]) -> Response[Any]:
             assert user is not None
             await service.submit_for_review(session, user, services.settings.marketplace.currency)
     except DomainError as exc:
-        return await _editor(
-            request, status_code=exc.status_code, errors=exc.fields or {"form": exc.message}
-        )
+        return await _editor(request, **form_failure(exc))
     return redirect("/tutor/profile", "submitted")
 
 
@@ -280,7 +277,10 @@ def _photo_url(services: Services) -> Any:
 
 
 async def _queue_page(
-    request: Request[Any, Any, Any], status_code: int = 200, errors: dict[str, str] | None = None
+    request: Request[Any, Any, Any],
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
 ) -> Template:
     services = _services(request)
     async with services.sessions() as session:
@@ -294,6 +294,7 @@ async def _queue_page(
         changed=[(p, changes.differences(p, c.changes), c) for p, c in held],
         photo_url=_photo_url(services),
         errors=errors or {},
+        problem=problem,
     )
 
 
@@ -317,8 +318,7 @@ async def admin_changes(request: Request[Any, Any, Any], tutor_id: FromPath[int]
                 form.get("reason", ""),
             )
     except DomainError as exc:
-        message = exc.fields.get("reason") or exc.message
-        return await _queue_page(request, exc.status_code, {f"changes-{tutor_id}": message})
+        return await _queue_page(request, **form_failure(exc, "reason"))
     return redirect("/admin/tutors", "moderated")
 
 
@@ -336,8 +336,7 @@ async def admin_moderate(request: Request[Any, Any, Any], tutor_id: FromPath[int
                 form.get("reason", ""),
             )
     except DomainError as exc:
-        message = exc.fields.get("reason") or exc.message
-        return await _queue_page(request, exc.status_code, {str(tutor_id): message})
+        return await _queue_page(request, **form_failure(exc, "reason"))
     return redirect("/admin/tutors", "moderated")
 
 

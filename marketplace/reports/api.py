@@ -12,10 +12,11 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
+from marketplace.errors import DomainError
 from marketplace.reports import service
 from marketplace.reports.models import REASON_LABELS, Report, ReportReason, ReportStatus
 from marketplace.web.access import Access, require_principal
-from marketplace.web.forms import form_data, redirect
+from marketplace.web.forms import form_data, form_failure, redirect
 from marketplace.web.services import Services
 from marketplace.web.templating import page
 
@@ -110,6 +111,16 @@ async def reports_page(
     request: Request[Any, Any, Any],
     status: Annotated[str, QueryParameter(max_length=20)] = "open",
 ) -> Template:
+    return await _reports_page(request, status)
+
+
+async def _reports_page(
+    request: Request[Any, Any, Any],
+    status: str = "open",
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+) -> Template:
     async with _services(request).sessions() as session:
         rows = await service.reports(session, _status(status))
         people = {r.reporter_id for r in rows} | {r.author_id for r in rows if r.author_id}
@@ -118,7 +129,15 @@ async def reports_page(
         )
     labels = {r.value: REASON_LABELS[r] for r in ReportReason}
     return page(
-        request, "reports/queue.html", reports=rows, labels=labels, status=status, names=names
+        request,
+        "reports/queue.html",
+        status_code=status_code,
+        reports=rows,
+        labels=labels,
+        status=status,
+        names=names,
+        errors=errors or {},
+        problem=problem,
     )
 
 
@@ -127,14 +146,17 @@ async def handle_report_page(
     request: Request[Any, Any, Any], report_id: FromPath[int]
 ) -> Response[Any]:
     form = await form_data(request)
-    async with _services(request).transaction() as session:
-        await service.handle(
-            session,
-            report_id,
-            require_principal(request).id,
-            str(form.get("outcome", "")),
-            str(form.get("note", "")),
-        )
+    try:
+        async with _services(request).transaction() as session:
+            await service.handle(
+                session,
+                report_id,
+                require_principal(request).id,
+                str(form.get("outcome", "")),
+                str(form.get("note", "")),
+            )
+    except DomainError as exc:
+        return await _reports_page(request, **form_failure(exc, "note"))
     return redirect("/admin/reports", notice="report_handled")
 
 

@@ -94,6 +94,8 @@ def page(request: Any, template: str, status_code: int = 200, **context: Any) ->
             "notice": NOTICES.get(notice) if notice else None,
             # A page answering a post (with errors) gets what was typed, and where it went.
             "submitted": submitted_values(request),
+            # The same form with every value of a repeated field (checkbox groups).
+            "posted_form": getattr(request.state, "submitted_form", None),
             "submitted_to": request.url.path,
             **context,
         },

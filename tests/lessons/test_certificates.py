@@ -215,3 +215,32 @@ def test_the_pdf_keeps_names_in_any_script() -> None:
         "taught by Κώστας Παπαδόπουλος",
     ):
         assert fact in text, fact
+
+
+def test_the_pdf_keeps_emoji_beside_any_script() -> None:
+    """Emoji come from the monochrome Symbola subset; every character survives extraction."""
+    name = "Zoë 🎸 Łukasz 李雷"
+    rendered = pdf.render(
+        student_name=name,
+        course_title="Blues 🎹 in twelve bars ♫ ✔",
+        tutor_name="Ana 😀 Costa",
+        issued_at=datetime(2026, 12, 6, tzinfo=UTC),
+        number="DUET-2026-000043",
+        verify_url="https://duet.example/certificates/ABC124",
+    )
+    reader = PdfReader(io.BytesIO(rendered))
+    text = reader.pages[0].extract_text()
+    for fact in (name, "Blues 🎹 in twelve bars ♫ ✔", "taught by Ana 😀 Costa"):
+        assert fact in text, fact
+    fonts = {
+        str(font.get_object()["/BaseFont"])
+        for font in reader.pages[0]["/Resources"]["/Font"].values()
+    }
+    assert any("Symbola" in font for font in fonts), fonts
+
+
+def test_fallback_fonts_are_loaded_only_when_a_name_needs_them() -> None:
+    assert pdf.fallbacks_for("Zoë Łukasz Ørjan") == []
+    assert [name for name, _ in pdf.fallbacks_for("Zoë 🎸")] == ["Symbola"]
+    assert [name for name, _ in pdf.fallbacks_for("李雷")] == ["DroidFallback"]
+    assert [name for name, _ in pdf.fallbacks_for("🎸 李雷")] == ["Symbola", "DroidFallback"]
