@@ -4,11 +4,12 @@ At enqueue (in the web process, or in a job queuing another) the current request
 context are stored in the message's options; in the worker, before the job runs, they are
 restored, so the job's log lines carry the id of the request that caused it and its span is a
 child of the request's. After the run it counts the try, its failure and, when the retries are
-used up, the dead letter.
+used up, the dead letter, and logs ``job <task> done in <n> ms`` (the job's access log).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from marketplace.request_context import (
     set_request_id,
 )
 
+logger = logging.getLogger("duet.jobs")
 REQUEST_ID_OPTION = "duet_request_id"
 TRACE_OPTION = "duet_trace"
 
@@ -66,12 +68,16 @@ class JobObservability(dramatiq.Middleware):
     ) -> None:
         started = getattr(self._running, "started", None)
         if started is not None:
+            seconds = time.perf_counter() - started
             metrics.job_finished(
                 message.actor_name,
-                time.perf_counter() - started,
+                seconds,
                 failed=exception is not None,
                 dead=bool(getattr(message, "failed", False)),
             )
+            # A failure is logged by dramatiq itself, with its traceback (and this request id).
+            if exception is None:
+                logger.info("job %s done in %.0f ms", message.actor_name, seconds * 1000)
         self._finish(exception)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:

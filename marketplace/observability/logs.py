@@ -34,6 +34,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Stripe secret/restricted/publishable keys and webhook signing secrets.
     (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9_]+"), REDACTED),
     (re.compile(r"\bwhsec_[A-Za-z0-9_]+"), REDACTED),
+    # The client secret of a payment or setup intent (it lets a browser confirm the payment).
+    (re.compile(r"\b(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"), REDACTED),
     # name=value pairs (query strings, forms, cookies, Stripe-Signature's v1=).
     (
         re.compile(
@@ -177,19 +179,27 @@ def use_json(log_format: str, stream: TextIO) -> bool:
 
 
 # Loggers that talk too much at INFO for an operator.
-_QUIET = ("alembic", "httpx", "httpcore", "fontTools", "aioice", "aiortc")
+_QUIET = ("alembic", "httpx", "httpcore", "fontTools", "aioice", "aiortc", "markdown_it", "stripe")
 # uvicorn configures its own handlers unless told not to; ours replace them.
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def build_handler(
+    log_format: str = "", *, role: str = "", stream: TextIO | None = None
+) -> logging.Handler:
+    """A handler writing to ``stream`` (standard error) in the chosen format, redacted."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter(role))
+    handler.setFormatter(JsonFormatter() if use_json(log_format, stream) else TextFormatter())
+    return handler
 
 
 def configure_logging(
     log_format: str = "", level: str = "INFO", *, role: str = "", stream: TextIO | None = None
 ) -> logging.Handler:
     """One handler on the root logger, for every library (uvicorn, dramatiq, SQLAlchemy)."""
-    stream = stream or sys.stderr
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(ContextFilter(role))
-    handler.setFormatter(JsonFormatter() if use_json(log_format, stream) else TextFormatter())
+    handler = build_handler(log_format, role=role, stream=stream)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

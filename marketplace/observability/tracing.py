@@ -44,6 +44,15 @@ def configure_tracing(
         return True
     if exporter is None and not settings.tracing:
         return False
+    try:
+        import opentelemetry.sdk  # noqa: F401
+    except ImportError:
+        from marketplace.settings import ConfigError
+
+        raise ConfigError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are not installed: "
+            "install Duet with its tracing extra (pip install 'duet[tracing]') or unset it."
+        ) from None
     from opentelemetry import trace
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import Resource
