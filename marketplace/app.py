@@ -449,8 +449,8 @@ def _scraper(services: Services, queue: DramatiqQueue, redis: Redis | None) -> S
         )
 
     scraper.add("queues", queues)
-    scraper.add("bookings", bookings)
-    scraper.add("payments", payments)
+    scraper.add("bookings", bookings, cache_seconds=10)
+    scraper.add("payments", payments, cache_seconds=10)
     return scraper
 
 

@@ -197,15 +197,18 @@ class Scraper:
     and shows as ``duet_scrape_source_up{source=...} 0``; the others still answer."""
 
     sources: dict[str, ScrapeSource] = field(default_factory=dict)
-    cache_seconds: float = 10.0
+    _keep: dict[str, float] = field(default_factory=dict)
     _cache: dict[str, tuple[float, Sequence[Reading]]] = field(default_factory=dict)
 
-    def add(self, name: str, source: ScrapeSource) -> None:
+    def add(self, name: str, source: ScrapeSource, *, cache_seconds: float = 0.0) -> None:
+        """``cache_seconds``: answer from the last reading for that long (database counts, so
+        several scrapers or a short scrape interval cost one query)."""
         self.sources[name] = source
+        self._keep[name] = cache_seconds
 
     async def _read(self, name: str, source: ScrapeSource) -> Sequence[Reading] | None:
         cached = self._cache.get(name)
-        if cached and time.monotonic() - cached[0] < self.cache_seconds:
+        if cached and time.monotonic() - cached[0] < self._keep.get(name, 0.0):
             return cached[1]
         try:
             readings = await asyncio.wait_for(source(), SCRAPE_SOURCE_TIMEOUT_S)

@@ -48,7 +48,7 @@ def metrics_route(token: str, scraper: Scraper) -> HTTPRouteHandler:
 def prometheus_middleware() -> Any:
     """Litestar's request metrics: ``duet_http_requests_total``, ``..._request_duration_seconds``
     (a histogram), ``..._requests_in_progress`` and ``..._requests_error_total``, labelled by
-    method, route template (``/api/v1/bookings/{booking_id:int}``, never the raw path) and
+    method, route template (``/api/v1/bookings/{booking_id}``, never the raw path) and
     status. HTTP only: a WebSocket's "duration" would be the whole conversation."""
     from litestar.enums import ScopeType
     from litestar.plugins.prometheus import PrometheusConfig
