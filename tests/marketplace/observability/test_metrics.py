@@ -23,9 +23,7 @@ TOKEN = "metrics-token-for-tests-0123456789"
 
 @pytest.fixture
 def metrics_client(settings: Settings, queue: DramatiqQueue) -> Iterator[TestClient[Any]]:
-    settings = replace(
-        settings, observability=replace(settings.observability, metrics_token=TOKEN)
-    )
+    settings = replace(settings, observability=replace(settings.observability, metrics_token=TOKEN))
     with TestClient(create_app(settings, queue=queue), base_url="http://127.0.0.1:8000") as c:
         yield c
 
@@ -83,9 +81,12 @@ def test_jobs_webhooks_search_and_state_gauges(
     assert value(queued, "duet_queue_messages", queue="default", state="ready") >= 1
     runs = value(queued, "duet_job_runs_total", task="messaging.notify_offline")
     run_jobs(queue)
-    assert metrics_client.post(
-        "/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}
-    ).status_code == 400
+    assert (
+        metrics_client.post(
+            "/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}
+        ).status_code
+        == 400
+    )
     assert metrics_client.get("/api/v1/tutors/search/").status_code == 200
     media.room_opened()
     media.packet_counter("audio").inc()
