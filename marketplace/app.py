@@ -422,6 +422,9 @@ def create_app(
             security=[{"bearer": []}],
         ),
         lifespan=[lifespan],
+        # Logging belongs to the process (marketplace/observability/logs.py): Litestar's default
+        # would replace the root handler with its own format at start-up.
+        logging_config=None,
         debug=settings.debug,
         state=None,
     )

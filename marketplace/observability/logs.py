@@ -59,7 +59,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 # URL-safe characters. Route words are shorter.
 _TOKEN_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{24,}")
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# Record attributes that are not extra fields (uvicorn's ``color_message`` is its message again).
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 def redact(text: str) -> str:

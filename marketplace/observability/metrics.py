@@ -13,10 +13,10 @@ The request metrics (``duet_http_*``) come from Litestar's own ``PrometheusMiddl
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,8 +49,21 @@ class _Metrics:
     packets_forwarded: Counter
 
 
-@functools.cache
+_made: _Metrics | None = None
+_making = threading.Lock()
+
+
 def _metrics() -> _Metrics:
+    """The metrics, made once per process on first use (worker threads race to it)."""
+    global _made
+    if _made is None:
+        with _making:
+            if _made is None:
+                _made = _make()
+    return _made
+
+
+def _make() -> _Metrics:
     from prometheus_client import Counter, Gauge, Histogram
 
     return _Metrics(
