@@ -64,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="the dramatiq worker (needs DATABASE_URL and REDIS_URL)")
     worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="also serve this host's job metrics at http://ADDRESS:PORT/metrics, no token "
+        "(for a worker on a host without a web process)",
+    )
+    worker.add_argument("--metrics-address", default="127.0.0.1")
     worker.set_defaults(handler=cmd_worker, role="worker")
 
     db = sub.add_parser("db", help="database commands")
@@ -357,6 +365,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     _join_metrics_dir(settings)
     tracing.configure_tracing(settings.observability, "worker")
     queue = build_queue(settings)
+    if args.metrics_port:
+        _serve_worker_metrics(args.metrics_address, args.metrics_port)
     worker = dramatiq.Worker(queue.broker, queues=queue.queue_names(), worker_threads=args.threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -378,6 +388,17 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     queue.broker.close()
     tracing.shutdown_tracing()
     return 0
+
+
+def _serve_worker_metrics(address: str, port: int) -> None:
+    """prometheus-client's own exporter thread, reading every process's files in the metrics
+    directory. No token: keep the address private (the default is loopback)."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=address, registry=registry)
+    logger.info("worker metrics at http://%s:%d/metrics", address, port)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -89,7 +89,7 @@ def _json_lines(log: Path) -> list[dict[str, Any]]:
 def test_web_and_worker_share_metrics_and_the_request_id(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port, worker_port = free_port(), free_port()
     metrics_dir = tmp_path / "metrics"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))},
@@ -104,7 +104,9 @@ def test_web_and_worker_share_metrics_and_the_request_id(
     }
     web_log, worker_log = tmp_path / "web.log", tmp_path / "worker.log"
     web = _start(["web", "--port", str(port)], env, web_log)
-    worker = _start(["worker", "--threads", "2"], env, worker_log)
+    worker = _start(
+        ["worker", "--threads", "2", "--metrics-port", str(worker_port)], env, worker_log
+    )
     processes = [web, worker]
     base = f"http://127.0.0.1:{port}"
     try:
@@ -140,6 +142,9 @@ def test_web_and_worker_share_metrics_and_the_request_id(
 
             text = _wait_until(applied, "the worker to apply the event", processes)
             assert http.get("/metrics").status_code == 401
+            # A worker on a host of its own serves the same counters on its port.
+            own = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=10).text
+            assert value(own, "duet_job_runs_total", task="payouts.process_event") >= 1
     finally:
         for process in processes:
             _stop(process)
