@@ -177,16 +177,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def mark_process_dead(pid: int) -> None:
-    """A child that exited: its live gauges (open rooms) stop counting."""
-    path = multiprocess_dir()
-    if path is None:
-        return
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
-
-
 # ----------------------------------------------------------------- read at scrape time
 
 
