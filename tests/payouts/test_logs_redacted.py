@@ -27,14 +27,18 @@ def captured() -> Iterator[io.StringIO]:
     out = io.StringIO()
     handler = build_handler("json", role="test", stream=out)
     root = logging.getLogger()
-    level = root.level
+    # Libraries the production set-up quietens talk here too (Stripe's SDK dumps bodies).
+    loggers = [root, *(logging.getLogger(name) for name in ("stripe", "httpx", "httpcore"))]
+    levels = [logger.level for logger in loggers]
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
     try:
         yield out
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _lines(out: io.StringIO) -> list[dict[str, Any]]:

@@ -14,6 +14,8 @@ from dramatiq.brokers.stub import StubBroker
 
 from marketplace.observability.jobs import REQUEST_ID_OPTION
 from marketplace.observability.logs import (
+    _QUIET,
+    _UVICORN,
     ContextFilter,
     JsonFormatter,
     TextFormatter,
@@ -155,6 +157,8 @@ def test_settings_check_the_log_and_metrics_variables() -> None:
 def test_configure_logging_routes_uvicorn_through_one_handler() -> None:
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
+    touched = [logging.getLogger(name) for name in (*_QUIET, *_UVICORN)]
+    saved = [(logger.level, list(logger.handlers), logger.propagate) for logger in touched]
     out = io.StringIO()
     try:
         configure_logging("json", "INFO", role="web", stream=out)
@@ -166,6 +170,10 @@ def test_configure_logging_routes_uvicorn_through_one_handler() -> None:
         for handler in saved_handlers:
             root.addHandler(handler)
         root.setLevel(saved_level)
+        for logger, (level, handlers, propagate) in zip(touched, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(line["logger"], line["role"]) for line in lines] == [("uvicorn.error", "web")]
 
