@@ -318,10 +318,21 @@ def metrics_dir(settings: Settings) -> Path:
 
 
 def _join_metrics_dir(settings: Settings) -> None:
-    """Before prometheus-client is imported: it reads the variable once, at import."""
+    """Before prometheus-client is imported: it reads the variable once, at import. A directory
+    that cannot be made is no reason not to serve: this process then counts for itself."""
     from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
-    path = prepare_multiprocess_dir(metrics_dir(settings), clean=False)
+    try:
+        path = prepare_multiprocess_dir(metrics_dir(settings), clean=False)
+    except OSError as exc:
+        os.environ.pop(MULTIPROC_ENV, None)
+        logger.warning(
+            "metrics directory %s cannot be used (%s): this process's metrics only; "
+            "set PROMETHEUS_MULTIPROC_DIR to a writable directory",
+            metrics_dir(settings),
+            exc.strerror,
+        )
+        return
     os.environ[MULTIPROC_ENV] = str(path)
 
 

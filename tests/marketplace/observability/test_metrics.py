@@ -3,16 +3,20 @@ counters and gauges of jobs, webhooks, search, queues, bookings and payments."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from marketplace import cli
 from marketplace.app import create_app
 from marketplace.observability import media
+from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue
 from tests.conftest import run_jobs
@@ -113,3 +117,28 @@ def test_bookings_and_payments_are_read_by_state(metrics_client: TestClient[Any]
     text = scrape(metrics_client)
     assert value(text, "duet_bookings", state="confirmed") == 1
     assert value(text, "duet_payments", status="succeeded") == 1
+
+
+def test_the_metrics_directory_is_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`duet run` empties it; a process started alone drops only the live gauges of processes
+    that are gone; a directory that cannot be made leaves the process counting for itself."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    gone = 2**22 + 12345  # above the default pid_max: no such process
+    names = [f"counter_{os.getpid()}.db", f"counter_{gone}.db", f"gauge_livesum_{gone}.db"]
+    for name in names:
+        (folder / name).write_bytes(b"")
+    prepare_multiprocess_dir(folder, clean=False)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names[:2])
+    prepare_multiprocess_dir(folder, clean=True)
+    assert list(folder.iterdir()) == []
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    settings = Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": str(blocked / "metrics")})
+    cli._join_metrics_dir(settings)
+    assert MULTIPROC_ENV not in os.environ
+    cli._join_metrics_dir(Settings.from_env({"PROMETHEUS_MULTIPROC_DIR": str(folder)}))
+    assert os.environ[MULTIPROC_ENV] == str(folder)
+    monkeypatch.delenv(MULTIPROC_ENV)
