@@ -30,7 +30,8 @@ _SECRET_FIELD = re.compile(
 )
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization headers and their values, wherever they are quoted.
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    # ("Basic" only capitalised and before 8+ characters: "basic plan" is not a credential.)
+    (re.compile(r"\b((?i:bearer)|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + REDACTED),
     # Stripe secret/restricted/publishable keys and webhook signing secrets.
     (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9_]+"), REDACTED),
     (re.compile(r"\bwhsec_[A-Za-z0-9_]+"), REDACTED),

@@ -105,6 +105,11 @@ def test_secrets_are_masked(logged: str, secret: str) -> None:
     assert "[redacted]" in redact(logged)
 
 
+def test_ordinary_words_are_left_alone() -> None:
+    text = "the basic plan: bearer of good news, status code=500"
+    assert redact(text) == text
+
+
 def test_extra_fields_named_like_secrets_are_dropped(fresh_context: None) -> None:
     record = _record("sent", body="the words", password="pw", token="t", message_id=7)
     line = json.loads(JsonFormatter().format(record))
