@@ -44,6 +44,8 @@ from marketplace.messaging.pages import header_counts
 from marketplace.messaging.socket import messages_socket
 from marketplace.notifications import jobs as notification_jobs
 from marketplace.notifications.api import ROUTES as NOTIFICATION_ROUTES
+from marketplace.observability import tracing
+from marketplace.observability.metrics import Scraper, count_by
 from marketplace.privacy import blockers as deletion_blockers
 from marketplace.privacy import jobs as privacy_jobs
 from marketplace.privacy.api import ROUTES as PRIVACY_API
@@ -62,7 +64,14 @@ from marketplace.realtime import Hub
 from marketplace.reports.api import ROUTES as REPORT_ROUTES
 from marketplace.seed.load import DemoExtra
 from marketplace.settings import Settings
-from marketplace.tasks import DramatiqQueue, JobContext, TaskSpec, all_task_specs, build_broker
+from marketplace.tasks import (
+    DramatiqQueue,
+    JobContext,
+    TaskSpec,
+    all_task_specs,
+    build_broker,
+    queue_depths,
+)
 from marketplace.web import media as media_routes
 from marketplace.web import templating
 from marketplace.web.access import CSRF_COOKIE, CSRF_HEADER, Access, AuthMiddleware, access_guard
@@ -70,6 +79,7 @@ from marketplace.web.api_docs import DocumentedOpenAPIConfig, document_errors
 from marketplace.web.errors import EXCEPTION_HANDLERS
 from marketplace.web.health import healthz
 from marketplace.web.inputs import CheckedRequest, InputGuardMiddleware
+from marketplace.web.metrics import metrics_route, prometheus_middleware
 from marketplace.web.proxies import ForwardedClientMiddleware, TrustedProxies, parse_networks
 from marketplace.web.request_id import RequestIdMiddleware
 from marketplace.web.security import SecurityHeaders
@@ -78,6 +88,7 @@ from payouts import api as payouts_api
 from payouts import demo as payouts_demo
 from payouts import jobs as payouts_jobs
 from payouts import pages as payouts_pages
+from payouts.models import Payment
 from payouts.purchases import KINDS as PURCHASE_KINDS
 from reviews import demo as reviews_demo
 from reviews import fragments as review_fragments
@@ -92,6 +103,7 @@ from scheduling import privacy as scheduling_privacy
 from scheduling.api import ROUTES as SCHEDULING_API
 from scheduling.lifecycle import BookingTransitioned
 from scheduling.messaging_facts import SchedulingBookingFacts
+from scheduling.models import Booking
 from scheduling.pages import ROUTES as SCHEDULING_PAGES
 from scheduling.payments import BOOKING, SERIES, BookingPurchases
 from scheduling.payments import WORDING as LESSON_WORDING
@@ -247,6 +259,8 @@ def create_app(
     if database_url is None:
         raise ValueError("create_app needs a database URL; the CLI starts the embedded one")
     settings = settings.with_embedded_secrets()
+    # Before any engine is made, so SQL gets spans; does nothing unless tracing is configured.
+    tracing.configure_tracing(settings.observability, "web")
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
@@ -268,6 +282,8 @@ def create_app(
         if settings.broker.redis_url
         else None
     )
+    if redis is not None:
+        tracing.instrument_redis(redis)
     events = EventBus()
     wire_subscribers(events, queue)
     services = Services(
@@ -317,8 +333,13 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
 
+    metrics_token = settings.observability.metrics_token
+    observability_routes = (
+        [metrics_route(metrics_token, _scraper(services, queue, redis))] if metrics_token else []
+    )
     route_handlers: Sequence[Any] = [
         healthz,
+        *observability_routes,
         AuthController,
         MeController,
         TutorProfileController,
@@ -377,6 +398,9 @@ def create_app(
         # (behind a trusted proxy) before anything reads it.
         middleware=[
             RequestIdMiddleware,
+            # Spans and request metrics only when configured (no import cost otherwise).
+            *([tracing.litestar_middleware()] if tracing.enabled() else []),
+            *([prometheus_middleware()] if metrics_token else []),
             DefineMiddleware(
                 ForwardedClientMiddleware,
                 proxies=TrustedProxies(parse_networks(settings.web.trusted_proxies)),
@@ -416,6 +440,9 @@ def create_app(
             security=[{"bearer": []}],
         ),
         lifespan=[lifespan],
+        # Logging belongs to the process (marketplace/observability/logs.py): Litestar's default
+        # would replace the root handler with its own format at start-up.
+        logging_config=None,
         debug=settings.debug,
         state=None,
     )
@@ -423,6 +450,29 @@ def create_app(
     app.state.services = services
     app.state.rooms = rooms
     return app
+
+
+def _scraper(services: Services, queue: DramatiqQueue, redis: Redis | None) -> Scraper:
+    """What ``/metrics`` reads when scraped, besides what the processes counted."""
+    scraper = Scraper()
+
+    async def queues() -> Any:
+        return await queue_depths(queue.broker, queue.queue_names(), redis)
+
+    async def bookings() -> Any:
+        return await count_by(
+            services.engine, Booking.status, "duet_bookings", "Bookings by state", "state"
+        )
+
+    async def payments() -> Any:
+        return await count_by(
+            services.engine, Payment.status, "duet_payments", "Payments by status", "status"
+        )
+
+    scraper.add("queues", queues)
+    scraper.add("bookings", bookings, cache_seconds=10)
+    scraper.add("payments", payments, cache_seconds=10)
+    return scraper
 
 
 def _health_checks(

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from marketplace.observability.logs import configure_logging
 from marketplace.settings import ConfigError, Settings
 from marketplace.wording import plural
 
@@ -32,13 +33,10 @@ CHILD_STOP_TIMEOUT = 15.0
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("alembic", "httpx", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
+        obs = settings.observability
+        configure_logging(obs.log_format, obs.log_level, role=args.role)
         result: int = args.handler(settings, args)
         return result
     except ConfigError as exc:
@@ -52,20 +50,29 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="duet", description="Duet, a marketplace for music lessons."
     )
+    parser.set_defaults(role="cli")
     sub = parser.add_subparsers(required=True, metavar="command")
 
     run = sub.add_parser("run", help="everything on the embedded default: db, redis, web, worker")
     _add_listen(run)
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, role="run")
 
     web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
     _add_listen(web)
     web.add_argument("--workers", type=int, default=1, help="web processes")
-    web.set_defaults(handler=cmd_web)
+    web.set_defaults(handler=cmd_web, role="web")
 
     worker = sub.add_parser("worker", help="the dramatiq worker (needs DATABASE_URL and REDIS_URL)")
     worker.add_argument("--threads", type=int, default=4)
-    worker.set_defaults(handler=cmd_worker)
+    worker.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="also serve this host's job metrics at http://ADDRESS:PORT/metrics, no token "
+        "(for a worker on a host without a web process)",
+    )
+    worker.add_argument("--metrics-address", default="127.0.0.1")
+    worker.set_defaults(handler=cmd_worker, role="worker")
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(required=True, metavar="action")
@@ -471,15 +478,40 @@ async def _user_id(session: Any, email: str) -> int:
     return int(found)
 
 
+def metrics_dir(settings: Settings) -> Path:
+    """Where this host's processes keep their metric files (``PROMETHEUS_MULTIPROC_DIR``)."""
+    return settings.observability.metrics_dir or settings.var_dir.resolve() / "metrics"
+
+
+def _join_metrics_dir(settings: Settings) -> None:
+    """Before prometheus-client is imported: it reads the variable once, at import. A directory
+    that cannot be made is no reason not to serve: this process then counts for itself."""
+    from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+    try:
+        path = prepare_multiprocess_dir(metrics_dir(settings), clean=False)
+    except OSError as exc:
+        os.environ.pop(MULTIPROC_ENV, None)
+        logger.warning(
+            "metrics directory %s cannot be used (%s): this process's metrics only; "
+            "set PROMETHEUS_MULTIPROC_DIR to a writable directory",
+            metrics_dir(settings),
+            exc.strerror,
+        )
+        return
+    os.environ[MULTIPROC_ENV] = str(path)
+
+
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
-
-    from marketplace.app import create_app
 
     if settings.database.url is None:
         raise ConfigError(
             "DATABASE_URL is not set. Set it, or use `duet run` for the embedded default."
         )
+    _join_metrics_dir(settings)
+    from marketplace.app import create_app
+
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -487,7 +519,9 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         # X-Forwarded-* are read by the app, from TRUSTED_PROXIES only (marketplace/web/proxies.py).
         proxy_headers=False,
-        log_level="info",
+        # Logging is configured already (marketplace/observability/logs.py): uvicorn's records,
+        # the access log included, go through the same handler, with the request id.
+        log_config=None,
         access_log=True,
         # Live messages are small JSON frames: compressing them costs more CPU (and a deflate
         # context per open socket) than it saves.
@@ -500,11 +534,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     import dramatiq
 
     from marketplace.app import build_queue, periodic_tasks, startup_tasks
+    from marketplace.observability import tracing
 
     if settings.database.url is None or settings.broker.redis_url is None:
         raise ConfigError("The worker needs DATABASE_URL and REDIS_URL (or use `duet run`).")
     settings = settings.with_embedded_secrets()
+    _join_metrics_dir(settings)
+    tracing.configure_tracing(settings.observability, "worker")
     queue = build_queue(settings)
+    if args.metrics_port:
+        _serve_worker_metrics(args.metrics_address, args.metrics_port)
     worker = dramatiq.Worker(queue.broker, queues=queue.queue_names(), worker_threads=args.threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -524,7 +563,19 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     logger.info("worker stopping")
     worker.stop(timeout=int(CHILD_STOP_TIMEOUT * 1000))
     queue.broker.close()
+    tracing.shutdown_tracing()
     return 0
+
+
+def _serve_worker_metrics(address: str, port: int) -> None:
+    """prometheus-client's own exporter thread, reading every process's files in the metrics
+    directory. No token: keep the address private (the default is loopback)."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, addr=address, registry=registry)
+    logger.info("worker metrics at http://%s:%d/metrics", address, port)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -554,8 +605,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             asyncio.run(_seed(live, 200))
         else:
             asyncio.run(_refresh_demo(live))
+        # This command starts every process that writes metrics: their files start afresh.
+        from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+
+        metrics_files = prepare_multiprocess_dir(metrics_dir(live), clean=True)
         env = {
             **os.environ,
+            MULTIPROC_ENV: str(metrics_files),
             "DATABASE_URL": live.database.url,
             "REDIS_URL": live.broker.redis_url,
             "DUET_VAR_DIR": str(live.var_dir),

@@ -7,12 +7,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import DateTime, MetaData, func
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext import asyncio as sa_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 
@@ -52,9 +48,11 @@ def create_engine(
     ``pre_ping=False`` is for hot paths made of single statements (messages): the ping costs
     three round trips per checkout with asyncpg (BEGIN, a query, ROLLBACK); connections are
     recycled every 30 minutes instead, and a statement on a dead one fails before it runs."""
+    # Called through its module, not imported by name: with tracing on, OpenTelemetry's
+    # SQLAlchemy instrumentation wraps that attribute and traces every engine made by it.
     if not pooled:
-        return create_async_engine(url, poolclass=NullPool, echo=echo)
-    return create_async_engine(
+        return sa_asyncio.create_async_engine(url, poolclass=NullPool, echo=echo)
+    return sa_asyncio.create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,

@@ -275,6 +275,36 @@ class CourseSettings:
     Open Badges credentials. Required unless running on the embedded default."""
 
 
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    log_format: str = ""
+    """``LOG_FORMAT``: ``json`` (one JSON object per line) or ``text`` (readable lines). Unset:
+    text when standard error is a terminal, JSON otherwise (a service manager, a container)."""
+    log_level: str = "INFO"
+    """``LOG_LEVEL``: the lowest level logged (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
+    metrics_token: str = ""
+    """``METRICS_TOKEN``: the bearer token a Prometheus scraper sends to ``GET /metrics`` (at
+    least 16 characters). Unset: there is no ``/metrics`` (404)."""
+    metrics_dir: Path | None = None
+    """``PROMETHEUS_MULTIPROC_DIR``: where the web, worker and media processes of one host keep
+    their metric files, so one scrape sums them. Unset: ``duet run`` and ``duet web``/``worker``
+    use ``<DUET_VAR_DIR>/metrics``."""
+    otlp_endpoint: str = ""
+    """``OTEL_EXPORTER_OTLP_ENDPOINT``: an OTLP/HTTP collector (``http://collector:4318``) to send
+    traces to. Unset: no tracing at all (nothing of OpenTelemetry is even imported). The other
+    ``OTEL_EXPORTER_OTLP_*`` variables (headers, timeout) are read by the exporter itself."""
+    service_name: str = "duet"
+    """``OTEL_SERVICE_NAME``: the service name traces carry; each process adds its role
+    (``duet-web``, ``duet-worker``)."""
+
+    @property
+    def tracing(self) -> bool:
+        return bool(self.otlp_endpoint)
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = Path("var")
@@ -295,6 +325,7 @@ class Settings:
     video: VideoSettings = field(default_factory=VideoSettings)
     messaging: MessagingSettings = field(default_factory=MessagingSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @property
     def embedded(self) -> bool:
@@ -378,6 +409,7 @@ class Settings:
                 max_attachment_audio_seconds=float(env.get("MAX_ATTACHMENT_AUDIO_SECONDS", "300")),
             ),
             privacy=_privacy_settings(env),
+            observability=_observability_settings(env),
         )
         if settings.reviews.window_days < 1 or settings.reviews.edit_hours < 0:
             raise ConfigError(
@@ -519,6 +551,30 @@ def _video_settings(env: Mapping[str, str], var_dir: Path) -> VideoSettings:
         turn_username=turn_user,
         turn_credential=turn_pass,
         media_addresses=addresses,
+    )
+
+
+def _observability_settings(env: Mapping[str, str]) -> ObservabilitySettings:
+    log_format = env.get("LOG_FORMAT", "").strip().lower()
+    if log_format and log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {log_format!r}.")
+    level = env.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}.")
+    token = env.get("METRICS_TOKEN", "").strip()
+    if token and len(token) < 16:
+        raise ConfigError(
+            "METRICS_TOKEN must be at least 16 characters (for example: python -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'), or unset to turn /metrics off."
+        )
+    metrics_dir = env.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    return ObservabilitySettings(
+        log_format=log_format,
+        log_level=level,
+        metrics_token=token,
+        metrics_dir=Path(metrics_dir) if metrics_dir else None,
+        otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(),
+        service_name=env.get("OTEL_SERVICE_NAME", "").strip() or "duet",
     )
 
 

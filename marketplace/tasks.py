@@ -27,14 +27,20 @@ from dramatiq.middleware import (
 )
 from dramatiq.middleware.asyncio import AsyncIO
 
+from marketplace.observability.jobs import JobObservability
+
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from marketplace.events import EventBus
     from marketplace.media import MediaStorage
+    from marketplace.observability.metrics import Reading
     from marketplace.settings import Settings
 
 logger = logging.getLogger(__name__)
+# Every Redis key of the broker starts with this (``duet:<queue>``).
+BROKER_NAMESPACE = "duet"
 
 JSONArg = str | int | float | bool | None
 
@@ -71,6 +77,8 @@ class TaskQueue(Protocol):
 def build_broker(redis_url: str | None) -> dramatiq.Broker:
     """Redis when a URL is given; otherwise dramatiq's in-memory ``StubBroker`` (tests)."""
     middleware = [
+        # First: its before-hooks set the request id for the others, its after-hooks run last.
+        JobObservability(),
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -82,7 +90,7 @@ def build_broker(redis_url: str | None) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if redis_url:
         broker = RedisBroker(  # type: ignore[no-untyped-call]
-            url=redis_url, middleware=middleware, namespace="duet"
+            url=redis_url, middleware=middleware, namespace=BROKER_NAMESPACE
         )
     else:
         broker = StubBroker(middleware=middleware)
@@ -148,3 +156,43 @@ def all_task_specs(groups: Iterable[Sequence[TaskSpec]]) -> list[TaskSpec]:
             seen.add(spec.name)
             specs.append(spec)
     return specs
+
+
+async def queue_depths(
+    broker: dramatiq.Broker, queue_names: Iterable[str], redis: Redis | None
+) -> list[Reading]:
+    """Messages per queue, read now: ``ready`` to run, ``delayed`` (retries waiting for their
+    back-off, jobs queued for later) and ``dead`` (given up, kept a week by dramatiq)."""
+    from dramatiq.common import dq_name, xq_name
+
+    from marketplace.observability.metrics import Reading
+
+    names = sorted(queue_names)
+    values: dict[tuple[str, ...], float] = {}
+    if redis is not None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.llen(f"{BROKER_NAMESPACE}:{name}")
+                pipe.llen(f"{BROKER_NAMESPACE}:{dq_name(name)}")
+                pipe.zcard(f"{BROKER_NAMESPACE}:{xq_name(name)}")
+            counts = await pipe.execute()
+        for index, name in enumerate(names):
+            ready, delayed, dead = counts[3 * index : 3 * index + 3]
+            values.update(
+                {(name, "ready"): ready, (name, "delayed"): delayed, (name, "dead"): dead}
+            )
+    elif isinstance(broker, StubBroker):
+        for name in names:
+            ready = broker.queues.get(name)
+            delayed = broker.queues.get(dq_name(name))
+            values[(name, "ready")] = ready.qsize() if ready is not None else 0
+            values[(name, "delayed")] = delayed.qsize() if delayed is not None else 0
+            values[(name, "dead")] = len(broker.dead_letters_by_queue.get(name, ()))
+    return [
+        Reading(
+            "duet_queue_messages",
+            "Messages waiting in each job queue, by state",
+            ("queue", "state"),
+            values,
+        )
+    ]

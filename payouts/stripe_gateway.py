@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from marketplace.observability import tracing
 from marketplace.settings import PaymentSettings
 from payouts import gateway as gw
 from payouts.accounts import snapshot_from_json
@@ -84,7 +85,8 @@ class StripeGateway:
 
     async def _call(self, what: str, call: Awaitable[T]) -> T:
         try:
-            return await call
+            with tracing.span(f"stripe {what}", **{"rpc.system": "stripe"}):
+                return await call
         except stripe.StripeError as exc:
             error = translate(exc)
             # Request ids, never secrets or card data, go to the log.

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import BadRequest
+from marketplace.observability import metrics
 from marketplace.uow import defer_job
 from payouts import accounts, charges, disputes, ledger, refunds
 from payouts.gateway import WebhookEvent
@@ -54,10 +55,13 @@ async def receive(pay: Payments, payload: bytes, signature: str) -> str:
         event = pay.gateway.parse_webhook(payload, signature)
     except Exception:
         logger.warning("webhook refused: bad signature (%d bytes)", len(payload))
+        metrics.webhook_received("unknown", "bad_signature")
         raise
+    kind = metric_type(event.type)
     async with pay.tx() as session:
         if event.account and await accounts.by_stripe_id(session, event.account) is None:
             logger.warning("webhook %s refused: unknown account %s", event.id, event.account)
+            metrics.webhook_received(kind, "unknown_account")
             raise UnknownAccount("This event is about an account Duet does not know.")
         inserted = await session.scalar(
             insert(WebhookEventRow)
@@ -72,9 +76,19 @@ async def receive(pay: Payments, payload: bytes, signature: str) -> str:
             .returning(WebhookEventRow.id)
         )
         if inserted is None:
-            return "duplicate"
-        defer_job(session, PROCESS_TASK, event.id)
-    return "accepted"
+            outcome = "duplicate"
+        else:
+            defer_job(session, PROCESS_TASK, event.id)
+            outcome = "accepted"
+    logger.info("webhook %s (%s): %s", event.id, event.type, outcome)
+    metrics.webhook_received(kind, outcome)
+    return outcome
+
+
+def metric_type(event_type: str) -> str:
+    """The event type as a metric label: the types Duet handles, else ``other`` (the provider
+    has hundreds; a label must stay a short list)."""
+    return event_type if event_type in HANDLERS else "other"
 
 
 async def process(pay: Payments, event_id: str) -> str:
@@ -92,6 +106,7 @@ async def process(pay: Payments, event_id: str) -> str:
         row.outcome = outcome[:200]
         row.attempts += 1
     logger.info("event %s (%s): %s", event_id, event.type, outcome)
+    metrics.webhook_processed(metric_type(event.type), "handled" if handler else "ignored")
     return outcome
 
 
@@ -101,6 +116,7 @@ async def note_failure(pay: Payments, event_id: str, error: str) -> None:
         if row is not None and row.processed_at is None:
             row.attempts += 1
             row.outcome = ("error: " + error)[:200]
+            metrics.webhook_processed(metric_type(row.type), "failed")
 
 
 def _id(value: Any) -> str | None:

@@ -3,6 +3,7 @@ tutors, re-index the documents time has made stale, or rebuild everything."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.errors import ValidationFailed
+from marketplace.observability import metrics
 from marketplace.profiles.models import TutorProfile, TutorStatus
 from marketplace.wording import plural
 from payouts import accounts as payout_accounts
@@ -44,7 +46,13 @@ def is_searchable(profile: TutorProfile, can_be_paid: bool) -> bool:
 
 async def search(backend: SearchBackend, query: SearchQuery) -> SearchResult:
     """Run ``query``; asking for a page past the last one is a 422 naming ``page``."""
-    result = await backend.search(query)
+    started = time.perf_counter()
+    try:
+        result = await backend.search(query)
+    except Exception:
+        metrics.search_timed(backend.name, 0.0, failed=True)
+        raise
+    metrics.search_timed(backend.name, time.perf_counter() - started)
     if result.total and query.page > result.pages:
         raise ValidationFailed(
             {"page": f"There are only {plural(result.pages, 'page')} of results."},

@@ -31,6 +31,8 @@ import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from marketplace.observability import media as media_metrics
+
 logger = logging.getLogger(__name__)
 
 MASK32 = 0xFFFFFFFF
@@ -276,6 +278,7 @@ class ForwardedTrack(MediaStreamTrack):
         self.latency = latency
         self.on_keyframe_request: Callable[[], None] | None = None
         self.dropped = 0
+        self._forwarded = media_metrics.packet_counter(kind)
         self._queue: deque[MediaPacket] = deque()
         self._limit = QUEUE_LIMIT[kind]
         self._waiter: asyncio.Future[None] | None = None
@@ -366,6 +369,7 @@ class ForwardedTrack(MediaStreamTrack):
             finally:
                 self._waiter = None
         media = self._queue.popleft()
+        self._forwarded.inc()
         packet = av.Packet(media.data)
         packet.pts = self._rebase(media.timestamp, media.arrival_ns)
         packet.time_base = TIME_BASE[self.kind]

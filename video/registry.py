@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
+from marketplace.observability import media as media_metrics
 from marketplace.settings import Settings
 from marketplace.web.services import Services
 from scheduling import rooms as room_rules
@@ -120,6 +121,8 @@ class RoomRegistry:
                 latency=self.latency,
                 on_change=self.sync_recording,
             )
+            if room.booking_id not in self.rooms:  # a closed room replaced is still counted
+                media_metrics.room_opened()
             self.rooms[room.booking_id] = room
             logger.info("lesson room %s opened", room.booking_id)
             return room
@@ -128,6 +131,7 @@ class RoomRegistry:
         room = self.rooms.pop(booking_id, None)
         if room is None:
             return
+        media_metrics.room_closed()
         await room.close(reason)
         self._stop_recorder(booking_id)
         logger.info("lesson room %s closed (%s)", booking_id, reason)

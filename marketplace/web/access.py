@@ -29,7 +29,8 @@ SESSION_COOKIE = "duet_session"
 CSRF_COOKIE = "duet_csrf"
 CSRF_HEADER = "x-csrftoken"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-_SKIP_PREFIXES = ("/static/", "/media/", "/favicon")
+# /metrics has its own token (METRICS_TOKEN), which is no user's: it must not be resolved as one.
+_SKIP_PREFIXES = ("/static/", "/media/", "/favicon", "/metrics")
 
 
 class Access(StrEnum):

@@ -7,6 +7,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from marketplace.observability import tracing
 from marketplace.request_context import accepted_request_id, set_request_id
 
 HEADER = "x-request-id"
@@ -27,6 +28,7 @@ class RequestIdMiddleware:
                 break
         request_id = accepted_request_id(sent)
         set_request_id(request_id)
+        tracing.tag_request_span(scope, request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
