@@ -82,6 +82,84 @@ def opus_fmtp(sdp: str) -> list[dict[str, str]]:
 
 
 @dataclass(frozen=True)
+class SectionCodecs:
+    """The payload types of one m-section in the order of the m-line (its preference)."""
+
+    kind: str
+    mid: str
+    formats: tuple[tuple[int, str], ...]  # (payload type, lower-case codec name)
+
+    def types_of(self, name: str) -> frozenset[int]:
+        return frozenset(pt for pt, codec in self.formats if codec == name)
+
+    def first(self) -> str | None:
+        return self.formats[0][1] if self.formats else None
+
+
+_RTPMAP_ANY = re.compile(r"^a=rtpmap:(\d+) ([^/\s]+)/")
+
+
+def section_codecs(sdp: str) -> list[SectionCodecs]:
+    """Each audio and video m-section's codecs, in preference order."""
+    sections: list[SectionCodecs] = []
+    current: tuple[str, list[str], dict[int, str], list[str]] | None = None
+
+    def close() -> None:
+        if current is not None and current[0] in ("audio", "video"):
+            kind, order, names, mid = current
+            formats = tuple(
+                (int(pt), names[int(pt)]) for pt in order if pt.isdigit() and int(pt) in names
+            )
+            sections.append(SectionCodecs(kind, mid[0] if mid else "", formats))
+
+    for raw in sdp.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if line.startswith("m="):
+            close()
+            parts = line[2:].split()
+            current = (parts[0], parts[3:], {}, [])
+        elif current is not None:
+            if match := _RTPMAP_ANY.match(line):
+                current[2][int(match.group(1))] = match.group(2).lower()
+            elif line.startswith("a=mid:"):
+                current[3].append(line[6:])
+    close()
+    return sections
+
+
+def set_red_fmtp(sdp: str) -> str:
+    """Give each RED payload type the ``fmtp`` RFC 2198 asks for: the Opus type it carries,
+    twice (the primary and one redundant block). aiortc writes none."""
+    newline = "\r\n" if "\r\n" in sdp else "\n"
+    out: list[str] = []
+    opus: str | None = None
+    red_lines: dict[str, int] = {}  # red payload type -> index of its rtpmap line in ``out``
+    have: set[str] = set()
+
+    def flush() -> None:
+        # Insert missing lines from the last one up, so earlier indexes stay right.
+        for pt, index in sorted(red_lines.items(), key=lambda item: -item[1]):
+            if pt not in have and opus is not None:
+                out.insert(index + 1, f"a=fmtp:{pt} {opus}/{opus}")
+
+    for line in sdp.split(newline):
+        if line.startswith("m="):
+            flush()
+            opus, red_lines, have = None, {}, set()
+        elif match := _RTPMAP_ANY.match(line):
+            name = match.group(2).lower()
+            if name == "opus" and opus is None:
+                opus = match.group(1)
+            elif name == "red":
+                red_lines[match.group(1)] = len(out)
+        elif (match := _FMTP.match(line)) and match.group(1) in red_lines:
+            have.add(match.group(1))
+        out.append(line)
+    flush()
+    return newline.join(out)
+
+
+@dataclass(frozen=True)
 class MediaSection:
     kind: str  # audio, video, application
     direction: str  # sendrecv, sendonly, recvonly, inactive (the offerer's view)

@@ -98,6 +98,9 @@ AUDIO_STATS = """async () => {
     }
     if (s.type === 'inbound-rtp' && s.kind === 'audio') out.packetsReceived = s.packetsReceived;
   });
+  // The negotiated send codec: RED (carrying the Opus above) when both sides asked for it.
+  const audio = window.duetRoom.pc.getTransceivers()[0];
+  out.sendCodec = audio.sender.getParameters().codecs[0].mimeType.toLowerCase();
   return out;
 }"""
 
@@ -194,14 +197,16 @@ def test_tutor_and_student_hear_each_other_in_stereo_then_the_tutor_ends_the_les
                     ".textContent === ''"
                 )
 
-            # getStats(): stereo Opus with the music fmtp, at the chosen 192 kbit/s.
+            # getStats(): stereo Opus with the music fmtp, at the chosen 192 kbit/s, sent as RED.
             for page in pages:
                 kbps, stats = outbound_kbps(page)
                 assert stats["mimeType"] == "audio/opus" and stats["channels"] == 2, stats
                 fmtp = dict(p.split("=") for p in stats["fmtp"].split(";"))
                 assert fmtp["stereo"] == "1" and fmtp["sprop-stereo"] == "1", stats
                 assert fmtp["maxaveragebitrate"] == "192000" and fmtp["usedtx"] == "0", stats
-                assert 192 * 0.9 <= kbps <= 192 * 1.1, (kbps, stats)
+                # RED: every Opus packet goes twice (itself, then inside the next one).
+                assert stats["sendCodec"] == "audio/red", stats
+                assert 192 * 0.9 <= kbps / 2 <= 192 * 1.1, (kbps, stats)
 
             # Web Audio: the student's left tone stays left and the right stays right, on the
             # tutor's page, and its level holds for 10 s.

@@ -152,9 +152,14 @@
     if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
     var caps = RTCRtpReceiver.getCapabilities(kind);
     if (!caps) return;
-    // The room forwards packets as they are: everybody uses the same codecs (Opus, VP8).
-    var wanted = kind === "audio" ? ["audio/opus"] : ["video/vp8", "video/rtx"];
-    var codecs = caps.codecs.filter(function (c) { return wanted.indexOf(c.mimeType.toLowerCase()) >= 0; });
+    // The room forwards packets as they are: everybody uses the same codecs (Opus, VP8). Audio
+    // goes as RED (each Opus packet repeats the one before, so a lost packet is rebuilt from
+    // the next) where the browser has it: listed first, so it is what both sides send.
+    var wanted = kind === "audio" ? ["audio/red", "audio/opus"] : ["video/vp8", "video/rtx"];
+    var codecs = [];
+    wanted.forEach(function (mime) {
+      caps.codecs.forEach(function (c) { if (c.mimeType.toLowerCase() === mime) codecs.push(c); });
+    });
     if (codecs.length) transceiver.setCodecPreferences(codecs);
   }
 
