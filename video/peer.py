@@ -71,8 +71,12 @@ class Peer:
     taps: dict[str, PacketTap] = field(default_factory=dict)
     closed: bool = False
 
-    async def negotiate(self, offer: str, bitrate_kbps: int) -> str:
-        """Apply the browser's offer; return the answer with the room's music parameters."""
+    async def negotiate(self, offer: str) -> str:
+        """Apply the browser's offer; return the answer with the room's music parameters.
+
+        The answer's ``maxaveragebitrate`` is the highest bitrate the room offers: the browser
+        sets the lesson's bitrate on its sender (``maxBitrate``), and a bitrate above the fmtp
+        could not be reached that way without a new connection."""
         if not isinstance(offer, str) or not offer.startswith("v=0") or len(offer) > MAX_SDP_BYTES:
             raise OfferRefused({"sdp": "Send an SDP offer (at most 64 KiB)."})
         sections = [s for s in sdp.media_sections(offer) if s.kind in ("audio", "video")]
@@ -133,7 +137,7 @@ class Peer:
             # aiortc sends the first codec of the answer: RED where the browser asked for it.
             if answered.first() == "red" and (opus := answered.types_of("opus")):
                 output.track.red_opus_type = min(opus)
-        described = sdp.set_opus_fmtp(pc.localDescription.sdp, sdp.music_fmtp(bitrate_kbps))
+        described = sdp.set_opus_fmtp(pc.localDescription.sdp, sdp.music_fmtp(sdp.CEILING_KBPS))
         return sdp.set_red_fmtp(described)
 
     @property

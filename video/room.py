@@ -213,7 +213,7 @@ class Room:
             may_send=participant.sends,
         )
         try:
-            answer = await peer.negotiate(offer, self.bitrate_kbps)
+            answer = await peer.negotiate(offer)
         except BaseException:
             await peer.close()
             raise
@@ -300,9 +300,22 @@ class Room:
         }
 
     async def set_bitrate(self, kbps: int) -> None:
-        """Everyone renegotiates (a new offer) to apply it; see room.js."""
+        """Each browser applies it to its audio sender (``RTCRtpSender.setParameters``), with no
+        new offer; new connections get it in the fmtp too (see room.js)."""
         self.bitrate_kbps = kbps
         await self.broadcast({"type": "bitrate", "kbps": kbps})
+
+    async def bitrate_failed(self, participant: Participant, kbps: int) -> None:
+        """Tell the tutor that ``participant``'s browser still sends at its previous bitrate."""
+        tutor = self.participants.get(self.tutor_id)
+        if tutor is not None:
+            notice = {
+                "type": "bitrate_failed",
+                "user_id": participant.user_id,
+                "name": participant.name,
+                "kbps": kbps,
+            }
+            await _quietly(tutor.connection.send(notice))
 
     async def close(self, reason: str, code: int = 4000) -> None:
         if self.closed:

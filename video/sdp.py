@@ -1,9 +1,11 @@
 """SDP for music: the Opus ``fmtp`` parameters of the room, and small SDP text helpers.
 
 aiortc answers Opus with no ``fmtp`` at all, and Chrome then sends mono at about 32 kbit/s. The
-room's answer therefore carries ``stereo=1; sprop-stereo=1; maxaveragebitrate=<chosen>;
-usedtx=0`` (stereo both ways, the tutor's bitrate, no discontinuous transmission, which would
-gate quiet passages), keeping in-band FEC. The browser puts the same parameters in its own offer
+room's answer therefore carries ``stereo=1; sprop-stereo=1; maxaveragebitrate=<ceiling>;
+usedtx=0`` (stereo both ways, the highest bitrate the room offers, no discontinuous
+transmission, which would gate quiet passages), keeping in-band FEC. The lesson's bitrate itself
+is the browser's sender limit (``maxBitrate``), which changes without renegotiating. The browser
+puts the same parameters in its own offer
 (``video/static/room.js``), since a receiver only decodes stereo when its own description asks.
 """
 
@@ -14,6 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from marketplace.settings import BITRATES_KBPS
+
+# The answer's Opus ceiling: the browser's sender limit (maxBitrate) sets the lesson's bitrate
+# under it and can change without renegotiating; Chromium never exceeds the fmtp.
+CEILING_KBPS = max(BITRATES_KBPS)
 
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) opus/48000(?:/2)?\s*$", re.IGNORECASE)
 _FMTP = re.compile(r"^a=fmtp:(\d+) (.*)$")

@@ -87,7 +87,10 @@
       case "participant": return showParticipant(m.participant);
       case "left": return showLeft(m.user_id);
       case "chat": return showChat(m);
-      case "bitrate": room.bitrate = m.kbps; syncBitrateSelect(); return negotiate();
+      case "bitrate": return changeBitrate(m.kbps);
+      case "bitrate_failed": return alertBox((room.welcome && m.user_id === room.welcome.you.user_id ? "Your browser" : m.name + "'s browser") +
+        " could not switch to " + m.kbps + " kbit/s and still sends at the previous bitrate. It switches when they reconnect.");
+      case "loss": room.uplinkLoss = m.uplink || {}; return undefined;
       case "consent": room.consent = { tutor: m.tutor, student: m.student }; return showRecording();
       case "recording": room.recording = m.active; return showRecording();
       case "peer_failed": return negotiate();
@@ -174,11 +177,31 @@
     var limits = { audio: room.bitrate * 1000, video: 1500000 };
     for (var sender of pc.getSenders()) {
       if (!sender.track) continue;
-      var params = sender.getParameters();
-      if (!params.encodings || !params.encodings.length) params.encodings = [{}];
-      params.encodings[0].maxBitrate = limits[sender.track.kind];
-      if (sender.track.kind === "audio") params.encodings[0].priority = "high";
-      try { await sender.setParameters(params); } catch (err) { /* not supported: the fmtp still applies */ }
+      try { await setMaxBitrate(sender, limits[sender.track.kind]); } catch (err) { /* not supported: the fmtp still applies */ }
+    }
+  }
+
+  async function setMaxBitrate(sender, bps) {
+    var params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+    params.encodings[0].maxBitrate = bps;
+    if (sender.track && sender.track.kind === "audio") params.encodings[0].priority = "high";
+    await sender.setParameters(params); // rejects and changes nothing when it cannot apply
+  }
+
+  // The tutor chose another bitrate: the audio sender takes it at once, with no new offer (a
+  // renegotiation would mean a new connection to the server: silence and a video restart). The
+  // fmtp carries it only on the next new connection.
+  async function changeBitrate(kbps) {
+    room.bitrate = kbps;
+    syncBitrateSelect();
+    var sender = observer ? null : senderOf("audio");
+    if (!sender || !sender.track) return;
+    try {
+      await setMaxBitrate(sender, kbps * 1000);
+      room.bitrateChanges = (room.bitrateChanges || 0) + 1;
+    } catch (err) {
+      send({ type: "bitrate_failed", kbps: kbps });
     }
   }
 
