@@ -53,6 +53,7 @@ class Output:
     slot: int
     kind: str
     track: ForwardedTrack
+    sender: RTCRtpSender | None = None
 
 
 @dataclass
@@ -97,7 +98,9 @@ class Peer:
             transceiver = pc.addTransceiver(track, direction="sendrecv")
             transceiver.setCodecPreferences(_CODECS["audio+red" if uses_red else section.kind])
             track.attach(transceiver.sender)
-            self.outputs.append(Output(counts[section.kind], section.kind, track))
+            self.outputs.append(
+                Output(counts[section.kind], section.kind, track, transceiver.sender)
+            )
             counts[section.kind] += 1
             transceivers.append((transceiver, section, uses_red))
         self.policy.apply(pc)
@@ -168,6 +171,25 @@ class Peer:
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = index
         await self.pc.addIceCandidate(parsed)
+
+    def uplink_loss(self) -> float | None:
+        """Close a window of the loss on this participant's audio on its way to the server."""
+        tap = self.taps.get("audio")
+        return tap.loss.sample() if tap is not None else None
+
+    async def downlink_loss(self) -> float | None:
+        """The loss this participant's browser last reported (RTCP receiver report) on the
+        audio the server sends it; the highest over its slots."""
+        worst: float | None = None
+        for output in self.outputs:
+            if output.kind != "audio" or output.sender is None:
+                continue
+            report = await output.sender.getStats()
+            for stats in report.values():
+                if stats.type == "remote-inbound-rtp":
+                    fraction = stats.fractionLost / 256  # RTCP's 8-bit fraction
+                    worst = fraction if worst is None else max(worst, fraction)
+        return worst
 
     def output_tracks(self, slot: int) -> dict[str, ForwardedTrack]:
         return {o.kind: o.track for o in self.outputs if o.slot == slot}

@@ -14,7 +14,7 @@
     audioTrack: null, videoTrack: null, mode: "music", muted: false, camera: !observer,
     devices: { mic: null, camera: null }, bitrate: cfg.bitrate_kbps, ended: false,
     slots: [], remote: {}, consent: { tutor: false, student: false }, recording: false,
-    retries: 0, restartTimer: null, clockSkew: 0, iceServers: [],
+    retries: 0, restartTimer: null, clockSkew: 0, iceServers: [], uplinkLoss: {}, loss: null,
   };
   window.duetRoom = room; // for the curious (and the browser tests): room.pc.getStats()
 
@@ -461,7 +461,18 @@
     if (last) {
       var seconds = (now.at - last.at) / 1000;
       var lost = now.lost - last.lost, got = now.received - last.received;
-      var loss = lost + got > 0 ? 100 * lost / (lost + got) : 0;
+      // Loss end to end: what the server saw missing on the way in from the other side (it
+      // renumbers packets, so this browser cannot see it), then this connection's last hop.
+      var hop = lost + got > 0 ? 100 * lost / (lost + got) : 0;
+      var before = 0;
+      Object.keys(room.uplinkLoss).forEach(function (id) {
+        var v = room.uplinkLoss[id];
+        if (typeof v === "number" && v > before) before = v;
+      });
+      var loss = 100 * (1 - (1 - before / 100) * (1 - hop / 100));
+      room.loss = { endToEnd: loss, beforeServer: before, lastHop: hop };
+      root.querySelector("[data-stat=loss]").title = before.toFixed(1) + " % before the server, " +
+        hop.toFixed(1) + " % on your connection";
       var outK = 8 * (now.out - last.out) / seconds / 1000, inK = 8 * (now.in - last.in) / seconds / 1000;
       root.querySelector("[data-stat=out]").textContent = observer ? "–" : outK.toFixed(0) + " kbit/s";
       root.querySelector("[data-stat=in]").textContent = inK.toFixed(0) + " kbit/s";
