@@ -64,18 +64,22 @@ class MediaPacket:
     arrival_ns: int  # time.perf_counter_ns() when the last RTP packet of it arrived
     # Audio sent as RED: the older Opus packets it repeated (``data`` is the primary block).
     redundancy: tuple[red.RedBlock, ...] = ()
+    # Rebuilt at the server from a later packet's redundancy (lost on the way in).
+    recovered: bool = False
 
 
 class LossCounter:
     """Packets missing on the way from a participant to the server, from RTP sequence numbers
     (the forwarded stream is renumbered, so the receiving browser cannot see these)."""
 
-    def __init__(self) -> None:
+    def __init__(self, windows: int = 1) -> None:
         self.received = 0
         self._first: int | None = None
         self._highest = 0  # extended (never wraps)
-        self._sampled = (0, 0)  # expected, received at the last sample()
-        self.recent: float | None = None  # the fraction lost between the last two samples
+        # (expected, received) at the last ``windows`` samples: loss is measured over them all,
+        # so a figure taken every 2 s still rests on enough packets to mean something.
+        self._sampled: deque[tuple[int, int]] = deque([(0, 0)], maxlen=windows)
+        self.recent: float | None = None  # the fraction lost over the last windows
 
     def add(self, sequence_number: int) -> None:
         self.received += 1
@@ -93,9 +97,9 @@ class LossCounter:
     def sample(self) -> float | None:
         """Close a measuring window: the fraction lost in it (None when nothing was expected)."""
         expected, received = self.expected, self.received
-        window = expected - self._sampled[0]
-        got = received - self._sampled[1]
-        self._sampled = (expected, received)
+        window = expected - self._sampled[0][0]
+        got = received - self._sampled[0][1]
+        self._sampled.append((expected, received))
         self.recent = max(0, window - got) / window if window > 0 else None
         return self.recent
 
@@ -195,7 +199,7 @@ class PacketTap:
         self.packets = 0
         self.malformed = 0  # RED packets that could not be split, dropped
         self.recovered = 0  # Opus packets lost on the way here, rebuilt from RED redundancy
-        self.loss = LossCounter()
+        self.loss = LossCounter(windows=5)  # sampled every 2 s by the room: over 10 s
         self.frames_dropped = 0
         self.media_ssrc: int | None = None
         self.keyframes: KeyframeRequester | None = None
@@ -274,7 +278,7 @@ class PacketTap:
                 if block.data and newer(block_ts, last):
                     self.recovered += 1
                     last = block_ts
-                    self.deliver(MediaPacket("audio", block.data, block_ts, True, now))
+                    self.deliver(MediaPacket("audio", block.data, block_ts, True, now, (), True))
         self._last_ts = ts
         if data:
             self.deliver(MediaPacket("audio", data, ts, True, now, redundancy))

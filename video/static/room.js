@@ -438,7 +438,7 @@
 
   // ------------------------------------------------------------------ quality and time
 
-  var last = null;
+  var last = null, history = [];
   function setQuality(level, text) {
     var q = $("[data-testid=quality]");
     q.dataset.level = level;
@@ -458,9 +458,14 @@
       }
       if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) now.rtt = s.currentRoundTripTime;
     });
+    if (history.length && history[0].pc !== pc) history = []; // a new connection counts from 0
+    now.pc = pc;
+    history.push(now);
+    if (history.length > 10) history.shift();
     if (last) {
       var seconds = (now.at - last.at) / 1000;
-      var lost = now.lost - last.lost, got = now.received - last.received;
+      // Loss over the last 10 s: a one-second window holds too few packets to mean much.
+      var lost = now.lost - history[0].lost, got = now.received - history[0].received;
       // Loss end to end: what the server saw missing on the way in from the other side (it
       // renumbers packets, so this browser cannot see it), then this connection's last hop.
       var hop = lost + got > 0 ? 100 * lost / (lost + got) : 0;
