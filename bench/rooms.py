@@ -1,6 +1,7 @@
 """Benchmark: lesson rooms on one media server process.
 
     .venv/bin/python bench/rooms.py [--audio-rooms 1,4,8] [--video-rooms 1,3] [--seconds 20]
+                                    [--browsers yes|no|only]
 
 Starts a throwaway embedded PostgreSQL in a temporary folder and the Duet web server (with its
 media server) on 127.0.0.1 in a child process, with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: every
@@ -26,6 +27,13 @@ second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then me
 
 Participants run in this process; the packet rate the server forwarded is printed next to the
 expected rate, so a participant process that cannot keep up is visible.
+
+Then (``--browsers``, as root) two headless Chromiums in a network namespace
+(``tests/netns.py``), a second server process on the host end of its veth pair, and a router
+namespace dropping 0 % and then 2 % of UDP each way: from the tutor's browser's ``getStats()``
+and Web Audio, the share of the student's sound concealed over 10 s, the marker tone's level
+range, the jitter buffer delay, and how it moves after the student reloads and after the tutor
+changes the bitrate (``tests/browser/room_network.py``).
 """
 
 from __future__ import annotations
@@ -82,27 +90,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, var: Path, host: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         **bench_secrets(),
         "DUET_VAR_DIR": str(var),
-        "ROOM_MEDIA_ADDRESSES": "127.0.0.1",
-        "BASE_URL": f"http://127.0.0.1:{port}",
+        "ROOM_MEDIA_ADDRESSES": host,
+        "BASE_URL": f"http://{host}:{port}",
     }
     code = (
         "import logging, uvicorn; from marketplace.app import create_app; "
         "from marketplace.settings import Settings; "
         "logging.basicConfig(level=logging.WARNING); "
-        f"uvicorn.run(create_app(Settings.from_env()), host='127.0.0.1', port={port}, "
+        f"uvicorn.run(create_app(Settings.from_env()), host='{host}', port={port}, "
         "log_level='warning', access_log=False)"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return process
         except OSError:
             time.sleep(0.2)
@@ -333,6 +343,73 @@ def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None
         )
 
 
+def browser_figures(base: str, lesson: Lesson, namespace: Any, folder: Path, loss: float) -> None:
+    """Two Chromiums in ``namespace`` (behind its router dropping ``loss`` % of UDP each way):
+    what the tutor's browser measures of the student's sound."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.room_network import TRACE, concealment, lesson_room_in, recovery
+    from tests.browser.room_network import wait_connected as connected
+
+    with (
+        sync_playwright() as playwright,
+        lesson_room_in(namespace, base, lesson, folder, playwright, None) as room,
+    ):
+        namespace.set_udp_loss(loss)
+        room.tutor.wait_for_timeout(3000)
+        before = room.snapshot(room.tutor)
+        samples = room.listen(10)[4:]
+        after = room.snapshot(room.tutor)
+        level_range = max(
+            max(row[ch]["rms"] for row in samples) - min(row[ch]["rms"] for row in samples)
+            for ch in ("ch0", "ch1")
+        )
+        steady = room.baseline_ms(room.tutor)
+        room.student.reload()
+        connected(room.student)
+        reload = recovery(steady, room.tutor.evaluate(TRACE, 6))
+        before_change = room.baseline_ms(room.tutor)
+        room.tutor.get_by_text("Devices and sound").click()
+        room.tutor.get_by_test_id("bitrate-select").select_option("128")
+        change = recovery(before_change, room.tutor.evaluate(TRACE, 5))
+        namespace.set_udp_loss(0)
+
+    def settle(value: float | None) -> str:
+        return "never" if value is None else f"{value:.1f} s"
+
+    print(
+        f"  {loss:.0f} % loss each hop: concealed {concealment(before, after):.2%}, "
+        f"marker level range {level_range:.1f} dB over 10 s, send codec {after['sendCodec']}\n"
+        f"    jitter buffer {steady:.0f} ms; after a reload {reload.final_ms:.0f} ms "
+        f"(within 20 ms: {settle(reload.settle_s)}, longest gap {reload.longest_gap_ms:.0f} ms); "
+        f"after a bitrate change {before_change:.0f} -> {change.final_ms:.0f} ms "
+        f"(within 20 ms: {settle(change.settle_s)}, longest gap {change.longest_gap_ms:.0f} ms)"
+    )
+
+
+def run_browsers(url: str, var: Path, folder: Path) -> None:
+    from tests.netns import namespace_problem, network_namespace
+
+    problem = namespace_problem()
+    if problem is not None:
+        print(f"\nBrowsers on a lossy network: skipped ({problem})")
+        return
+    lessons = [asyncio.run(make_lesson(url)) for _ in range(2)]
+    with network_namespace() as namespace:
+        port = free_port()
+        process = start_server(url, port, var, host=namespace.host_address)
+        try:
+            base = f"http://{namespace.host_address}:{port}"
+            print(
+                "\nTwo Chromiums in a network namespace, the server over veth, UDP loss each way:"
+            )
+            for lesson, loss in zip(lessons, (0, 2), strict=True):
+                browser_figures(base, lesson, namespace, folder, loss)
+        finally:
+            process.terminate()
+            process.wait(20)
+
+
 def counts(text: str) -> list[int]:
     values = [int(x) for x in text.split(",") if x.strip()]
     if any(v < 1 or v > 40 for v in values):
@@ -345,6 +422,12 @@ def main() -> None:
     parser.add_argument("--audio-rooms", default="1,4,8", type=counts)
     parser.add_argument("--video-rooms", default="1,3", type=counts)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--browsers",
+        choices=("yes", "no", "only"),
+        default="yes",
+        help="also (or only) measure two Chromiums under 0 and 2 %% loss (needs root)",
+    )
     args = parser.parse_args()
     if not 5 <= args.seconds <= 120:
         raise SystemExit("--seconds must be between 5 and 120")
@@ -395,7 +478,10 @@ def main() -> None:
                 load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
                 print(f"\n  load average at the end: {load_now}")
 
-            asyncio.run(run_all())
+            if args.browsers != "only":
+                asyncio.run(run_all())
+            if args.browsers != "no":
+                run_browsers(url, Path(tmp) / "var", Path(tmp))
         finally:
             if server_process is not None:
                 server_process.terminate()

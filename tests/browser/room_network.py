@@ -182,7 +182,11 @@ def lesson_room_in(
             wav = stereo_wav(folder / f"{email}.wav", *tones)
             # The server is not on localhost, and plain HTTP elsewhere is no secure context
             # (no microphone): this origin is trusted as if it were HTTPS.
-            flags = [*media_flags(wav), f"--unsafely-treat-insecure-origin-as-secure={url}"]
+            # No loopback candidates: the server would try its own 127.0.0.1 with them.
+            flags = [
+                *(f for f in media_flags(wav) if f != "--allow-loopback-in-peer-connection"),
+                f"--unsafely-treat-insecure-origin-as-secure={url}",
+            ]
             browser = playwright.chromium.launch(
                 executable_path=executable, headless=True, args=flags
             )
