@@ -57,6 +57,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.server_env import bench_secrets
+from bench.wire import WireCapture, paired_delays_ms
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import TokenKind, User
@@ -75,6 +76,7 @@ from tests.video.peers import (
 
 GOALS = {"audio": 3.0, "video": 8.0}  # % of one core per room
 LATENCY_GOAL_MS = 5.0
+WIRE_GOAL_MS = 2.0  # the same packet in and out of the server's sockets, 8 rooms
 SETTLE_SECONDS = 4.0
 MAX_TOTAL_SECONDS = 20 * 60
 
@@ -256,12 +258,20 @@ async def run_rooms(
                 await client.connected(within=60)
         arrivals = [watch_arrivals(student.pc) for _, student in clients]
         await asyncio.sleep(SETTLE_SECONDS)
+        wire = _wire_capture(clients)
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
             before = (await http.get(base + "/api/v1/admin/rooms")).json()
             cpu0, wall0 = server.cpu_times(), time.monotonic()
             marks = [len(a) for a in arrivals]
             await asyncio.sleep(seconds)
             cpu1, wall1 = server.cpu_times(), time.monotonic()
+            wire_delays: list[float] = []
+            if wire is not None:
+                wire.stop()
+                for tutor, student in clients:
+                    wire_delays += paired_delays_ms(
+                        wire.sources[_port(tutor)], wire.sinks[_port(student)]
+                    )
             after = (
                 await http.get(
                     base + "/api/v1/admin/rooms",
@@ -288,10 +298,31 @@ async def run_rooms(
             "e2e_p50": statistics.median(delays) if delays else float("nan"),
             "e2e_p99": pct(delays, 0.99) if delays else float("nan"),
             "pps_per_room": forwarded / wall / len(lessons),
+            "wire_p50": statistics.median(wire_delays) if wire_delays else float("nan"),
+            "wire_p99": pct(wire_delays, 0.99) if wire_delays else float("nan"),
+            "wire_pairs": len(wire_delays),
         }
     finally:
         await asyncio.gather(*(c.close() for pair in clients for c in pair))
         await asyncio.sleep(1.0)
+
+
+def _port(client: RoomClient) -> int:
+    assert client.pc is not None
+    gatherer = client.pc.getTransceivers()[0].sender.transport.transport.iceGatherer
+    return int(gatherer.getLocalCandidates()[0].port)
+
+
+def _wire_capture(clients: list[tuple[RoomClient, RoomClient]]) -> WireCapture | None:
+    """Capture the tutors' audio going in and its copies going out (root only)."""
+    if os.geteuid() != 0:
+        return None
+    capture = WireCapture("lo")
+    capture.watch(
+        [_port(tutor) for tutor, _ in clients], [_port(student) for _, student in clients]
+    )
+    capture.start()
+    return capture
 
 
 def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None:
@@ -331,6 +362,12 @@ def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None
         f"rooms): {per_process} per media process at 75 % of one core, {2 * per_process} "
         "with two processes"
     )
+    for r in rows:
+        print(
+            f"    on the wire (same packet in and out, {r['wire_pairs']} pairs): "
+            f"{r['rooms']} room(s) p50 {r['wire_p50']:.3f} ms, p99 {r['wire_p99']:.3f} ms "
+            f"(goal p99 ≤ {WIRE_GOAL_MS:.0f} ms with 8 rooms)"
+        )
     p99 = max(r["server_p99"] for r in rows)
     print(
         f"    server added latency p99 ≤ {LATENCY_GOAL_MS:.0f} ms: worst {p99:.3f} ms → "
