@@ -161,3 +161,49 @@ def test_loss_is_counted_per_window_from_sequence_numbers_across_a_wrap() -> Non
     assert counter.sample() is None  # nothing expected since
     counter.add(11)  # a late duplicate neither moves the window nor counts as new loss
     assert counter.expected == 18
+
+
+OFFER = (
+    "v=0\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF {order}\r\n"
+    "a=mid:0\r\n"
+    "a=rtpmap:111 opus/48000/2\r\n"
+    "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    "a=rtpmap:{red} red/48000/2\r\n"
+    "a=fmtp:{red} 111/111\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"
+    "a=mid:1\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "a=rtpmap:97 rtx/90000\r\n"
+)
+
+
+def test_sections_list_their_codecs_in_the_order_of_the_m_line() -> None:
+    from video import sdp
+
+    audio, video = sdp.section_codecs(OFFER.format(order="63 111", red=63))
+    assert audio.mid == "0" and audio.formats == ((63, "red"), (111, "opus"))
+    assert audio.first() == "red" and audio.types_of("opus") == {111}
+    assert video.kind == "video" and video.first() == "vp8"
+
+
+def test_red_is_used_only_when_the_browser_lists_it_first_under_a_number_aiortc_keeps() -> None:
+    from video import sdp
+    from video.peer import _prefers_red
+
+    def prefers(order: str, red_type: int) -> bool:
+        return _prefers_red(sdp.section_codecs(OFFER.format(order=order, red=red_type))[0])
+
+    assert prefers("63 111", 63)
+    assert prefers("100 111", 100)  # inside 96..127: aiortc answers with the offer's number
+    assert not prefers("111 63", 63)  # Opus first: the browser did not ask to send RED
+    assert not prefers("62 111", 62)  # aiortc would answer 63 for it: plain Opus instead
+
+
+def test_the_answer_gets_red_fmtp_naming_its_opus_type_once() -> None:
+    from video import sdp
+
+    answer = "v=0\r\nm=audio 9 X 63 111\r\na=rtpmap:63 red/48000/2\r\na=rtpmap:111 opus/48000/2\r\n"
+    fixed = sdp.set_red_fmtp(answer)
+    assert "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n" in fixed
+    assert sdp.set_red_fmtp(fixed) == fixed
