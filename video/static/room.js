@@ -89,7 +89,7 @@
       case "chat": return showChat(m);
       case "bitrate": return changeBitrate(m.kbps);
       case "bitrate_failed": return alertBox((room.welcome && m.user_id === room.welcome.you.user_id ? "Your browser" : m.name + "'s browser") +
-        " could not switch to " + m.kbps + " kbit/s and still sends at the previous bitrate. It switches when they reconnect.");
+        " could not switch to " + m.kbps + " kbit/s and still sends at the previous bitrate; the new one applies on its next connection.");
       case "loss": room.uplinkLoss = m.uplink || {}; return undefined;
       case "consent": room.consent = { tutor: m.tutor, student: m.student }; return showRecording();
       case "recording": room.recording = m.active; return showRecording();
