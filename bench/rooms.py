@@ -1,6 +1,7 @@
 """Benchmark: lesson rooms on one media server process.
 
     .venv/bin/python bench/rooms.py [--audio-rooms 1,4,8] [--video-rooms 1,3] [--seconds 20]
+                                    [--browsers yes|no|only]
 
 Starts a throwaway embedded PostgreSQL in a temporary folder and the Duet web server (with its
 media server) on 127.0.0.1 in a child process, with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: every
@@ -26,6 +27,13 @@ second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then me
 
 Participants run in this process; the packet rate the server forwarded is printed next to the
 expected rate, so a participant process that cannot keep up is visible.
+
+Then (``--browsers``, as root) two headless Chromiums in a network namespace
+(``tests/netns.py``), a second server process on the host end of its veth pair, and a router
+namespace dropping 0 % and then 2 % of UDP each way: from the tutor's browser's ``getStats()``
+and Web Audio, the share of the student's sound concealed over 10 s, the marker tone's level
+range, the jitter buffer delay, and how it moves after the student reloads and after the tutor
+changes the bitrate (``tests/browser/room_network.py``).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.server_env import bench_secrets
+from bench.wire import WireCapture, paired_delays_ms
 from marketplace import db, migrate
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import TokenKind, User
@@ -67,6 +76,7 @@ from tests.video.peers import (
 
 GOALS = {"audio": 3.0, "video": 8.0}  # % of one core per room
 LATENCY_GOAL_MS = 5.0
+WIRE_GOAL_MS = 2.0  # the same packet in and out of the server's sockets, 8 rooms
 SETTLE_SECONDS = 4.0
 MAX_TOTAL_SECONDS = 20 * 60
 
@@ -82,27 +92,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def start_server(url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, var: Path, host: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         **bench_secrets(),
         "DUET_VAR_DIR": str(var),
-        "ROOM_MEDIA_ADDRESSES": "127.0.0.1",
-        "BASE_URL": f"http://127.0.0.1:{port}",
+        "ROOM_MEDIA_ADDRESSES": host,
+        "BASE_URL": f"http://{host}:{port}",
     }
     code = (
         "import logging, uvicorn; from marketplace.app import create_app; "
         "from marketplace.settings import Settings; "
         "logging.basicConfig(level=logging.WARNING); "
-        f"uvicorn.run(create_app(Settings.from_env()), host='127.0.0.1', port={port}, "
+        f"uvicorn.run(create_app(Settings.from_env()), host='{host}', port={port}, "
         "log_level='warning', access_log=False)"
     )
     process = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return process
         except OSError:
             time.sleep(0.2)
@@ -246,12 +258,20 @@ async def run_rooms(
                 await client.connected(within=60)
         arrivals = [watch_arrivals(student.pc) for _, student in clients]
         await asyncio.sleep(SETTLE_SECONDS)
+        wire = _wire_capture(clients)
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
             before = (await http.get(base + "/api/v1/admin/rooms")).json()
             cpu0, wall0 = server.cpu_times(), time.monotonic()
             marks = [len(a) for a in arrivals]
             await asyncio.sleep(seconds)
             cpu1, wall1 = server.cpu_times(), time.monotonic()
+            wire_delays: list[float] = []
+            if wire is not None:
+                wire.stop()
+                for tutor, student in clients:
+                    wire_delays += paired_delays_ms(
+                        wire.sources[_port(tutor)], wire.sinks[_port(student)]
+                    )
             after = (
                 await http.get(
                     base + "/api/v1/admin/rooms",
@@ -278,10 +298,31 @@ async def run_rooms(
             "e2e_p50": statistics.median(delays) if delays else float("nan"),
             "e2e_p99": pct(delays, 0.99) if delays else float("nan"),
             "pps_per_room": forwarded / wall / len(lessons),
+            "wire_p50": statistics.median(wire_delays) if wire_delays else float("nan"),
+            "wire_p99": pct(wire_delays, 0.99) if wire_delays else float("nan"),
+            "wire_pairs": len(wire_delays),
         }
     finally:
         await asyncio.gather(*(c.close() for pair in clients for c in pair))
         await asyncio.sleep(1.0)
+
+
+def _port(client: RoomClient) -> int:
+    assert client.pc is not None
+    gatherer = client.pc.getTransceivers()[0].sender.transport.transport.iceGatherer
+    return int(gatherer.getLocalCandidates()[0].port)
+
+
+def _wire_capture(clients: list[tuple[RoomClient, RoomClient]]) -> WireCapture | None:
+    """Capture the tutors' audio going in and its copies going out (root only)."""
+    if os.geteuid() != 0:
+        return None
+    capture = WireCapture("lo")
+    capture.watch(
+        [_port(tutor) for tutor, _ in clients], [_port(student) for _, student in clients]
+    )
+    capture.start()
+    return capture
 
 
 def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None:
@@ -321,6 +362,12 @@ def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None
         f"rooms): {per_process} per media process at 75 % of one core, {2 * per_process} "
         "with two processes"
     )
+    for r in rows:
+        print(
+            f"    on the wire (same packet in and out, {r['wire_pairs']} pairs): "
+            f"{r['rooms']} room(s) p50 {r['wire_p50']:.3f} ms, p99 {r['wire_p99']:.3f} ms "
+            f"(goal p99 ≤ {WIRE_GOAL_MS:.0f} ms with 8 rooms)"
+        )
     p99 = max(r["server_p99"] for r in rows)
     print(
         f"    server added latency p99 ≤ {LATENCY_GOAL_MS:.0f} ms: worst {p99:.3f} ms → "
@@ -331,6 +378,73 @@ def report(kind: str, rows: list[dict[str, Any]], baseline: list[float]) -> None
             f"    baseline, direct peer to peer (no server): one-way p50 "
             f"{statistics.median(baseline):.2f} ms, p99 {pct(baseline, 0.99):.2f} ms"
         )
+
+
+def browser_figures(base: str, lesson: Lesson, namespace: Any, folder: Path, loss: float) -> None:
+    """Two Chromiums in ``namespace`` (behind its router dropping ``loss`` % of UDP each way):
+    what the tutor's browser measures of the student's sound."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.room_network import TRACE, concealment, lesson_room_in, recovery
+    from tests.browser.room_network import wait_connected as connected
+
+    with (
+        sync_playwright() as playwright,
+        lesson_room_in(namespace, base, lesson, folder, playwright, None) as room,
+    ):
+        namespace.set_udp_loss(loss)
+        room.tutor.wait_for_timeout(3000)
+        before = room.snapshot(room.tutor)
+        samples = room.listen(10)[4:]
+        after = room.snapshot(room.tutor)
+        level_range = max(
+            max(row[ch]["rms"] for row in samples) - min(row[ch]["rms"] for row in samples)
+            for ch in ("ch0", "ch1")
+        )
+        steady = room.baseline_ms(room.tutor)
+        room.student.reload()
+        connected(room.student)
+        reload = recovery(steady, room.tutor.evaluate(TRACE, 6))
+        before_change = room.baseline_ms(room.tutor)
+        room.tutor.get_by_text("Devices and sound").click()
+        room.tutor.get_by_test_id("bitrate-select").select_option("128")
+        change = recovery(before_change, room.tutor.evaluate(TRACE, 5))
+        namespace.set_udp_loss(0)
+
+    def settle(value: float | None) -> str:
+        return "never" if value is None else f"{value:.1f} s"
+
+    print(
+        f"  {loss:.0f} % loss each hop: concealed {concealment(before, after):.2%}, "
+        f"marker level range {level_range:.1f} dB over 10 s, send codec {after['sendCodec']}\n"
+        f"    jitter buffer {steady:.0f} ms; after a reload {reload.final_ms:.0f} ms "
+        f"(within 20 ms: {settle(reload.settle_s)}, longest gap {reload.longest_gap_ms:.0f} ms); "
+        f"after a bitrate change {before_change:.0f} -> {change.final_ms:.0f} ms "
+        f"(within 20 ms: {settle(change.settle_s)}, longest gap {change.longest_gap_ms:.0f} ms)"
+    )
+
+
+def run_browsers(url: str, var: Path, folder: Path) -> None:
+    from tests.netns import namespace_problem, network_namespace
+
+    problem = namespace_problem()
+    if problem is not None:
+        print(f"\nBrowsers on a lossy network: skipped ({problem})")
+        return
+    lessons = [asyncio.run(make_lesson(url)) for _ in range(2)]
+    with network_namespace() as namespace:
+        port = free_port()
+        process = start_server(url, port, var, host=namespace.host_address)
+        try:
+            base = f"http://{namespace.host_address}:{port}"
+            print(
+                "\nTwo Chromiums in a network namespace, the server over veth, UDP loss each way:"
+            )
+            for lesson, loss in zip(lessons, (0, 2), strict=True):
+                browser_figures(base, lesson, namespace, folder, loss)
+        finally:
+            process.terminate()
+            process.wait(20)
 
 
 def counts(text: str) -> list[int]:
@@ -345,6 +459,12 @@ def main() -> None:
     parser.add_argument("--audio-rooms", default="1,4,8", type=counts)
     parser.add_argument("--video-rooms", default="1,3", type=counts)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--browsers",
+        choices=("yes", "no", "only"),
+        default="yes",
+        help="also (or only) measure two Chromiums under 0 and 2 %% loss (needs root)",
+    )
     args = parser.parse_args()
     if not 5 <= args.seconds <= 120:
         raise SystemExit("--seconds must be between 5 and 120")
@@ -395,7 +515,10 @@ def main() -> None:
                 load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
                 print(f"\n  load average at the end: {load_now}")
 
-            asyncio.run(run_all())
+            if args.browsers != "only":
+                asyncio.run(run_all())
+            if args.browsers != "no":
+                run_browsers(url, Path(tmp) / "var", Path(tmp))
         finally:
             if server_process is not None:
                 server_process.terminate()

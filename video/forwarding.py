@@ -13,7 +13,9 @@ completed. Nothing reaches aiortc's decoder, so nothing is decoded and no track 
 A ``ForwardedTrack`` is the sender's track: it yields ``av.Packet``s, which aiortc's sender only
 re-packs into RTP (Opus payload bytes unchanged; a VP8 frame's bytes unchanged, under a new
 payload descriptor). Keyframe requests (PLI) from a receiving browser reach the sending
-participant through the room, throttled.
+participant through the room, throttled. Audio that arrives as RED (``video.red``) is split once
+here; it leaves as RED to connections that negotiated it and as its primary Opus block to the
+others, and an Opus packet lost before the server is rebuilt from the next packet's redundancy.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from marketplace.observability import media as media_metrics
+from video import red
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,46 @@ class MediaPacket:
     timestamp: int  # the sender's RTP timestamp
     keyframe: bool
     arrival_ns: int  # time.perf_counter_ns() when the last RTP packet of it arrived
+    # Audio sent as RED: the older Opus packets it repeated (``data`` is the primary block).
+    redundancy: tuple[red.RedBlock, ...] = ()
+    # Rebuilt at the server from a later packet's redundancy (lost on the way in).
+    recovered: bool = False
+
+
+class LossCounter:
+    """Packets missing on the way from a participant to the server, from RTP sequence numbers
+    (the forwarded stream is renumbered, so the receiving browser cannot see these)."""
+
+    def __init__(self, windows: int = 1) -> None:
+        self.received = 0
+        self._first: int | None = None
+        self._highest = 0  # extended (never wraps)
+        # (expected, received) at the last ``windows`` samples: loss is measured over them all,
+        # so a figure taken every 2 s still rests on enough packets to mean something.
+        self._sampled: deque[tuple[int, int]] = deque([(0, 0)], maxlen=windows)
+        self.recent: float | None = None  # the fraction lost over the last windows
+
+    def add(self, sequence_number: int) -> None:
+        self.received += 1
+        if self._first is None:
+            self._first = self._highest = sequence_number
+            return
+        step = (sequence_number - self._highest) & 0xFFFF
+        if step < 0x8000:
+            self._highest += step
+
+    @property
+    def expected(self) -> int:
+        return 0 if self._first is None else self._highest - self._first + 1
+
+    def sample(self) -> float | None:
+        """Close a measuring window: the fraction lost in it (None when nothing was expected)."""
+        expected, received = self.expected, self.received
+        window = expected - self._sampled[0][0]
+        got = received - self._sampled[0][1]
+        self._sampled.append((expected, received))
+        self.recent = max(0, window - got) / window if window > 0 else None
+        return self.recent
 
 
 class LatencyStats:
@@ -141,12 +184,23 @@ class PacketTap:
 
     capacity = 0
 
-    def __init__(self, kind: str, deliver: Callable[[MediaPacket], None]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        deliver: Callable[[MediaPacket], None],
+        red_types: frozenset[int] = frozenset(),
+        opus_types: frozenset[int] = frozenset(),
+    ) -> None:
         if kind not in CLOCK:
             raise ValueError(kind)
         self.kind = kind
         self.deliver = deliver
+        self.red_types = red_types  # payload types that carry RED (of ``opus_types``)
+        self.opus_types = opus_types
         self.packets = 0
+        self.malformed = 0  # RED packets that could not be split, dropped
+        self.recovered = 0  # Opus packets lost on the way here, rebuilt from RED redundancy
+        self.loss = LossCounter(windows=5)  # sampled every 2 s by the room: over 10 s
         self.frames_dropped = 0
         self.media_ssrc: int | None = None
         self.keyframes: KeyframeRequester | None = None
@@ -157,9 +211,14 @@ class PacketTap:
 
     @classmethod
     def install(
-        cls, receiver: RTCRtpReceiver, kind: str, deliver: Callable[[MediaPacket], None]
+        cls,
+        receiver: RTCRtpReceiver,
+        kind: str,
+        deliver: Callable[[MediaPacket], None],
+        red_types: frozenset[int] = frozenset(),
+        opus_types: frozenset[int] = frozenset(),
     ) -> PacketTap:
-        tap = cls(kind, deliver)
+        tap = cls(kind, deliver, red_types, opus_types)
         # aiortc 1.x keeps the jitter buffer in a private attribute; this is the one private
         # name the room depends on (pinned to aiortc < 2 and covered by tests/video).
         attribute = "_RTCRtpReceiver__jitter_buffer"
@@ -190,6 +249,7 @@ class PacketTap:
     def add(self, packet: Any) -> tuple[bool, None]:
         self.packets += 1
         self.media_ssrc = packet.ssrc
+        self.loss.add(packet.sequence_number)
         if self.kind == "audio":
             self._add_audio(packet)
         else:
@@ -198,12 +258,31 @@ class PacketTap:
 
     def _add_audio(self, packet: Any) -> None:
         ts = packet.timestamp
-        if self._last_ts is not None and not newer(ts, self._last_ts):
+        data: bytes = packet._data
+        redundancy: tuple[red.RedBlock, ...] = ()
+        if self.red_types and packet.payload_type in self.red_types:
+            try:
+                data, redundancy = red.parse(data, self.opus_types)
+            except red.MalformedRed as exc:
+                self.malformed += 1
+                logger.debug("dropped a RED packet: %s", exc)
+                return
+        last = self._last_ts
+        if last is not None and not newer(ts, last):
             return  # late or duplicate: the receiver has moved on
+        now = time.perf_counter_ns()
+        if last is not None:
+            # Packets lost on the way here, rebuilt from the redundancy (oldest first): every
+            # receiver gets them, including those without RED, and so does the recording.
+            for block in redundancy:
+                block_ts = (ts - block.offset) & MASK32
+                if block.data and newer(block_ts, last):
+                    self.recovered += 1
+                    last = block_ts
+                    self.deliver(MediaPacket("audio", block.data, block_ts, True, now, (), True))
         self._last_ts = ts
-        data = packet._data
         if data:
-            self.deliver(MediaPacket("audio", data, ts, True, time.perf_counter_ns()))
+            self.deliver(MediaPacket("audio", data, ts, True, now, redundancy))
 
     def _add_video(self, packet: Any) -> None:
         ts = packet.timestamp
@@ -290,6 +369,9 @@ class ForwardedTrack(MediaStreamTrack):
         self._need_keyframe = kind == "video"
         self._pending_rebase = False
         self._in_flight_ns: int | None = None
+        # Audio: the Opus payload type to name inside RED blocks when this connection was
+        # negotiated to send RED; None sends plain Opus (the primary block alone).
+        self.red_opus_type: int | None = None
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Route the sender's keyframe requests (PLI/FIR from the browser) to our source."""
@@ -300,6 +382,14 @@ class ForwardedTrack(MediaStreamTrack):
 
         # aiortc's sender would force its own encoder; it has none here, so ask the source.
         sender._send_keyframe = keyframe_requested  # type: ignore[method-assign]
+        if self.kind == "audio":
+            # aiortc picks its encoder by the first negotiated codec and has none for RED; the
+            # packets are encoded already, so each one is a payload as it is (the second private
+            # aiortc name the room depends on, next to the receiver's jitter buffer).
+            attribute = "_RTCRtpSender__encoder"
+            if not hasattr(sender, attribute):
+                raise RuntimeError("this aiortc version has no sender encoder to replace")
+            setattr(sender, attribute, red.PassThroughPacker())
 
     def push(self, packet: MediaPacket, source: object) -> None:
         if self.readyState != "live":
@@ -370,8 +460,15 @@ class ForwardedTrack(MediaStreamTrack):
                 self._waiter = None
         media = self._queue.popleft()
         self._forwarded.inc()
-        packet = av.Packet(media.data)
-        packet.pts = self._rebase(media.timestamp, media.arrival_ns)
+        rebased = self._pending_rebase
+        pts = self._rebase(media.timestamp, media.arrival_ns)
+        data = media.data
+        if self.red_opus_type is not None:
+            # Redundancy from before a source change would describe the old stream's times.
+            blocks = () if rebased else media.redundancy
+            data = red.build(data, blocks, self.red_opus_type)
+        packet = av.Packet(data)
+        packet.pts = pts
         packet.time_base = TIME_BASE[self.kind]
         self._in_flight_ns = media.arrival_ns
         return packet

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 WATCH_SECONDS = 10.0
 LAG_PROBE_SECONDS = 0.1
 EMPTY_ROOM_SECONDS = 120.0
+LOSS_SECONDS = 2.0  # how often loss is measured and sent to the browsers
 # Events after which a lesson's room must close at once (the clock's "complete" is not one:
 # people who run a few minutes over stay until the room's closing time).
 CLOSING_EVENTS = {
@@ -69,6 +70,7 @@ class RoomRegistry:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lag: deque[tuple[float, float]] = deque(maxlen=6000)  # (when, late by seconds)
         self._lag_probe: asyncio.Task[None] | None = None
+        self._loss_meter: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -77,12 +79,13 @@ class RoomRegistry:
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch(), name="room-watchdog")
             self._lag_probe = asyncio.create_task(self._probe_lag(), name="room-loop-lag")
+            self._loss_meter = asyncio.create_task(self._measure_loss(), name="room-loss")
 
     async def close_all(self, reason: str = "shutdown") -> None:
-        for task in (self._watchdog, self._lag_probe):
+        for task in (self._watchdog, self._lag_probe, self._loss_meter):
             if task is not None:
                 task.cancel()
-        self._watchdog = self._lag_probe = None
+        self._watchdog = self._lag_probe = self._loss_meter = None
         for booking_id in list(self.rooms):
             await self.close(booking_id, reason, finish_recording=False)
         # Finishing files spawns the saving of their rows: wait until nothing is left.
@@ -163,6 +166,15 @@ class RoomRegistry:
         if not recent:
             return None
         return recent[min(len(recent) - 1, int(q * len(recent)))] * 1000
+
+    async def _measure_loss(self) -> None:
+        while True:
+            await asyncio.sleep(LOSS_SECONDS)
+            for room in list(self.rooms.values()):
+                try:
+                    await room.measure_loss()
+                except Exception:
+                    logger.exception("measuring loss in room %s failed", room.booking_id)
 
     async def _watch(self) -> None:
         while True:

@@ -60,6 +60,10 @@ class Participant:
     camera: bool = True
     mode: str = "music"  # or "speech": echo cancellation on, for someone without headphones
     connected: bool = False  # the peer connection is up
+    # Audio loss as fractions, measured every few seconds: on the way in from this participant
+    # (sequence gaps at the server) and on the way out to them (their RTCP receiver reports).
+    uplink_loss: float | None = None
+    downlink_loss: float | None = None
 
     @property
     def sends(self) -> bool:
@@ -213,7 +217,7 @@ class Room:
             may_send=participant.sends,
         )
         try:
-            answer = await peer.negotiate(offer, self.bitrate_kbps)
+            answer = await peer.negotiate(offer)
         except BaseException:
             await peer.close()
             raise
@@ -300,9 +304,22 @@ class Room:
         }
 
     async def set_bitrate(self, kbps: int) -> None:
-        """Everyone renegotiates (a new offer) to apply it; see room.js."""
+        """Each browser applies it to its audio sender (``RTCRtpSender.setParameters``), with no
+        new offer; new connections get it in the fmtp too (see room.js)."""
         self.bitrate_kbps = kbps
         await self.broadcast({"type": "bitrate", "kbps": kbps})
+
+    async def bitrate_failed(self, participant: Participant, kbps: int) -> None:
+        """Tell the tutor that ``participant``'s browser still sends at its previous bitrate."""
+        tutor = self.participants.get(self.tutor_id)
+        if tutor is not None:
+            notice = {
+                "type": "bitrate_failed",
+                "user_id": participant.user_id,
+                "name": participant.name,
+                "kbps": kbps,
+            }
+            await _quietly(tutor.connection.send(notice))
 
     async def close(self, reason: str, code: int = 4000) -> None:
         if self.closed:
@@ -318,14 +335,66 @@ class Room:
         self._routes = {}
         await self._changed()
 
+    # ------------------------------------------------------------------ loss
+
+    async def measure_loss(self) -> None:
+        """Close a loss window for everyone and tell each viewer the loss before the server on
+        the media it receives: its browser sees only the last hop (the room renumbers packets),
+        and combines the two for its connection label."""
+        for participant in list(self.participants.values()):
+            peer = participant.peer
+            if peer is None or peer.closed:
+                participant.uplink_loss = participant.downlink_loss = None
+                continue
+            participant.uplink_loss = peer.uplink_loss()
+            participant.downlink_loss = await peer.downlink_loss()
+        for viewer in list(self.participants.values()):
+            uplink = {
+                str(uid): _percent(self.participants[uid].uplink_loss)
+                for uid in self.slots_for(viewer.role, viewer.user_id)
+                if uid in self.participants
+            }
+            await _quietly(viewer.connection.send({"type": "loss", "uplink": uplink}))
+
+    def received_loss(self, viewer: Participant) -> float | None:
+        """End to end on what ``viewer`` hears: the worst source's way in, then the way out."""
+        sources = [
+            self.participants[uid].uplink_loss
+            for uid in self.slots_for(viewer.role, viewer.user_id)
+            if uid in self.participants
+        ]
+        known = [loss for loss in sources if loss is not None]
+        if not known and viewer.downlink_loss is None:
+            return None
+        return combined_loss(max(known, default=0.0), viewer.downlink_loss or 0.0)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "booking_id": self.booking_id,
-            "participants": [p.public() for p in self.participants.values()],
+            "participants": [
+                {
+                    **p.public(),
+                    "loss_percent": {
+                        "sent": _percent(p.uplink_loss),
+                        "last_hop": _percent(p.downlink_loss),
+                        "received": _percent(self.received_loss(p)),
+                    },
+                }
+                for p in self.participants.values()
+            ],
             "bitrate_kbps": self.bitrate_kbps,
             "recording": bool(self.sinks),
             "closes_at": self.closes_at.isoformat(),
         }
+
+
+def combined_loss(first: float, second: float) -> float:
+    """Two hops in a row: a packet arrives only if neither loses it."""
+    return 1 - (1 - first) * (1 - second)
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else round(100 * fraction, 2)
 
 
 async def _quietly(awaitable: Awaitable[Any]) -> None:

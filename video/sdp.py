@@ -1,9 +1,11 @@
 """SDP for music: the Opus ``fmtp`` parameters of the room, and small SDP text helpers.
 
 aiortc answers Opus with no ``fmtp`` at all, and Chrome then sends mono at about 32 kbit/s. The
-room's answer therefore carries ``stereo=1; sprop-stereo=1; maxaveragebitrate=<chosen>;
-usedtx=0`` (stereo both ways, the tutor's bitrate, no discontinuous transmission, which would
-gate quiet passages), keeping in-band FEC. The browser puts the same parameters in its own offer
+room's answer therefore carries ``stereo=1; sprop-stereo=1; maxaveragebitrate=<ceiling>;
+usedtx=0`` (stereo both ways, the highest bitrate the room offers, no discontinuous
+transmission, which would gate quiet passages), keeping in-band FEC. The lesson's bitrate itself
+is the browser's sender limit (``maxBitrate``), which changes without renegotiating. The browser
+puts the same parameters in its own offer
 (``video/static/room.js``), since a receiver only decodes stereo when its own description asks.
 """
 
@@ -14,6 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from marketplace.settings import BITRATES_KBPS
+
+# The answer's Opus ceiling: the browser's sender limit (maxBitrate) sets the lesson's bitrate
+# under it and can change without renegotiating; Chromium never exceeds the fmtp.
+CEILING_KBPS = max(BITRATES_KBPS)
 
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) opus/48000(?:/2)?\s*$", re.IGNORECASE)
 _FMTP = re.compile(r"^a=fmtp:(\d+) (.*)$")
@@ -79,6 +85,84 @@ def opus_fmtp(sdp: str) -> list[dict[str, str]]:
         for line in lines
         if (m := _FMTP.match(line)) and m.group(1) in opus_types
     ]
+
+
+@dataclass(frozen=True)
+class SectionCodecs:
+    """The payload types of one m-section in the order of the m-line (its preference)."""
+
+    kind: str
+    mid: str
+    formats: tuple[tuple[int, str], ...]  # (payload type, lower-case codec name)
+
+    def types_of(self, name: str) -> frozenset[int]:
+        return frozenset(pt for pt, codec in self.formats if codec == name)
+
+    def first(self) -> str | None:
+        return self.formats[0][1] if self.formats else None
+
+
+_RTPMAP_ANY = re.compile(r"^a=rtpmap:(\d+) ([^/\s]+)/")
+
+
+def section_codecs(sdp: str) -> list[SectionCodecs]:
+    """Each audio and video m-section's codecs, in preference order."""
+    sections: list[SectionCodecs] = []
+    current: tuple[str, list[str], dict[int, str], list[str]] | None = None
+
+    def close() -> None:
+        if current is not None and current[0] in ("audio", "video"):
+            kind, order, names, mid = current
+            formats = tuple(
+                (int(pt), names[int(pt)]) for pt in order if pt.isdigit() and int(pt) in names
+            )
+            sections.append(SectionCodecs(kind, mid[0] if mid else "", formats))
+
+    for raw in sdp.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        if line.startswith("m="):
+            close()
+            parts = line[2:].split()
+            current = (parts[0], parts[3:], {}, [])
+        elif current is not None:
+            if match := _RTPMAP_ANY.match(line):
+                current[2][int(match.group(1))] = match.group(2).lower()
+            elif line.startswith("a=mid:"):
+                current[3].append(line[6:])
+    close()
+    return sections
+
+
+def set_red_fmtp(sdp: str) -> str:
+    """Give each RED payload type the ``fmtp`` RFC 2198 asks for: the Opus type it carries,
+    twice (the primary and one redundant block). aiortc writes none."""
+    newline = "\r\n" if "\r\n" in sdp else "\n"
+    out: list[str] = []
+    opus: str | None = None
+    red_lines: dict[str, int] = {}  # red payload type -> index of its rtpmap line in ``out``
+    have: set[str] = set()
+
+    def flush() -> None:
+        # Insert missing lines from the last one up, so earlier indexes stay right.
+        for pt, index in sorted(red_lines.items(), key=lambda item: -item[1]):
+            if pt not in have and opus is not None:
+                out.insert(index + 1, f"a=fmtp:{pt} {opus}/{opus}")
+
+    for line in sdp.split(newline):
+        if line.startswith("m="):
+            flush()
+            opus, red_lines, have = None, {}, set()
+        elif match := _RTPMAP_ANY.match(line):
+            name = match.group(2).lower()
+            if name == "opus" and opus is None:
+                opus = match.group(1)
+            elif name == "red":
+                red_lines[match.group(1)] = len(out)
+        elif (match := _FMTP.match(line)) and match.group(1) in red_lines:
+            have.add(match.group(1))
+        out.append(line)
+    flush()
+    return newline.join(out)
 
 
 @dataclass(frozen=True)

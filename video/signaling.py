@@ -5,13 +5,16 @@ room now (``scheduling.rooms``) and the page's Origin is ours. Then JSON message
 ``type``:
 
 from the browser: ``offer`` {sdp} (a new peer connection each time: first join, ICE restart
-after a network change, a new bitrate), ``candidate`` {candidate, sdpMid, sdpMLineIndex},
-``state`` {muted, camera, mode}, ``chat`` {text}, ``bitrate`` {kbps} (tutor), ``record``
-{consent}, ``end`` (tutor), ``ping`` {t};
+after a network change), ``candidate`` {candidate, sdpMid, sdpMLineIndex},
+``state`` {muted, camera, mode}, ``chat`` {text}, ``bitrate`` {kbps} (tutor),
+``bitrate_failed`` {kbps} (the browser could not apply it), ``record`` {consent}, ``end``
+(tutor), ``ping`` {t};
 
 from the server: ``welcome``, ``answer`` {sdp}, ``participant``, ``left``, ``chat``,
-``bitrate``, ``consent``, ``recording`` {active}, ``peer_failed``, ``ended`` {reason},
-``pong`` {t}, ``error`` {code, message, fields}.
+``bitrate`` (applied by each browser to its sender, without a new offer), ``bitrate_failed``
+{user_id, name, kbps} (to the tutor), ``loss`` {uplink} (every 2 s), ``consent``,
+``recording`` {active}, ``peer_failed``, ``ended`` {reason}, ``pong`` {t}, ``error`` {code,
+message, fields}.
 
 A participant who drops opens the socket again and is back (a second socket of the same person
 replaces the first). ``/api/v1/rooms/echo`` answers pings for the pre-lesson network test.
@@ -256,6 +259,14 @@ class _Session:
                 session, self.room.booking_id, self.room_pass.role, message.get("kbps"), default
             )
         await self.room.set_bitrate(kbps)
+
+    async def on_bitrate_failed(self, message: dict[str, Any]) -> None:
+        """A browser could not apply the new bitrate to its sender: it keeps the one it had
+        (until its next connection, which takes the room's), and the tutor is told."""
+        kbps = message.get("kbps")
+        if not isinstance(kbps, int) or isinstance(kbps, bool):
+            raise ValidationFailed({"kbps": "Say which bitrate could not be applied."})
+        await self.room.bitrate_failed(self.participant, kbps)
 
     async def on_record(self, message: dict[str, Any]) -> None:
         default = self.services.settings.video.default_bitrate_kbps

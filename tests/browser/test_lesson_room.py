@@ -98,6 +98,9 @@ AUDIO_STATS = """async () => {
     }
     if (s.type === 'inbound-rtp' && s.kind === 'audio') out.packetsReceived = s.packetsReceived;
   });
+  // The negotiated send codec: RED (carrying the Opus above) when both sides asked for it.
+  const audio = window.duetRoom.pc.getTransceivers()[0];
+  out.sendCodec = audio.sender.getParameters().codecs[0].mimeType.toLowerCase();
   return out;
 }"""
 
@@ -194,14 +197,18 @@ def test_tutor_and_student_hear_each_other_in_stereo_then_the_tutor_ends_the_les
                     ".textContent === ''"
                 )
 
-            # getStats(): stereo Opus with the music fmtp, at the chosen 192 kbit/s.
+            # getStats(): stereo Opus with the music fmtp, at the chosen 192 kbit/s, sent as RED.
             for page in pages:
                 kbps, stats = outbound_kbps(page)
                 assert stats["mimeType"] == "audio/opus" and stats["channels"] == 2, stats
                 fmtp = dict(p.split("=") for p in stats["fmtp"].split(";"))
                 assert fmtp["stereo"] == "1" and fmtp["sprop-stereo"] == "1", stats
-                assert fmtp["maxaveragebitrate"] == "192000" and fmtp["usedtx"] == "0", stats
-                assert 192 * 0.9 <= kbps <= 192 * 1.1, (kbps, stats)
+                # The fmtp names the ceiling; the sender's maxBitrate sets the lesson's bitrate.
+                assert fmtp["maxaveragebitrate"] == "510000" and fmtp["usedtx"] == "0", stats
+                assert 192 * 0.9 <= stats["target"] / 1000 <= 192, stats
+                # RED: every Opus packet goes twice (itself, then inside the next one).
+                assert stats["sendCodec"] == "audio/red", stats
+                assert 192 * 0.9 <= kbps / 2 <= 192 * 1.1, (kbps, stats)
 
             # Web Audio: the student's left tone stays left and the right stays right, on the
             # tutor's page, and its level holds for 10 s.
@@ -224,6 +231,24 @@ def test_tutor_and_student_hear_each_other_in_stereo_then_the_tutor_ends_the_les
             # ... and the other way round, briefly.
             back = student.evaluate(LISTEN, [lesson.tutor_id, *TUTOR_TONES, 2])
             assert back[-1]["ch0"]["left"] - back[-1]["ch0"]["right"] >= 30, back[-1]
+
+            # The tutor changes the bitrate: each browser's audio sender follows at once on the
+            # same connection (no new offer: no silence, no video restart).
+            for page in pages:
+                page.evaluate("() => { window.firstConnection = window.duetRoom.pc; }")
+            tutor.get_by_text("Devices and sound").click()
+            tutor.get_by_test_id("bitrate-select").select_option("320")
+            for page in pages:
+                page.wait_for_function("() => window.duetRoom.bitrateChanges === 1")
+            tutor.wait_for_timeout(1000)
+            for page in pages:
+                kbps, stats = outbound_kbps(page, 3)
+                # The encoder's target follows (less the packet overhead). At 320 kbit/s a 20 ms
+                # Opus packet is 800 bytes and Chromium leaves the redundant copy out of RED
+                # (both would not fit one packet), so the rate is the target, not twice it.
+                assert 320 * 0.9 <= stats["target"] / 1000 <= 320, stats
+                assert 320 * 0.9 <= kbps <= 2 * 320 * 1.1, (kbps, stats)
+                assert page.evaluate("() => window.duetRoom.pc === window.firstConnection")
 
             # Chat reaches the other side.
             student.get_by_label("Message").fill("Shall we start with scales?")

@@ -20,11 +20,12 @@ from typing import Any
 import av
 import numpy as np
 import websockets
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from video.forwarding import MediaPacket, PacketTap
 from video.ice import AddressPolicy
+from video.red import PassThroughPacker, RedBlock, build
 
 LOOPBACK = AddressPolicy(("127.0.0.1",))
 
@@ -132,6 +133,18 @@ def opus_track(seconds: float, left_hz: float, right_hz: float, kbps: int = 192)
     return PacedPackets("audio", packets, 0.020, OPUS_RATE)
 
 
+def red_opus_track(
+    seconds: float, left_hz: float, right_hz: float, opus_type: int, kbps: int = 192
+) -> PacedPackets:
+    """RED payloads as Chromium sends them: each Opus packet with the previous one repeated."""
+    packets = encode_opus(stereo_tone(seconds, left_hz, right_hz), kbps)
+    payloads = [
+        build(packet, [RedBlock(OPUS_FRAME, packets[i - 1])] if i else [], opus_type)
+        for i, packet in enumerate(packets)
+    ]
+    return PacedPackets("audio", payloads, 0.020, OPUS_RATE)
+
+
 def vp8_track(frames: list[tuple[bytes, bool]]) -> PacedPackets:
     return PacedPackets("video", [data for data, _ in frames], 1 / 30, 90_000)
 
@@ -187,9 +200,17 @@ class RoomClient:
         await self.ws.send(json.dumps(message))
 
     async def join_media(
-        self, tracks: list[PacedPackets], *, receive_slots: int = 1, capture_raw: bool = True
+        self,
+        tracks: list[PacedPackets],
+        *,
+        receive_slots: int = 1,
+        capture_raw: bool = True,
+        red: bool = False,
     ) -> str:
-        """Offer our tracks (sendrecv) plus receive-only slots; wait for the answer."""
+        """Offer our tracks (sendrecv) plus receive-only slots; wait for the answer.
+
+        With ``red``, audio is offered as a browser asking for RED does (RED before Opus), and
+        the audio track's packets must be RED payloads already (``red_opus_track``)."""
         pc = RTCPeerConnection(no_ice_servers())
         self.pc = pc
         self.tracks = tracks
@@ -198,9 +219,13 @@ class RoomClient:
             for kind in ("audio", "video"):
                 track = by_kind.get(kind) if slot == 0 else None
                 if track is not None:
-                    pc.addTransceiver(track, direction="sendrecv")
+                    transceiver = pc.addTransceiver(track, direction="sendrecv")
                 else:
-                    pc.addTransceiver(kind, direction="recvonly")
+                    transceiver = pc.addTransceiver(kind, direction="recvonly")
+                if red and kind == "audio":
+                    caps = {c.name.lower(): c for c in RTCRtpSender.getCapabilities("audio").codecs}
+                    transceiver.setCodecPreferences([caps["red"], caps["opus"]])
+                    transceiver.sender._RTCRtpSender__encoder = PassThroughPacker()  # type: ignore[attr-defined]
         LOOPBACK.apply(pc)
         await pc.setLocalDescription(await pc.createOffer())
         self.offer_sdp = pc.localDescription.sdp

@@ -28,8 +28,9 @@ from video.registry import RoomRegistry
 T = TypeVar("T")
 
 
-def loopback_room_settings(settings: Settings) -> Settings:
-    return replace(settings, video=replace(settings.video, media_addresses=("127.0.0.1",)))
+def loopback_room_settings(settings: Settings, address: str = "127.0.0.1") -> Settings:
+    """Media only on ``address`` (loopback, or a test's veth address)."""
+    return replace(settings, video=replace(settings.video, media_addresses=(address,)))
 
 
 @dataclass
@@ -52,19 +53,21 @@ class LiveRoomServer:
         return await asyncio.to_thread(self.call, coro)
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def live_room_server(settings: Settings, queue: DramatiqQueue) -> Iterator[LiveRoomServer]:
-    port = _free_port()
-    settings = replace(settings, web=replace(settings.web, base_url=f"http://127.0.0.1:{port}"))
+def live_room_server(
+    settings: Settings, queue: DramatiqQueue, host: str = "127.0.0.1"
+) -> Iterator[LiveRoomServer]:
+    port = _free_port(host)
+    settings = replace(settings, web=replace(settings.web, base_url=f"http://{host}:{port}"))
     app = create_app(settings, queue=queue)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -74,7 +77,7 @@ def live_room_server(settings: Settings, queue: DramatiqQueue) -> Iterator[LiveR
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveRoomServer(f"http://127.0.0.1:{port}", app)
+        yield LiveRoomServer(f"http://{host}:{port}", app)
     finally:
         server.should_exit = True
         thread.join(20)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from litestar.testing import TestClient
@@ -30,7 +31,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_the_tutor_chooses_the_bitrate_and_everyone_renegotiates(
+async def test_the_tutor_chooses_the_bitrate_and_hears_when_a_browser_cannot_apply_it(
     room_server: LiveRoomServer, database_url: str
 ) -> None:
     lesson = await make_lesson(database_url)
@@ -48,6 +49,15 @@ async def test_the_tutor_chooses_the_bitrate_and_everyone_renegotiates(
         await tutor.send({"type": "bitrate", "kbps": 320})
         await student.wait_for(lambda: bool(student.of_type("bitrate")))
         assert student.of_type("bitrate")[0]["kbps"] == 320
+        # The student's browser could not apply it to its sender: the tutor is told who.
+        await student.send({"type": "bitrate_failed", "kbps": "320"})
+        await student.wait_for(lambda: len(student.of_type("error")) == 2)
+        assert student.of_type("error")[1]["fields"] == {"kbps": ANY}
+        await student.send({"type": "bitrate_failed", "kbps": 320})
+        await tutor.wait_for(lambda: bool(tutor.of_type("bitrate_failed")))
+        notice = tutor.of_type("bitrate_failed")[0]
+        assert notice["user_id"] == lesson.student_id and notice["kbps"] == 320
+        assert not student.of_type("bitrate_failed")
         # A new offer now gets the new bitrate in its answer, and a rejoin keeps it.
         again = RoomClient(room_server.url, lesson.booking_id, lesson.student)
         welcome = await again.connect()

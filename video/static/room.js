@@ -14,7 +14,7 @@
     audioTrack: null, videoTrack: null, mode: "music", muted: false, camera: !observer,
     devices: { mic: null, camera: null }, bitrate: cfg.bitrate_kbps, ended: false,
     slots: [], remote: {}, consent: { tutor: false, student: false }, recording: false,
-    retries: 0, restartTimer: null, clockSkew: 0, iceServers: [],
+    retries: 0, restartTimer: null, clockSkew: 0, iceServers: [], uplinkLoss: {}, loss: null,
   };
   window.duetRoom = room; // for the curious (and the browser tests): room.pc.getStats()
 
@@ -87,7 +87,10 @@
       case "participant": return showParticipant(m.participant);
       case "left": return showLeft(m.user_id);
       case "chat": return showChat(m);
-      case "bitrate": room.bitrate = m.kbps; syncBitrateSelect(); return negotiate();
+      case "bitrate": return changeBitrate(m.kbps);
+      case "bitrate_failed": return alertBox((room.welcome && m.user_id === room.welcome.you.user_id ? "Your browser" : m.name + "'s browser") +
+        " could not switch to " + m.kbps + " kbit/s and still sends at the previous bitrate; the new one applies on its next connection.");
+      case "loss": room.uplinkLoss = m.uplink || {}; return undefined;
       case "consent": room.consent = { tutor: m.tutor, student: m.student }; return showRecording();
       case "recording": room.recording = m.active; return showRecording();
       case "peer_failed": return negotiate();
@@ -152,9 +155,14 @@
     if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
     var caps = RTCRtpReceiver.getCapabilities(kind);
     if (!caps) return;
-    // The room forwards packets as they are: everybody uses the same codecs (Opus, VP8).
-    var wanted = kind === "audio" ? ["audio/opus"] : ["video/vp8", "video/rtx"];
-    var codecs = caps.codecs.filter(function (c) { return wanted.indexOf(c.mimeType.toLowerCase()) >= 0; });
+    // The room forwards packets as they are: everybody uses the same codecs (Opus, VP8). Audio
+    // goes as RED (each Opus packet repeats the one before, so a lost packet is rebuilt from
+    // the next) where the browser has it: listed first, so it is what both sides send.
+    var wanted = kind === "audio" ? ["audio/red", "audio/opus"] : ["video/vp8", "video/rtx"];
+    var codecs = [];
+    wanted.forEach(function (mime) {
+      caps.codecs.forEach(function (c) { if (c.mimeType.toLowerCase() === mime) codecs.push(c); });
+    });
     if (codecs.length) transceiver.setCodecPreferences(codecs);
   }
 
@@ -169,11 +177,31 @@
     var limits = { audio: room.bitrate * 1000, video: 1500000 };
     for (var sender of pc.getSenders()) {
       if (!sender.track) continue;
-      var params = sender.getParameters();
-      if (!params.encodings || !params.encodings.length) params.encodings = [{}];
-      params.encodings[0].maxBitrate = limits[sender.track.kind];
-      if (sender.track.kind === "audio") params.encodings[0].priority = "high";
-      try { await sender.setParameters(params); } catch (err) { /* not supported: the fmtp still applies */ }
+      try { await setMaxBitrate(sender, limits[sender.track.kind]); } catch (err) { /* not supported: the fmtp still applies */ }
+    }
+  }
+
+  async function setMaxBitrate(sender, bps) {
+    var params = sender.getParameters();
+    if (!params.encodings || !params.encodings.length) params.encodings = [{}];
+    params.encodings[0].maxBitrate = bps;
+    if (sender.track && sender.track.kind === "audio") params.encodings[0].priority = "high";
+    await sender.setParameters(params); // rejects and changes nothing when it cannot apply
+  }
+
+  // The tutor chose another bitrate: the audio sender takes it at once, with no new offer (a
+  // renegotiation would mean a new connection to the server: silence and a video restart). The
+  // fmtp carries it only on the next new connection.
+  async function changeBitrate(kbps) {
+    room.bitrate = kbps;
+    syncBitrateSelect();
+    var sender = observer ? null : senderOf("audio");
+    if (!sender || !sender.track) return;
+    try {
+      await setMaxBitrate(sender, kbps * 1000);
+      room.bitrateChanges = (room.bitrateChanges || 0) + 1;
+    } catch (err) {
+      send({ type: "bitrate_failed", kbps: kbps });
     }
   }
 
@@ -410,7 +438,7 @@
 
   // ------------------------------------------------------------------ quality and time
 
-  var last = null;
+  var last = null, history = [];
   function setQuality(level, text) {
     var q = $("[data-testid=quality]");
     q.dataset.level = level;
@@ -430,10 +458,26 @@
       }
       if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) now.rtt = s.currentRoundTripTime;
     });
+    if (history.length && history[0].pc !== pc) history = []; // a new connection counts from 0
+    now.pc = pc;
+    history.push(now);
+    if (history.length > 10) history.shift();
     if (last) {
       var seconds = (now.at - last.at) / 1000;
-      var lost = now.lost - last.lost, got = now.received - last.received;
-      var loss = lost + got > 0 ? 100 * lost / (lost + got) : 0;
+      // Loss over the last 10 s: a one-second window holds too few packets to mean much.
+      var lost = now.lost - history[0].lost, got = now.received - history[0].received;
+      // Loss end to end: what the server saw missing on the way in from the other side (it
+      // renumbers packets, so this browser cannot see it), then this connection's last hop.
+      var hop = lost + got > 0 ? 100 * lost / (lost + got) : 0;
+      var before = 0;
+      Object.keys(room.uplinkLoss).forEach(function (id) {
+        var v = room.uplinkLoss[id];
+        if (typeof v === "number" && v > before) before = v;
+      });
+      var loss = 100 * (1 - (1 - before / 100) * (1 - hop / 100));
+      room.loss = { endToEnd: loss, beforeServer: before, lastHop: hop };
+      root.querySelector("[data-stat=loss]").title = before.toFixed(1) + " % before the server, " +
+        hop.toFixed(1) + " % on your connection";
       var outK = 8 * (now.out - last.out) / seconds / 1000, inK = 8 * (now.in - last.in) / seconds / 1000;
       root.querySelector("[data-stat=out]").textContent = observer ? "–" : outK.toFixed(0) + " kbit/s";
       root.querySelector("[data-stat=in]").textContent = inK.toFixed(0) + " kbit/s";
