@@ -98,6 +98,10 @@ class FacetIndex:
         self.price_asc_rank = _rank(row, np.nan_to_num(price, nan=np.inf))
         self.price_desc_rank = _rank(row, np.nan_to_num(-price, nan=np.inf))
         self.soonest_group = _groups(floats["next_free"])
+        # next_free_at ASC NULLS LAST, then quality: the soonest order when no word ranks.
+        self.soonest_rank = _rank(row, floats["next_free"], self.quality_rank.astype(np.float64))
+        self._orders: dict[Sort, Ints] = {}
+        self._named: dict[tuple[tuple[str, ...], tuple[str, ...]], npt.NDArray[np.bool_]] = {}
 
     # ------------------------------------------------------------------ filters
 
@@ -168,53 +172,71 @@ class FacetIndex:
     def page(self, query: SearchQuery, matches: BitMap) -> list[int]:
         """The tutor ids of ``query``'s page, in the SQL order of ``query.sort`` (not distance:
         that needs the place, and stays in SQL)."""
-        rows = rows_of(matches).astype(np.int64)
         start, stop = query.offset, query.offset + query.per_page
-        if start >= len(rows):
+        if start >= len(matches):
             return []
-        key = self._key(query, rows)
-        if stop < len(rows):
-            keep = np.argpartition(key, stop - 1)[:stop]
-            rows, key = rows[keep], key[keep]
-        chosen = rows[np.argsort(key, kind="stable")][start:stop]
+        words = self._relevance(query)
+        if not words and len(matches) == self.size:
+            # Everyone, no word to rank by: the precomputed order is the answer.
+            chosen = self._order(query.sort)[start:stop]
+        else:
+            rows = rows_of(matches).astype(np.int64)
+            key = self._key(query.sort, rows, [w[rows] for w in words])
+            if stop < len(rows):
+                keep = np.argpartition(key, stop - 1)[:stop]
+                rows, key = rows[keep], key[keep]
+            chosen = rows[np.argsort(key, kind="stable")][start:stop]
         return [int(t) for t in self.tutor_ids[chosen]]
 
-    def _key(self, query: SearchQuery, rows: Ints) -> Ints:
-        """One int64 per row whose order is the SQL ORDER BY (every key ends with tutor_id)."""
+    def _order(self, sort: Sort) -> Ints:
+        """Every row in ``sort``'s order, when no word ranks (the inverse of its ranks)."""
+        if (found := self._orders.get(sort)) is None:
+            rank = self._key(sort, np.arange(self.size, dtype=np.int64), [])
+            found = self._orders[sort] = np.argsort(rank, kind="stable")
+        return found
+
+    def _key(self, sort: Sort, rows: Ints, words: list[npt.NDArray[np.bool_]]) -> Ints:
+        """One int64 per row whose order is the SQL ORDER BY (every key ends with tutor_id).
+        ``words``: per word that names something, whether each row teaches it."""
         n = np.int64(self.size)
-        words = self._relevance(query, rows)
         most = np.int64(len(words))
-        relevance = sum((w.astype(np.int64) for w in words), np.zeros(len(rows), np.int64))
         # SQL orders by "relevance DESC" only when a word names something; without such words
         # this is zero for every row, which orders the same as leaving it out.
-        less_relevant = most - relevance
-        match query.sort:
+        less_relevant = most - sum((w.astype(np.int64) for w in words), np.int64(0))
+        match sort:
             case Sort.PRICE_ASC:
                 return self.price_asc_rank[rows]
             case Sort.PRICE_DESC:
                 return self.price_desc_rank[rows]
-            case Sort.RATING:
+            case Sort.RATING if words:
                 return (self.quality_group[rows] * (most + 1) + less_relevant) * n + rows
-            case Sort.SOONEST:
+            case Sort.SOONEST if words:
                 group = self.soonest_group[rows] * (most + 1) + less_relevant
                 return group * n + self.quality_rank[rows]
+            case Sort.SOONEST:
+                return self.soonest_rank[rows]
             case _:
+                # Relevance; and rating without words, where it is the same order.
                 return less_relevant * n + self.quality_rank[rows]
 
-    def _relevance(self, query: SearchQuery, rows: Ints) -> list[npt.NDArray[np.bool_]]:
-        """Per text word naming instruments or genres: does each row teach one of them."""
+    def _relevance(self, query: SearchQuery) -> list[npt.NDArray[np.bool_]]:
+        """Per text word naming instruments or genres: every row, does it teach one of them."""
         out = []
         for word in textmatch.words(query.q):
             meaning = textmatch.meaning(word)
             if not (meaning.instruments or meaning.genres):
                 continue
-            named = BitMap.union(
-                self.chosen("instrument", meaning.instruments),
-                self.chosen("genre", meaning.genres),
-            )
-            dense = np.zeros(self.size, dtype=bool)
-            dense[rows_of(named)] = True
-            out.append(dense[rows])
+            key = (tuple(sorted(meaning.instruments)), tuple(sorted(meaning.genres)))
+            if (dense := self._named.get(key)) is None:
+                named = BitMap.union(
+                    self.chosen("instrument", meaning.instruments),
+                    self.chosen("genre", meaning.genres),
+                )
+                dense = np.zeros(self.size, dtype=bool)
+                dense[rows_of(named)] = True
+                if len(self._named) < 256:
+                    self._named[key] = dense
+            out.append(dense)
         return out
 
 
