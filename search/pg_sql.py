@@ -303,11 +303,42 @@ INDEX_LOAD = (
     + " FROM search_documents"
 )
 VALUE_SETS = "SELECT id, vals FROM search_value_sets"
-# The documents of one page (by tutor id) and the generation, in one snapshot.
-DOCUMENTS = (
-    f"SELECT {_GENERATION}, d.ids, d.docs FROM (SELECT array_agg(tutor_id) AS ids, "
-    "array_agg(document) AS docs FROM search_documents WHERE tutor_id = ANY($1::bigint[])) d"
-)
+
+
+def documents(tutor_ids: list[int], query: SearchQuery) -> tuple[str, list[Any]]:
+    """The documents of one page (by tutor id) and the generation, in one snapshot; with the
+    metres from the query's place (the same expression as the SQL path's) when it has one."""
+    p = Plan()
+    ids = p.bind(tutor_ids)
+    distance = "NULL::float8"
+    if query.location is not None:
+        distance = _haversine(p.bind(query.location.lat), p.bind(query.location.lng))
+    sql = (
+        f"SELECT {_GENERATION}, d.ids, d.docs, d.distances FROM (SELECT array_agg(tutor_id) AS "
+        f"ids, array_agg(document) AS docs, array_agg({distance}) AS distances "
+        f"FROM search_documents WHERE tutor_id = ANY(CAST({ids} AS bigint[]))) d"
+    )
+    return sql, p.params
+
+
+def nearest(tutor_ids: list[int], query: SearchQuery) -> tuple[str, list[Any]]:
+    """``query``'s page among ``tutor_ids`` (the rows passing every filter), nearest first,
+    ordered and measured as the SQL path does, and the generation, in one snapshot."""
+    assert query.location is not None
+    p = Plan()
+    ids = p.bind(tutor_ids)
+    distance = _haversine(p.bind(query.location.lat), p.bind(query.location.lng))
+    limit, offset = p.bind(query.per_page), p.bind(query.offset)
+    sql = f"""SELECT {_GENERATION}, array_agg(t.tutor_id ORDER BY t.n),
+            array_agg(t.document ORDER BY t.n), array_agg(t.distance ORDER BY t.n)
+        FROM (
+            SELECT tutor_id, document, distance,
+                   row_number() OVER (ORDER BY distance ASC NULLS LAST, tutor_id) AS n
+            FROM (SELECT tutor_id, document, {distance} AS distance FROM search_documents
+                  WHERE tutor_id = ANY(CAST({ids} AS bigint[]))) x
+            ORDER BY distance ASC NULLS LAST, tutor_id LIMIT {limit} OFFSET {offset}
+        ) t"""
+    return sql, p.params
 
 
 @dataclass(frozen=True)

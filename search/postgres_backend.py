@@ -31,7 +31,7 @@ from search import buckets, facet_index, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
 from search.facet_index import FacetIndex
-from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery
+from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery, Sort
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -49,6 +49,9 @@ _READ_SETTINGS = (
 # Every search condition has an index. The planner cannot see that a sequential scan must
 # unpack each row's TOASTed text vector, and would pick one for broad text matches.
 _NO_SEQSCAN = "; SET LOCAL enable_seqscan = off"
+# Up to this many matches, the nearest-first page is ordered among the matches by id; beyond,
+# PostgreSQL's own search (the GiST index and the filters) orders it.
+_NEAREST_BY_ID = 5_000
 _EXTENSIONS = ("pg_trgm", "unaccent", "cube", "earthdistance")
 _DELETE = text("DELETE FROM search_documents WHERE tutor_id = ANY(:ids)").bindparams(
     bindparam("ids", type_=ARRAY(BigInteger))
@@ -283,14 +286,18 @@ class PostgresBackend:
         if (numeric := index.numeric(query)) is not None:
             others.append(numeric)
         counts = index.count(filters, BitMap.intersection(*others) if others else None, bucket_rows)
-        if query.location is not None:
-            # Distances (and their order) are computed by PostgreSQL, as in the SQL path.
+        # Distances are always measured by PostgreSQL, with the SQL path's own expression.
+        if query.sort is not Sort.DISTANCE:
+            hits = await self._documents(index, query, index.page(query, counts.matches))
+        elif query.radius_km is not None and len(counts.matches) <= _NEAREST_BY_ID:
+            ids = [int(t) for t in index.tutor_ids[facet_index.rows_of(counts.matches)]]
+            hits = await self._page_of(index, pg_sql.nearest(ids, query), None)
+        else:
+            # Everyone by distance: the GiST index's nearest-first scan, as in the SQL path.
             found = await self._run(query, pg_sql.plan(query, hours), (), False)
             if found.generation != index.generation:
                 raise _Stale
             hits = found.hits
-        else:
-            hits = await self._documents(index, index.page(query, counts.matches))
         return _Rows(hits, counts.total, counts.facets, index.generation)
 
     async def _current_index(self) -> FacetIndex | None:
@@ -365,13 +372,27 @@ class PostgresBackend:
                 self._id_sets.popitem(last=False)
         return found
 
-    async def _documents(self, index: FacetIndex, tutor_ids: list[int]) -> list[SearchHit]:
-        """The documents of one page, checked to be of the index's generation."""
-        [(generation, ids, docs)] = await self._fetch(pg_sql.DOCUMENTS, [tutor_ids], None)
-        if generation != index.generation or len(ids or ()) != len(tutor_ids):
+    async def _documents(
+        self, index: FacetIndex, query: SearchQuery, tutor_ids: list[int]
+    ) -> list[SearchHit]:
+        """The documents of one page, in the order of ``tutor_ids``."""
+        return await self._page_of(index, pg_sql.documents(tutor_ids, query), tutor_ids)
+
+    async def _page_of(
+        self, index: FacetIndex, statement: tuple[str, list[Any]], order: list[int] | None
+    ) -> list[SearchHit]:
+        """Run a page statement (generation, ids, documents, metres), checked to be of the
+        index's generation; hits in ``order`` when given, else as the statement ordered them."""
+        sql, params = statement
+        [(generation, ids, docs, metres)] = await self._fetch(sql, params, None)
+        ids, docs, metres = ids or [], docs or [], metres or []
+        if generation != index.generation or (order is not None and len(ids) != len(order)):
             raise _Stale
-        by_id = dict(zip(ids or (), docs or (), strict=True))
-        return [SearchHit(document=_decode(by_id[t])) for t in tutor_ids]
+        found = {
+            t: SearchHit(_decode(doc), None if m is None else m / 1000.0)
+            for t, doc, m in zip(ids, docs, metres, strict=True)
+        }
+        return [found[t] for t in (ids if order is None else order)]
 
     async def _refresh_spread(
         self, key: tuple[str, datetime], hours: buckets.BucketHours
