@@ -99,7 +99,7 @@ class PostgresBackend:
         result_cache_size: int = 256,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         facet_index: bool = True,
-        index_refresh_s: float = 1.0,
+        index_refresh_s: float | None = None,
     ) -> None:
         self._engine = engine
         self._now = now
@@ -113,14 +113,16 @@ class PostgresBackend:
         self._results: OrderedDict[tuple[SearchQuery, datetime], _Rows] = OrderedDict()
         self._result_cache_size = result_cache_size
         # The in-process facet index (see search.facet_index), one generation at a time. When
-        # a write makes it stale, searches use the SQL path until the next refresh, at most
-        # one per ``index_refresh_s`` (a reload reads every row: under a stream of writes it
-        # must not run on every search).
+        # a write makes it stale, searches use the SQL path until the next reload, at most one
+        # per ``index_refresh_s``. A reload reads every row, so under a stream of writes it
+        # must not run on every search: by default the gap is a second, or ten times what the
+        # last reload took, so reloading costs a process at most a tenth of its time.
         self._use_index = facet_index
         self._index: FacetIndex | None = None
         self._index_stale = False
         self._index_loaded_at = -float("inf")
         self._index_refresh_s = index_refresh_s
+        self._index_reload_took = 0.0
         self._index_lock = asyncio.Lock()
         # Per generation: the rows of text words and places, and the buckets per viewer's zone.
         self._id_sets: OrderedDict[tuple[str | None, str, tuple[Any, ...]], BitMap] = OrderedDict()
@@ -305,12 +307,16 @@ class PostgresBackend:
             return None
         if self._index is not None and not self._index_stale:
             return self._index
-        if time.monotonic() - self._index_loaded_at < self._index_refresh_s:
+        gap = self._index_refresh_s
+        if gap is None:
+            gap = max(1.0, 10 * self._index_reload_took)
+        if time.monotonic() - self._index_loaded_at < gap:
             return None
         async with self._index_lock:
             if self._index is None or self._index_stale:
-                self._index_loaded_at = time.monotonic()
+                self._index_loaded_at = started = time.monotonic()
                 self._index = await self._load_index()
+                self._index_reload_took = time.monotonic() - started
                 self._index_stale = False
                 self._id_sets.clear()
                 self._bucket_rows.clear()
