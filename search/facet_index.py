@@ -35,7 +35,9 @@ SET_COLUMNS = {
     "level": "level_set",
     "format": "format_set",
 }
-FLOAT_COLUMNS = ("price", "rating", "ranking_score", "next_free")
+FLOAT_COLUMNS = ("price", "rating", "ranking_score", "next_free", "lat", "lon")
+# Metres of earthdistance's sphere (earth() = 6378168 m), as the SQL distance uses.
+_DIAMETER_M = 12756336.0
 INT_COLUMNS = ("review_count", *(f"free_o{i}" for i in range(buckets.OFFSET_WORDS)))
 INT_COLUMNS += tuple(f"free_w{i}" for i in range(buckets.WORDS))
 
@@ -82,6 +84,7 @@ class FacetIndex:
         floats = {name: columns.floats[name][order] for name in FLOAT_COLUMNS}
         ints = {name: columns.ints[name][order] for name in INT_COLUMNS}
         self.price, self.rating = floats["price"], floats["rating"]
+        self.lat, self.lon = floats["lat"], floats["lon"]
         self.offset_words = [ints[f"free_o{i}"] for i in range(buckets.OFFSET_WORDS)]
         self.free_words = [ints[f"free_w{i}"] for i in range(buckets.WORDS)]
         row = np.arange(self.size, dtype=np.int64)
@@ -187,6 +190,26 @@ class FacetIndex:
                 rows, key = rows[keep], key[keep]
             chosen = rows[np.argsort(key, kind="stable")][start:stop]
         return [int(t) for t in self.tutor_ids[chosen]]
+
+    def nearest_candidates(self, query: SearchQuery, matches: BitMap) -> list[int]:
+        """Tutor ids among which PostgreSQL's exact nearest-first order finds ``query``'s page:
+        every match whose distance, computed here, is within a hair of the page's last one.
+        Float results here and in SQL differ by far less than that margin, so the candidates
+        always hold the true first ``offset + per_page`` rows."""
+        assert query.location is not None
+        rows = rows_of(matches).astype(np.int64)
+        stop = query.offset + query.per_page
+        if stop < len(rows):
+            lat, lon = np.radians(self.lat[rows]), np.radians(self.lon[rows])
+            lat0, lon0 = np.radians(query.location.lat), np.radians(query.location.lng)
+            a = (
+                np.sin((lat - lat0) / 2) ** 2
+                + np.cos(lat0) * np.cos(lat) * np.sin((lon - lon0) / 2) ** 2
+            )
+            metres = np.nan_to_num(_DIAMETER_M * np.arcsin(np.minimum(1.0, np.sqrt(a))), nan=np.inf)
+            last = np.partition(metres, stop - 1)[stop - 1]
+            rows = rows[metres <= last * (1 + 1e-9) + 1e-3]
+        return [int(t) for t in self.tutor_ids[rows]]
 
     def _order(self, sort: Sort) -> Ints:
         """Every row in ``sort``'s order, when no word ranks (the inverse of its ranks)."""

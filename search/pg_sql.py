@@ -290,6 +290,8 @@ INDEX_COLUMNS: dict[str, tuple[str, str]] = {
     "ranking_score": ("coalesce(ranking_score, 'NaN')", "float8"),
     "next_free": ("coalesce(extract(epoch FROM next_free_at)::float8, 'Infinity')", "float8"),
     "review_count": ("review_count::int8", "int8"),
+    "lat": ("coalesce(lat, 'NaN')", "float8"),
+    "lon": ("coalesce(lon, 'NaN')", "float8"),
     **{c: (c, "int8") for c in [*OFFSET_WORDS, *FREE_WORDS]},
 }
 # One row: each column of every document as one binary string (big-endian values, all in the

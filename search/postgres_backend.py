@@ -49,9 +49,10 @@ _READ_SETTINGS = (
 # Every search condition has an index. The planner cannot see that a sequential scan must
 # unpack each row's TOASTed text vector, and would pick one for broad text matches.
 _NO_SEQSCAN = "; SET LOCAL enable_seqscan = off"
-# Up to this many matches, the nearest-first page is ordered among the matches by id; beyond,
-# PostgreSQL's own search (the GiST index and the filters) orders it.
-_NEAREST_BY_ID = 5_000
+# With a radius, or up to this many matches, the nearest-first page is ordered by PostgreSQL
+# among the few matches the facet index finds near enough; beyond, with no radius, by the GiST
+# index's own nearest-first scan.
+_NEAREST_BY_ID = 20_000
 _EXTENSIONS = ("pg_trgm", "unaccent", "cube", "earthdistance")
 _DELETE = text("DELETE FROM search_documents WHERE tutor_id = ANY(:ids)").bindparams(
     bindparam("ids", type_=ARRAY(BigInteger))
@@ -291,11 +292,11 @@ class PostgresBackend:
         # Distances are always measured by PostgreSQL, with the SQL path's own expression.
         if query.sort is not Sort.DISTANCE:
             hits = await self._documents(index, query, index.page(query, counts.matches))
-        elif query.radius_km is not None and len(counts.matches) <= _NEAREST_BY_ID:
-            ids = [int(t) for t in index.tutor_ids[facet_index.rows_of(counts.matches)]]
+        elif query.radius_km is not None or len(counts.matches) <= _NEAREST_BY_ID:
+            ids = index.nearest_candidates(query, counts.matches)
             hits = await self._page_of(index, pg_sql.nearest(ids, query), None)
         else:
-            # Everyone by distance: the GiST index's nearest-first scan, as in the SQL path.
+            # Nearly everyone by distance: the GiST index's nearest-first scan, as in SQL.
             found = await self._run(query, pg_sql.plan(query, hours), (), False)
             if found.generation != index.generation:
                 raise _Stale
