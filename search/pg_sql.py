@@ -3,13 +3,18 @@
 Statements are assembled from fixed fragments written here; every value a user sends is a
 bound parameter (``Plan.bind``), never text in the SQL.
 
-A search is ONE statement: the page of hits, the facet counts, the total and the index
-generation come back as rows told apart by ``kind``. One round trip, and one snapshot, so hits,
-total and counts always describe the same index, even while a rebuild commits.
+On the SQL path a search is ONE statement: the page of hits, the facet counts, the total and
+the index generation come back as rows told apart by ``kind``. One round trip, and one snapshot,
+so hits, total and counts always describe the same index, even while a rebuild commits.
 
-How it stays fast: rows are narrow (the document and text vector live in TOAST); every part
-is driven by an index; facet counts group rows by an integer value-set id and expand only the
-few distinct sets into values; and counts over the whole index are cached per generation.
+The facet index (``search.facet_index``) reads through the statements at the end of this module:
+every row's columns in one aggregate, the ids matching a text word or a place, and a page by id;
+each also returns the generation, so the backend can tell when the index is stale.
+
+How the SQL path stays fast: rows are narrow (the document and text vector live in TOAST);
+every part is driven by an index; facet counts group rows by an integer value-set id and expand
+only the few distinct sets into values; and counts over the whole index are cached per
+generation.
 """
 
 # ruff: noqa: S608 - see the module docstring: only our own fragments are formatted in.
