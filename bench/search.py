@@ -293,14 +293,15 @@ class Run:
         )
         return f"{line}\n    by kind (ms): {kinds}"
 
-    def ratio(self, baseline: Run) -> str:
+    def ratio(self, baseline: Run, what: str) -> str:
         """This run's latencies against ``baseline``'s, measured in the same process."""
         ours, theirs = self.latencies_ms, baseline.latencies_ms
         parts = [
             f"p{p}={self.percentile(ours, p) / self.percentile(theirs, p):.2f}x"
             for p in (50, 95, 99)
         ]
-        return f"    against the fixed mix: {'  '.join(parts)}"
+        name = "the same mix with SQL counts" if what == "sql" else "the fixed mix"
+        return f"    against {name}: {'  '.join(parts)}"
 
 
 async def run_direct(
@@ -319,6 +320,9 @@ async def run_direct(
     started = time.perf_counter()
     while len(latencies) < limit and time.perf_counter() - started < seconds:
         for kind, query in queries:
+            # The bounds hold inside a pass too: the varied mix is thousands of searches.
+            if len(latencies) >= limit or time.perf_counter() - started >= seconds:
+                break
             t0 = time.perf_counter()
             await backend.search(query)
             ms = (time.perf_counter() - t0) * 1000
@@ -370,18 +374,29 @@ async def run_api(
 # ------------------------------------------------------------------ the server under test
 
 
-def serve(port: int) -> None:
-    """``--serve``: the real app under uvicorn, in its own process (its own core and GIL)."""
+def serve(port: int, facet_index: bool) -> None:
+    """``--serve``: the real app under uvicorn, in its own process (its own core and GIL);
+    without the facet index when asked, to measure the SQL counts in the same run."""
+    import functools
+
     import uvicorn
 
+    import search.factory
     from marketplace.app import create_app
     from marketplace.settings import Settings
+
+    if not facet_index:
+        search.factory.PostgresBackend = functools.partial(  # type: ignore[misc]
+            PostgresBackend, facet_index=False
+        )
 
     app = create_app(Settings.from_env())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _start_server(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(
+    database_url: str, var_dir: Path, facet_index: bool
+) -> tuple[subprocess.Popen[bytes], str]:
     from marketplace.embedded import free_port
 
     port = free_port()
@@ -395,7 +410,10 @@ def _start_server(database_url: str, var_dir: Path) -> tuple[subprocess.Popen[by
     env.pop("REDIS_URL", None)
     env.pop("MEILI_URL", None)
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port)], env=env, start_new_session=True
+        [sys.executable, __file__, "--serve", str(port)]
+        + ([] if facet_index else ["--sql-counts"]),
+        env=env,
+        start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     import httpx
@@ -426,36 +444,47 @@ async def bench_size(
         t0 = time.perf_counter()
         await PostgresBackend(engine).rebuild(_batches(docs))
         print(f"  loaded with one atomic rebuild in {time.perf_counter() - t0:.1f} s")
+        # The counts and pages from SQL alone ("SQL counts"), as before the facet index, are
+        # measured in the same run as the default backend, so the ratios hold on a loaded
+        # machine. The facet index loads on the first search (the warm-up).
+        sql = PostgresBackend(engine, result_cache_size=0, facet_index=False)
         cold = PostgresBackend(engine, result_cache_size=0)
+        t0 = time.perf_counter()
+        await cold.search(build_query())
+        print(f"  facet index loaded in {time.perf_counter() - t0:.2f} s (first search)")
         warm = PostgresBackend(engine)
         runs = [
-            ("direct, fixed mix, no result cache", cold, mix, True),
-            ("direct, fixed mix + availability bucket, no result cache", cold, bucketed, True),
-            ("direct, fixed mix, result cache", warm, mix, True),
-            ("direct, varied mix, no result cache", cold, varied, False),
-        ]
-        baseline: Run | None = None
-        for label, backend, queries, warm_up in runs:
+            ("direct, fixed mix, SQL counts, no result cache", sql, mix, True, None),
+            ("direct, fixed mix, no result cache", cold, mix, True, "sql"),
+            ("direct, fixed mix + availability bucket, no result cache", cold, bucketed, True,
+             "fixed"),
+            ("direct, fixed mix, result cache", warm, mix, True, None),
+            ("direct, varied mix, SQL counts, no result cache", sql, varied, False, None),
+            ("direct, varied mix, no result cache", cold, varied, False, "sql"),
+        ]  # fmt: skip
+        previous: dict[str, Run] = {}
+        for label, backend, queries, warm_up, against in runs:
             run = await run_direct(label, backend, queries, args.seconds, args.limit, warm_up)
             print(run.report())
-            if queries is mix and baseline is None:
-                baseline = run
-            elif queries is bucketed and baseline is not None:
-                print(run.ratio(baseline))
+            if against is not None and against in previous:
+                print(run.ratio(previous[against], against))
+            previous["sql" if backend is sql else "fixed"] = run
     finally:
         await engine.dispose()
     if args.skip_api:
         return
-    server, base_url = _start_server(url, var_dir)
-    try:
-        for label, queries in (("HTTP API, fixed mix", mix), ("HTTP API, varied mix", varied)):
-            run = await run_api(
-                label, base_url, queries, args.seconds, args.limit, args.concurrency
-            )
-            print(run.report())
-    finally:
-        server.terminate()
-        server.wait(15)
+    for facet_index in (False, True):
+        server, base_url = _start_server(url, var_dir, facet_index)
+        what = "" if facet_index else ", SQL counts"
+        try:
+            for label, queries in (("HTTP API, fixed mix", mix), ("HTTP API, varied mix", varied)):
+                run = await run_api(
+                    label + what, base_url, queries, args.seconds, args.limit, args.concurrency
+                )
+                print(run.report())
+        finally:
+            server.terminate()
+            server.wait(15)
 
 
 def main() -> int:
@@ -467,9 +496,10 @@ def main() -> int:
     parser.add_argument("--varied", type=int, default=5000, help="distinct varied searches")
     parser.add_argument("--skip-api", action="store_true", help="only the direct measurements")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sql-counts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, facet_index=not args.sql_counts)
         return 0
     from marketplace.embedded import EmbeddedPostgres
 

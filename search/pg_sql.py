@@ -3,13 +3,18 @@
 Statements are assembled from fixed fragments written here; every value a user sends is a
 bound parameter (``Plan.bind``), never text in the SQL.
 
-A search is ONE statement: the page of hits, the facet counts, the total and the index
-generation come back as rows told apart by ``kind``. One round trip, and one snapshot, so hits,
-total and counts always describe the same index, even while a rebuild commits.
+On the SQL path a search is ONE statement: the page of hits, the facet counts, the total and
+the index generation come back as rows told apart by ``kind``. One round trip, and one snapshot,
+so hits, total and counts always describe the same index, even while a rebuild commits.
 
-How it stays fast: rows are narrow (the document and text vector live in TOAST); every part
-is driven by an index; facet counts group rows by an integer value-set id and expand only the
-few distinct sets into values; and counts over the whole index are cached per generation.
+The facet index (``search.facet_index``) reads through the statements at the end of this module:
+every row's columns in one aggregate, the ids matching a text word or a place, and a page by id;
+each also returns the generation, so the backend can tell when the index is stale.
+
+How the SQL path stays fast: rows are narrow (the document and text vector live in TOAST);
+every part is driven by an index; facet counts group rows by an integer value-set id and expand
+only the few distinct sets into values; and counts over the whole index are cached per
+generation.
 """
 
 # ruff: noqa: S608 - see the module docstring: only our own fragments are formatted in.
@@ -160,18 +165,7 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
             mask = hours.mask(query.availability)
             p.facet_conditions[AVAILABILITY] = f"({_at_offset(hours.offset_index)} & {mask}) <> 0"
     _text(p, words)
-    if query.location is not None:
-        lat, lng = p.bind(query.location.lat), p.bind(query.location.lng)
-        p.origin = f"ll_to_earth({lat}, {lng})"
-        p.distance = _haversine(lat, lng)
-        if query.radius_km is not None:
-            metres = p.bind(query.radius_km * 1000.0)
-            # The box finds candidates through the GiST index; the exact distance trims its
-            # corners.
-            p.other_conditions.append(
-                f"earth_box({p.origin}, {metres}) @> ll_to_earth(lat, lon) "
-                f"AND {p.distance} <= {metres}"
-            )
+    _radius(p, query)
     price = "(price_per_hour_minor + 0)" if led else "price_per_hour_minor"
     if query.price_min is not None:
         p.other_conditions.append(f"{price} >= {p.bind(query.price_min)}")
@@ -179,12 +173,7 @@ def plan(query: SearchQuery, hours: buckets.BucketHours) -> Plan:
         p.other_conditions.append(f"{price} <= {p.bind(query.price_max)}")
     if query.rating_min is not None:
         p.other_conditions.append(f"rating >= {p.bind(query.rating_min)}")
-    if query.free_within_days is not None:
-        # next_free_at stays null until scheduling fills it, so for now this matches nobody.
-        days = p.bind(query.free_within_days)
-        p.other_conditions.append(
-            f"next_free_at <= now() + make_interval(days => CAST({days} AS integer))"
-        )
+    _free_within(p, query)
     return p
 
 
@@ -245,14 +234,8 @@ def _text(p: Plan, words: list[textmatch.Word]) -> None:
     (for other words, e.g. names and cities) by trigram similarity."""
     relevance: list[str] = []
     for word in words:
-        lexemes = [_lexeme(word.text, word.prefix), *(_lexeme(a, False) for a in word.alternatives)]
-        condition = f"search_vector @@ to_tsquery('simple', {p.bind(' | '.join(lexemes))})"
+        p.other_conditions.append(_word_condition(p, word))
         meaning = textmatch.meaning(word)
-        if len(word.text) >= 4 and not (word.alternatives or meaning.instruments or meaning.genres):
-            # A word the vocabulary does not know (a name, a city): trigram similarity catches
-            # its typos. Vocabulary words are covered by the corrections above, more cheaply.
-            condition = f"{p.bind(word.text)} <% search_text OR {condition}"
-        p.other_conditions.append(f"({condition})")
         # Ranking: a word naming an instrument or genre the tutor teaches counts most.
         named = []
         if meaning.instruments:
@@ -263,6 +246,141 @@ def _text(p: Plan, words: list[textmatch.Word]) -> None:
             relevance.append(f"({' OR '.join(named)})::int")
     if relevance:
         p.relevance = " + ".join(relevance)
+
+
+def _word_condition(p: Plan, word: textmatch.Word) -> str:
+    lexemes = [_lexeme(word.text, word.prefix), *(_lexeme(a, False) for a in word.alternatives)]
+    condition = f"search_vector @@ to_tsquery('simple', {p.bind(' | '.join(lexemes))})"
+    meaning = textmatch.meaning(word)
+    if len(word.text) >= 4 and not (word.alternatives or meaning.instruments or meaning.genres):
+        # A word the vocabulary does not know (a name, a city): trigram similarity catches
+        # its typos. Vocabulary words are covered by the corrections above, more cheaply.
+        condition = f"{p.bind(word.text)} <% search_text OR {condition}"
+    return f"({condition})"
+
+
+def _radius(p: Plan, query: SearchQuery) -> None:
+    """The place: the origin and per-row distance, and within the radius when there is one."""
+    if query.location is None:
+        return
+    lat, lng = p.bind(query.location.lat), p.bind(query.location.lng)
+    p.origin = f"ll_to_earth({lat}, {lng})"
+    p.distance = _haversine(lat, lng)
+    if query.radius_km is not None:
+        metres = p.bind(query.radius_km * 1000.0)
+        # The box finds candidates through the GiST index; the exact distance trims its
+        # corners.
+        p.other_conditions.append(
+            f"earth_box({p.origin}, {metres}) @> ll_to_earth(lat, lon) AND {p.distance} <= {metres}"
+        )
+
+
+def _free_within(p: Plan, query: SearchQuery) -> None:
+    if query.free_within_days is not None:
+        days = p.bind(query.free_within_days)
+        p.other_conditions.append(
+            f"next_free_at <= now() + make_interval(days => CAST({days} AS integer))"
+        )
+
+
+# ---------------------------------------------------------------- the in-process facet index
+
+_BINARY = {"int8": "int8send({})", "int4": "int4send({})", "float8": "float8send({})"}
+# name → (SQL expression, binary type): every row's value, NULL as NaN (next_free: +inf).
+INDEX_COLUMNS: dict[str, tuple[str, str]] = {
+    "tutor_id": ("tutor_id", "int8"),
+    **{name: (name, "int4") for name in (c for _, c in FACET_COLUMNS.values())},
+    "price": ("coalesce(price_per_hour_minor::float8, 'NaN')", "float8"),
+    "rating": ("coalesce(rating, 'NaN')", "float8"),
+    "ranking_score": ("coalesce(ranking_score, 'NaN')", "float8"),
+    "next_free": ("coalesce(extract(epoch FROM next_free_at)::float8, 'Infinity')", "float8"),
+    "review_count": ("review_count::int8", "int8"),
+    "lat": ("coalesce(lat, 'NaN')", "float8"),
+    "lon": ("coalesce(lon, 'NaN')", "float8"),
+    **{c: (c, "int8") for c in [*OFFSET_WORDS, *FREE_WORDS]},
+}
+# One row: each column of every document as one binary string (big-endian values, all in the
+# same row order), and the generation they describe, in one snapshot.
+INDEX_LOAD = (
+    f"SELECT {_GENERATION}, "
+    + ", ".join(
+        f"(string_agg({_BINARY[kind].format(expr)}, ''::bytea))"
+        for expr, kind in INDEX_COLUMNS.values()
+    )
+    + " FROM search_documents"
+)
+VALUE_SETS = "SELECT id, vals FROM search_value_sets"
+
+
+def documents(tutor_ids: list[int], query: SearchQuery) -> tuple[str, list[Any]]:
+    """The documents of one page (by tutor id) and the generation, in one snapshot; with the
+    metres from the query's place (the same expression as the SQL path's) when it has one."""
+    p = Plan()
+    ids = p.bind(tutor_ids)
+    distance = "NULL::float8"
+    if query.location is not None:
+        distance = _haversine(p.bind(query.location.lat), p.bind(query.location.lng))
+    sql = (
+        f"SELECT {_GENERATION}, d.ids, d.docs, d.distances FROM (SELECT array_agg(tutor_id) AS "
+        f"ids, array_agg(document) AS docs, array_agg({distance}) AS distances "
+        f"FROM search_documents WHERE tutor_id = ANY(CAST({ids} AS bigint[]))) d"
+    )
+    return sql, p.params
+
+
+def nearest(tutor_ids: list[int], query: SearchQuery) -> tuple[str, list[Any]]:
+    """``query``'s page among ``tutor_ids`` (the rows passing every filter), nearest first,
+    ordered and measured as the SQL path does, and the generation, in one snapshot."""
+    assert query.location is not None
+    p = Plan()
+    ids = p.bind(tutor_ids)
+    distance = _haversine(p.bind(query.location.lat), p.bind(query.location.lng))
+    limit, offset = p.bind(query.per_page), p.bind(query.offset)
+    sql = f"""SELECT {_GENERATION}, array_agg(t.tutor_id ORDER BY t.n),
+            array_agg(t.document ORDER BY t.n), array_agg(t.distance ORDER BY t.n)
+        FROM (
+            SELECT tutor_id, document, distance,
+                   row_number() OVER (ORDER BY distance ASC NULLS LAST, tutor_id) AS n
+            FROM (SELECT tutor_id, document, {distance} AS distance FROM search_documents
+                  WHERE tutor_id = ANY(CAST({ids} AS bigint[]))) x
+            ORDER BY distance ASC NULLS LAST, tutor_id LIMIT {limit} OFFSET {offset}
+        ) t"""
+    return sql, p.params
+
+
+@dataclass(frozen=True)
+class IdCondition:
+    """A condition the facet index cannot evaluate itself (a text word, a radius, free within
+    days): its rows are read from SQL as ids. ``cacheable`` when the answer depends on nothing
+    but the index generation (not on the clock)."""
+
+    sql: str
+    params: tuple[Any, ...]
+    cacheable: bool
+
+    @property
+    def statement(self) -> str:
+        return (
+            f"SELECT {_GENERATION}, (SELECT string_agg(int8send(tutor_id), ''::bytea) "
+            f"FROM search_documents WHERE {self.sql})"
+        )
+
+
+def id_conditions(query: SearchQuery) -> list[IdCondition]:
+    """The conditions of ``query`` read as id sets, one per word, place and time filter."""
+    out = []
+    for word in textmatch.words(query.q):
+        p = Plan()
+        out.append(IdCondition(_word_condition(p, word), tuple(p.params), True))
+    if query.radius_km is not None:
+        p = Plan()
+        _radius(p, query)
+        out.append(IdCondition(_all(p.other_conditions), tuple(p.params), True))
+    if query.free_within_days is not None:
+        p = Plan()
+        _free_within(p, query)
+        out.append(IdCondition(_all(p.other_conditions), tuple(p.params), False))
+    return out
 
 
 def _lexeme(word: str, prefix: bool) -> str:

@@ -2,11 +2,14 @@
 
 Full text with ``unaccent`` (through the IMMUTABLE ``duet_unaccent`` wrapper), typo tolerance
 with ``pg_trgm`` and vocabulary corrections (``search.textmatch``), radius filters and distance
-order with ``earthdistance``, and exact disjunctive facet counts in SQL (``search.pg_sql``).
+order with ``earthdistance``. Exact disjunctive facet counts come from an in-process bitmap index
+of the current index generation (``search.facet_index``), or, while that index is being
+refreshed, from SQL (``search.pg_sql``); both give the same answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
@@ -17,15 +20,18 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
+import numpy as np
+from pyroaring import BitMap
 from sqlalchemy import BigInteger, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from search import buckets, pg_sql
+from search import buckets, facet_index, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
-from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery
+from search.facet_index import FacetIndex
+from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery, Sort
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -43,6 +49,10 @@ _READ_SETTINGS = (
 # Every search condition has an index. The planner cannot see that a sequential scan must
 # unpack each row's TOASTed text vector, and would pick one for broad text matches.
 _NO_SEQSCAN = "; SET LOCAL enable_seqscan = off"
+# With a radius, or up to this many matches, the nearest-first page is ordered by PostgreSQL
+# among the few matches the facet index finds near enough; beyond, with no radius, by the GiST
+# index's own nearest-first scan.
+_NEAREST_BY_ID = 20_000
 _EXTENSIONS = ("pg_trgm", "unaccent", "cube", "earthdistance")
 _DELETE = text("DELETE FROM search_documents WHERE tutor_id = ANY(:ids)").bindparams(
     bindparam("ids", type_=ARRAY(BigInteger))
@@ -76,6 +86,10 @@ class _GlobalCounts:
     facets: dict[str, dict[str, int]]
 
 
+class _Stale(Exception):
+    """A statement saw another generation than the facet index: the index is out of date."""
+
+
 class PostgresBackend:
     name = "postgres"
 
@@ -85,6 +99,8 @@ class PostgresBackend:
         *,
         result_cache_size: int = 256,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        facet_index: bool = True,
+        index_refresh_s: float | None = None,
     ) -> None:
         self._engine = engine
         self._now = now
@@ -97,6 +113,21 @@ class PostgresBackend:
         # The key holds the day too: availability buckets are read with that day's offsets.
         self._results: OrderedDict[tuple[SearchQuery, datetime], _Rows] = OrderedDict()
         self._result_cache_size = result_cache_size
+        # The in-process facet index (see search.facet_index), one generation at a time. When
+        # a write makes it stale, searches use the SQL path until the next reload, at most one
+        # per ``index_refresh_s``. A reload reads every row, so under a stream of writes it
+        # must not run on every search: by default the gap is a second, or ten times what the
+        # last reload took, so reloading costs a process at most a tenth of its time.
+        self._use_index = facet_index
+        self._index: FacetIndex | None = None
+        self._index_stale = False
+        self._index_loaded_at = -float("inf")
+        self._index_refresh_s = index_refresh_s
+        self._index_reload_took = 0.0
+        self._index_lock = asyncio.Lock()
+        # Per generation: the rows of text words and places, and the buckets per viewer's zone.
+        self._id_sets: OrderedDict[tuple[str | None, str, tuple[Any, ...]], BitMap] = OrderedDict()
+        self._bucket_rows: OrderedDict[tuple[Any, ...], dict[str, BitMap]] = OrderedDict()
 
     # ------------------------------------------------------------------ writing
 
@@ -150,7 +181,9 @@ class PostgresBackend:
         rows = await self._cached(key)
         if rows is None:
             hours = buckets.bucket_hours(query.time_zone, now)
-            rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
+            rows = await self._search_indexed(query, hours, key[1])
+            if rows is None:
+                rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
             self._remember(key, rows)
         return SearchResult(
             hits=rows.hits,
@@ -221,6 +254,152 @@ class PostgresBackend:
                 await self._refresh_spread(spread_key, hours)
         # The index keeps changing under us: count everything in the one statement.
         return await self._run(query, plan, ALL_FACETS, True)
+
+    # ------------------------------------------------------------------ the facet index
+
+    async def _search_indexed(
+        self, query: SearchQuery, hours: buckets.BucketHours, day: datetime
+    ) -> _Rows | None:
+        """The search answered from the facet index, or None when it is stale (or off)."""
+        for _attempt in range(2):
+            index = await self._current_index()
+            if index is None:
+                return None
+            try:
+                return await self._answer(index, query, hours, day)
+            except _Stale:
+                if self._index is index:
+                    self._index_stale = True
+        return None
+
+    async def _answer(
+        self, index: FacetIndex, query: SearchQuery, hours: buckets.BucketHours, day: datetime
+    ) -> _Rows:
+        filters = {
+            facet: index.chosen(facet, query.selected(facet))
+            for facet in FACETS
+            if query.selected(facet)
+        }
+        bucket_rows = self._buckets(index, hours, query.time_zone, day)
+        if query.availability:
+            filters[AVAILABILITY] = BitMap.union(
+                BitMap(), *(bucket_rows[slug] for slug in query.availability)
+            )
+        others = [await self._ids(index, c) for c in pg_sql.id_conditions(query)]
+        if (numeric := index.numeric(query)) is not None:
+            others.append(numeric)
+        counts = index.count(filters, BitMap.intersection(*others) if others else None, bucket_rows)
+        # Distances are always measured by PostgreSQL, with the SQL path's own expression.
+        if query.sort is not Sort.DISTANCE:
+            hits = await self._documents(index, query, index.page(query, counts.matches))
+        elif query.radius_km is not None or len(counts.matches) <= _NEAREST_BY_ID:
+            ids = index.nearest_candidates(query, counts.matches)
+            hits = await self._page_of(index, pg_sql.nearest(ids, query), None)
+        else:
+            # Nearly everyone by distance: the GiST index's nearest-first scan, as in SQL.
+            found = await self._run(query, pg_sql.plan(query, hours), (), False)
+            if found.generation != index.generation:
+                raise _Stale
+            hits = found.hits
+        return _Rows(hits, counts.total, counts.facets, index.generation)
+
+    async def _current_index(self) -> FacetIndex | None:
+        if not self._use_index:
+            return None
+        if self._index is not None and not self._index_stale:
+            return self._index
+        gap = self._index_refresh_s
+        if gap is None:
+            gap = max(1.0, 10 * self._index_reload_took)
+        if time.monotonic() - self._index_loaded_at < gap:
+            return None
+        async with self._index_lock:
+            if self._index is None or self._index_stale:
+                self._index_loaded_at = started = time.monotonic()
+                self._index = await self._load_index()
+                self._index_reload_took = time.monotonic() - started
+                self._index_stale = False
+                self._id_sets.clear()
+                self._bucket_rows.clear()
+        return self._index
+
+    async def _load_index(self) -> FacetIndex:
+        [row] = await self._fetch(pg_sql.INDEX_LOAD, [], _READ_SETTINGS)
+        generation, *blobs = row
+        arrays: dict[str, Any] = {}
+        for (name, (_expr, kind)), blob in zip(pg_sql.INDEX_COLUMNS.items(), blobs, strict=True):
+            dtype = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}[kind]
+            values = np.frombuffer(blob or b"", dtype=dtype)
+            arrays[name] = values.astype(np.float64 if kind == "float8" else np.int64)
+        value_sets = {
+            set_id: tuple(vals) for set_id, vals in await self._fetch(pg_sql.VALUE_SETS, [], None)
+        }
+        columns = facet_index.Columns(
+            generation=generation,
+            tutor_id=arrays["tutor_id"],
+            sets={facet: arrays[facet_index.SET_COLUMNS[facet]] for facet in FACETS},
+            floats={name: arrays[name] for name in facet_index.FLOAT_COLUMNS},
+            ints={name: arrays[name] for name in facet_index.INT_COLUMNS},
+        )
+        return FacetIndex(columns, value_sets)
+
+    def _buckets(
+        self, index: FacetIndex, hours: buckets.BucketHours, zone: str, day: datetime
+    ) -> dict[str, BitMap]:
+        # A constant offset is shared by every zone on it; otherwise the zone's own day.
+        key = (
+            (index.generation, hours.offset_index)
+            if hours.offset_index is not None
+            else (index.generation, zone, day)
+        )
+        found = self._bucket_rows.get(key)
+        if found is None:
+            found = self._bucket_rows[key] = index.bucket_rows(hours)
+            if len(self._bucket_rows) > 64:
+                self._bucket_rows.popitem(last=False)
+        return found
+
+    async def _ids(self, index: FacetIndex, condition: pg_sql.IdCondition) -> BitMap:
+        """The rows matching ``condition`` (read from SQL, kept for this generation)."""
+        key = (index.generation, condition.sql, condition.params)
+        if condition.cacheable and (found := self._id_sets.get(key)) is not None:
+            self._id_sets.move_to_end(key)
+            return found
+        [(generation, blob)] = await self._fetch(
+            condition.statement, list(condition.params), _READ_SETTINGS + _NO_SEQSCAN
+        )
+        if generation != index.generation:
+            raise _Stale
+        ids = np.frombuffer(blob or b"", dtype=">i8").astype(np.int64)
+        rows = np.searchsorted(index.tutor_ids, ids)
+        found = facet_index.bitmap(rows)
+        if condition.cacheable:
+            self._id_sets[key] = found
+            if len(self._id_sets) > 1024:
+                self._id_sets.popitem(last=False)
+        return found
+
+    async def _documents(
+        self, index: FacetIndex, query: SearchQuery, tutor_ids: list[int]
+    ) -> list[SearchHit]:
+        """The documents of one page, in the order of ``tutor_ids``."""
+        return await self._page_of(index, pg_sql.documents(tutor_ids, query), tutor_ids)
+
+    async def _page_of(
+        self, index: FacetIndex, statement: tuple[str, list[Any]], order: list[int] | None
+    ) -> list[SearchHit]:
+        """Run a page statement (generation, ids, documents, metres), checked to be of the
+        index's generation; hits in ``order`` when given, else as the statement ordered them."""
+        sql, params = statement
+        [(generation, ids, docs, metres)] = await self._fetch(sql, params, None)
+        ids, docs, metres = ids or [], docs or [], metres or []
+        if generation != index.generation or (order is not None and len(ids) != len(order)):
+            raise _Stale
+        found = {
+            t: SearchHit(_decode(doc), None if m is None else m / 1000.0)
+            for t, doc, m in zip(ids, docs, metres, strict=True)
+        }
+        return [found[t] for t in (ids if order is None else order)]
 
     async def _refresh_spread(
         self, key: tuple[str, datetime], hours: buckets.BucketHours
