@@ -216,6 +216,10 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        # An earlier uvicorn.Config in this process (its dictConfig, its log_level) may have
+        # disabled these loggers or raised their level; the root's level decides from here.
+        logger.disabled = False
+        logger.setLevel(logging.NOTSET)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler
