@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -361,7 +361,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """The embedded default: everything in one command; Ctrl-C stops all of it."""
+    """The embedded default: everything in one command; Ctrl-C stops all of it.
+
+    On existing data the web server starts as soon as the schema is known to be current; the
+    demo refresh runs meanwhile, and the worker starts once the web server answers, so the two
+    children do not share the cores while the first page is being made ready."""
     from marketplace import migrate
 
     started_at = time.monotonic()
@@ -382,11 +386,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if stopping.is_set():
             return 130
         step("Applying database migrations")
-        migrate.upgrade(live.database.url)
-        if asyncio.run(_is_empty(live)):
-            asyncio.run(_seed(live, 200))
+        state = asyncio.run(_database_state(live.database.url))
+        if state is not None and state.revisions == migrate.script_heads():
+            print("  the schema is up to date.", flush=True)
+            empty = state.empty
         else:
-            asyncio.run(_refresh_demo(live))
+            migrate.upgrade(live.database.url)
+            empty = asyncio.run(_is_empty(live))
         env = {
             **os.environ,
             "DATABASE_URL": live.database.url,
@@ -395,40 +401,67 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "SECRET_KEY": live.web.secret_key,
             "CERTIFICATE_SIGNING_KEY": live.courses.signing_key,
         }
-        children = [
-            _spawn("worker", [sys.executable, "-m", "marketplace.cli", "worker"], env),
-            _spawn(
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "marketplace.cli",
-                    "web",
-                    "--host",
-                    args.host,
-                    "--port",
-                    str(args.port),
-                ],
-                env,
-            ),
-        ]
-        _wait_ready(args.host, args.port, children, stopping)
-        if not stopping.is_set():
-            took = time.monotonic() - started_at
-            print(
-                f"\n  Duet is running at http://{args.host}:{args.port}/ "
-                f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
-                flush=True,
-            )
-        exit_code = 0
-        while not stopping.wait(0.5):
-            if any(child.poll() is not None for child in children):
-                logger.error("a Duet process exited unexpectedly; stopping everything")
-                exit_code = 1
-                break
-        step("Stopping web server and worker")
-        _stop_children(reversed(children))
+        web_command = [
+            sys.executable, "-m", "marketplace.cli", "web",
+            "--host", args.host, "--port", str(args.port),
+        ]  # fmt: skip
+        worker_command = [sys.executable, "-m", "marketplace.cli", "worker"]
+        children: list[subprocess.Popen[bytes]] = []  # in start order; stopped in reverse
+        try:
+            if empty:
+                asyncio.run(_seed(live, 200))
+                children.append(_spawn("web", web_command, env))
+            else:
+                children.append(_spawn("web", web_command, env))
+                asyncio.run(_refresh_demo(live))
+            _wait_ready(args.host, args.port, children, stopping)
+            if not stopping.is_set() and all(child.poll() is None for child in children):
+                children.insert(0, _spawn("worker", worker_command, env))
+                took = time.monotonic() - started_at
+                print(
+                    f"\n  Duet is running at http://{args.host}:{args.port}/ "
+                    f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
+                    flush=True,
+                )
+            exit_code = 0
+            while not stopping.wait(0.5):
+                if any(child.poll() is not None for child in children):
+                    logger.error("a Duet process exited unexpectedly; stopping everything")
+                    exit_code = 1
+                    break
+        finally:
+            if children:
+                step("Stopping web server and worker")
+            _stop_children(reversed(children))
     return exit_code
+
+
+@dataclass(frozen=True)
+class _DatabaseState:
+    revisions: frozenset[str]  # the schema's applied Alembic heads
+    empty: bool  # no users yet: the demo data is to be seeded
+
+
+async def _database_state(database_url: str) -> _DatabaseState | None:
+    """Applied revisions and whether there are users, in one short connection; None when that
+    cannot be told this way (then Alembic decides, as it always may)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, ValueError, asyncpg.PostgresError):
+        return None
+    try:
+        if await conn.fetchval("SELECT to_regclass('alembic_version') IS NULL"):
+            return None
+        rows = await conn.fetch("SELECT version_num FROM alembic_version")
+        empty = not await conn.fetchval("SELECT EXISTS (SELECT FROM users)")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    return _DatabaseState(frozenset(str(row[0]) for row in rows), bool(empty))
 
 
 async def _is_empty(settings: Settings) -> bool:

@@ -7,10 +7,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-import segno
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-
 FONTS = Path(__file__).parent / "fonts"
 ACCENT = (91, 60, 196)
 INK = (29, 27, 38)
@@ -19,6 +15,8 @@ MUTED = (93, 90, 107)
 
 @cache
 def _dejavu_characters() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
     with TTFont(FONTS / "DejaVuSans.ttf", lazy=True) as font:
         return frozenset(font.getBestCmap())
 
@@ -39,6 +37,9 @@ def render(
     verify_url: str,
     revoked: bool = False,
 ) -> bytes:
+    import segno
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_title(f"Certificate {number}")
     pdf.set_author("Duet")
