@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import signal
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import FrameType
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
     _add_listen(web)
     web.add_argument("--workers", type=int, default=1, help="web processes")
+    # `duet run` starts the web server while the embedded services are still starting and hands
+    # it their addresses on stdin, so importing the app overlaps their start.
+    web.add_argument("--environment-from-stdin", action="store_true", help=argparse.SUPPRESS)
     web.set_defaults(handler=cmd_web)
 
     worker = sub.add_parser("worker", help="the dramatiq worker (needs DATABASE_URL and REDIS_URL)")
@@ -309,6 +313,12 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
     from marketplace.app import create_app
 
+    if args.environment_from_stdin:
+        line = sys.stdin.readline()  # one JSON object of variables; nothing: the run gave up
+        if not line:
+            return 0
+        os.environ.update(json.loads(line))
+        settings = Settings.from_env()
     if settings.database.url is None:
         raise ConfigError(
             "DATABASE_URL is not set. Set it, or use `duet run` for the embedded default."
@@ -363,9 +373,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """The embedded default: everything in one command; Ctrl-C stops all of it.
 
-    On existing data the web server starts as soon as the schema is known to be current; the
-    demo refresh runs meanwhile, and the worker starts once the web server answers, so the two
-    children do not share the cores while the first page is being made ready."""
+    The web server starts first, while PostgreSQL and Redis start: it imports the app
+    meanwhile and gets their addresses on stdin once the schema is known to be current (and,
+    on the first run, the demo data is in). On existing data the demo refresh runs while the
+    web server gets ready, and the worker starts once the web server answers, so the children
+    do not share the cores while the first page is being made ready."""
     from marketplace import migrate
 
     started_at = time.monotonic()
@@ -381,59 +393,97 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # CSRF secret and the certificate signing key may come from var/. The children get them
     # through their environment.
     settings = settings.with_embedded_secrets()
-    with embedded_services(settings, redis=True) as live:
-        assert live.database.url and live.broker.redis_url
-        if stopping.is_set():
-            return 130
-        step("Applying database migrations")
-        state = asyncio.run(_database_state(live.database.url))
-        if state is not None and state.revisions == migrate.script_heads():
-            print("  the schema is up to date.", flush=True)
-            empty = state.empty
-        else:
-            migrate.upgrade(live.database.url)
-            empty = asyncio.run(_is_empty(live))
-        env = {
-            **os.environ,
-            "DATABASE_URL": live.database.url,
-            "REDIS_URL": live.broker.redis_url,
-            "DUET_VAR_DIR": str(live.var_dir),
-            "SECRET_KEY": live.web.secret_key,
-            "CERTIFICATE_SIGNING_KEY": live.courses.signing_key,
-        }
-        web_command = [
-            sys.executable, "-m", "marketplace.cli", "web",
-            "--host", args.host, "--port", str(args.port),
-        ]  # fmt: skip
-        worker_command = [sys.executable, "-m", "marketplace.cli", "worker"]
-        children: list[subprocess.Popen[bytes]] = []  # in start order; stopped in reverse
-        try:
+    env = {
+        **os.environ,
+        "DUET_VAR_DIR": str(settings.var_dir),
+        "SECRET_KEY": settings.web.secret_key,
+        "CERTIFICATE_SIGNING_KEY": settings.courses.signing_key,
+    }
+    web_command = [
+        sys.executable, "-m", "marketplace.cli", "web", "--environment-from-stdin",
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    web = _spawn("web", web_command, env, stdin=subprocess.PIPE)
+    children = [web]  # in start order; stopped in reverse
+    exit_code = 0
+    try:
+        with embedded_services(settings, redis=True) as live:
+            assert live.database.url and live.broker.redis_url
+            if stopping.is_set():
+                return 130
+            step("Applying database migrations")
+            state = asyncio.run(_database_state(live.database.url))
+            if state is not None and state.revisions == migrate.script_heads():
+                print("  the schema is up to date.", flush=True)
+                empty = state.empty
+            else:
+                migrate.upgrade(live.database.url)
+                empty = asyncio.run(_is_empty(live))
+            services = {"DATABASE_URL": live.database.url, "REDIS_URL": live.broker.redis_url}
+            env.update(services)
             if empty:
                 asyncio.run(_seed(live, 200))
-                children.append(_spawn("web", web_command, env))
+                _hand_environment(web, services)
+                _wait_ready(args.host, args.port, children, stopping)
+                answered = time.monotonic()
             else:
-                children.append(_spawn("web", web_command, env))
-                asyncio.run(_refresh_demo(live))
-            _wait_ready(args.host, args.port, children, stopping)
-            if not stopping.is_set() and all(child.poll() is None for child in children):
+                _hand_environment(web, services)
+                # The demo refresh (another core) while the web server gets ready.
+                refresh = _Background(lambda: asyncio.run(_refresh_demo(live)))
+                _wait_ready(args.host, args.port, children, stopping)
+                answered = time.monotonic()
+                refresh.result()
+            if not stopping.is_set() and web.poll() is None:
+                worker_command = [sys.executable, "-m", "marketplace.cli", "worker"]
                 children.insert(0, _spawn("worker", worker_command, env))
-                took = time.monotonic() - started_at
+                took = answered - started_at
                 print(
                     f"\n  Duet is running at http://{args.host}:{args.port}/ "
                     f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
                     flush=True,
                 )
-            exit_code = 0
             while not stopping.wait(0.5):
                 if any(child.poll() is not None for child in children):
                     logger.error("a Duet process exited unexpectedly; stopping everything")
                     exit_code = 1
                     break
-        finally:
-            if children:
-                step("Stopping web server and worker")
+            step("Stopping web server and worker")
             _stop_children(reversed(children))
+    finally:
+        if web.stdin is not None and not web.stdin.closed:
+            web.stdin.close()  # a web server still waiting for addresses exits on this
+        _stop_children(reversed(children))  # anything left after an error
     return exit_code
+
+
+class _Background:
+    """Runs ``work`` in a thread; ``result()`` waits and re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _hand_environment(web: subprocess.Popen[bytes], variables: dict[str, str]) -> None:
+    """The addresses the waiting web server needs, as one JSON line on its stdin."""
+    assert web.stdin is not None
+    try:
+        web.stdin.write(json.dumps(variables).encode() + b"\n")
+        web.stdin.close()
+    except BrokenPipeError:
+        pass  # it has exited; the supervisor notices and stops
 
 
 @dataclass(frozen=True)
@@ -479,9 +529,13 @@ async def _is_empty(settings: Settings) -> bool:
         await engine.dispose()
 
 
-def _spawn(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    name: str, command: list[str], env: dict[str, str], stdin: int | None = None
+) -> subprocess.Popen[bytes]:
     # Own session: a terminal Ctrl-C reaches only us, and we stop children in order.
-    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    return subprocess.Popen(
+        command, env=env, stdin=stdin, start_new_session=True, preexec_fn=_die_with_parent
+    )
 
 
 def _die_with_parent() -> None:
