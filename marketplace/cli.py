@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("duet")
 CHILD_STOP_TIMEOUT = 15.0
+DEMO_TUTORS = 200  # seeded by the first `duet run`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,7 +178,9 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed(settings: Settings, tutors: int) -> None:
+async def _seed(settings: Settings, tutors: int, *, media: bool = True) -> None:
+    """The demo data; ``media=False`` leaves the portraits and recordings to
+    ``_fill_demo_media`` (``duet run`` draws them after the web server answers)."""
     from marketplace import db
     from marketplace.app import demo_extras
     from marketplace.seed.load import seed_demo
@@ -193,7 +196,8 @@ async def _seed(settings: Settings, tutors: int) -> None:
             progress=progress_bar("tutors"),
             extras=demo_extras(settings),
         )
-        await _seed_demo_media(settings, db.create_session_factory(engine), tutors)
+        if media:
+            await _seed_demo_media(settings, db.create_session_factory(engine), tutors)
         # The seed writes profiles directly, without events: index them all at once.
         await _reindex(settings, engine)
     finally:
@@ -211,25 +215,62 @@ async def _seed(settings: Settings, tutors: int) -> None:
 
 
 async def _seed_demo_media(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], tutors: int
-) -> None:
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    tutors: int,
+    *,
+    announce: bool = True,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Portraits and recordings for the demo tutors without them; how many files were added.
+    ``announce=False``: say something only when there was something to add."""
     from marketplace.media import LocalMediaStorage
     from marketplace.seed.demo_data import demo_tutors
     from marketplace.seed.demo_media import seed_media
 
-    step("Drawing demo portraits and recording demo samples (cached after the first run)")
+    if announce:
+        step("Drawing demo portraits and recording demo samples (cached after the first run)")
     started = time.monotonic()
     media = await seed_media(
         sessions,
         LocalMediaStorage(settings.media.root),
         settings.var_dir.resolve() / "cache" / "demo-media",
         [t.email for t in demo_tutors(tutors)],
-        progress=progress_bar("tutors"),
+        progress=progress_bar("tutors") if announce else None,
+        cancelled=cancelled,
     )
-    print(
-        f"  {media.photos} photos and {media.recordings} recordings in "
-        f"{time.monotonic() - started:.1f} s ({media.cached} of them from the cache)."
-    )
+    added = media.photos + media.recordings
+    if announce or added:
+        print(
+            f"  {media.photos} photos and {media.recordings} recordings in "
+            f"{time.monotonic() - started:.1f} s ({media.cached} of them from the cache).",
+            flush=True,
+        )
+    return added
+
+
+async def _fill_demo_media(
+    settings: Settings, tutors: int, *, announce: bool, cancelled: Callable[[], bool]
+) -> None:
+    """``duet run``, once the web server answers: the demo media the data lacks (all of it on
+    the first run; what an interrupted first run left), then the search index again, since
+    its documents carry the photos."""
+    from marketplace import db
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=2)
+    try:
+        sessions = db.create_session_factory(engine)
+        added = await _seed_demo_media(
+            settings, sessions, tutors, announce=announce, cancelled=cancelled
+        )
+        if added and not cancelled():
+            await _reindex(settings, engine)
+    except Exception:
+        # Duet runs on without them; the next `duet run` draws what is still missing.
+        logger.exception("the demo portraits and recordings could not be made")
+    finally:
+        await engine.dispose()
 
 
 async def _refresh_demo(settings: Settings) -> None:
@@ -422,7 +463,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             services = {"DATABASE_URL": live.database.url, "REDIS_URL": live.broker.redis_url}
             env.update(services)
             if empty:
-                asyncio.run(_seed(live, 200))
+                asyncio.run(_seed(live, DEMO_TUTORS, media=False))
                 _hand_environment(web, services)
                 _wait_ready(args.host, args.port, children, stopping)
                 answered = time.monotonic()
@@ -442,11 +483,19 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                     f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
                     flush=True,
                 )
+            # The demo media after the first page: drawing it takes most of a first start.
+            media = _Background(
+                lambda: asyncio.run(
+                    _fill_demo_media(live, DEMO_TUTORS, announce=empty, cancelled=stopping.is_set)
+                )
+            )
             while not stopping.wait(0.5):
                 if any(child.poll() is not None for child in children):
                     logger.error("a Duet process exited unexpectedly; stopping everything")
                     exit_code = 1
+                    stopping.set()
                     break
+            media.result()  # stops after the batch it is drawing
             step("Stopping web server and worker")
             _stop_children(reversed(children))
     finally:
