@@ -7,11 +7,14 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import migrate
@@ -72,8 +75,8 @@ def test_script_heads_follow_merges_and_branches(tmp_path: Path) -> None:
         "e.py": 'revision = "e"\ndown_revision = "d"\n',
         "f.py": 'revision = "f"\ndown_revision = "d"\n',
     }
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
     assert migrate.script_heads(tmp_path) == {"e", "f"}
 
 
@@ -111,3 +114,41 @@ async def _recreate(dsn: str, name: str) -> None:
         await conn.execute(f"CREATE DATABASE {name}")
     finally:
         await conn.close()
+
+
+async def test_the_pools_check_takes_one_round_trip_and_fails_on_a_dead_connection(
+    database_url: str,
+) -> None:
+    from marketplace.db import _ping_in_one_trip, create_engine
+
+    class Recorder:
+        """The driver connection, with a list of what was sent through ``execute``."""
+
+        def __init__(self, driver: Any) -> None:
+            self.driver = driver
+            self.sent: list[str] = []
+
+        async def execute(self, query: str, *args: Any) -> str:
+            self.sent.append(query)
+            result: str = await self.driver.execute(query, *args)
+            return result
+
+    @dataclass
+    class Adapted:
+        driver_connection: Recorder
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            recorder = Recorder(raw.driver_connection)
+            assert await conn.run_sync(lambda _: _ping_in_one_trip(Adapted(recorder)))
+            assert recorder.sent == ["SELECT 1"]  # one statement, no BEGIN or ROLLBACK around it
+            assert not raw.driver_connection.is_in_transaction()
+            await raw.driver_connection.close()
+            assert not await conn.run_sync(lambda _: _ping_in_one_trip(raw.dbapi_connection))
+            await conn.invalidate()
+        async with engine.connect() as conn:  # the pool lends a working connection again
+            assert await conn.scalar(text("SELECT 41 + 1")) == 42
+    finally:
+        await engine.dispose()
