@@ -7,13 +7,16 @@ uvicorn server on 127.0.0.1 in a child process; nothing else is touched. It meas
 
 1. open slots for 8 weeks for a tutor with 200 bookings and 500 imported busy events:
    the pure computation, the service call (database reads + computation), and the HTTP endpoint;
-2. holds per second on distinct slots through ``POST /api/v1/bookings`` with concurrent clients.
+2. holds per second on distinct slots through ``POST /api/v1/bookings`` with concurrent clients,
+   and the CPU each hold costs the web processes and PostgreSQL (a figure that holds on a busy
+   machine, where the rate depends on what else runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -27,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -235,8 +239,27 @@ async def bench_http_slots(base: str, tutor_id: int, rounds: int) -> None:
     report("GET /slots over HTTP (8 weeks)", samples)
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User + system CPU of these processes and their children (PostgreSQL's backends)."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                times = child.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 async def bench_booking(
-    bases: list[str], tutor_id: int, tokens: list[str], total: int, seconds: float
+    bases: list[str],
+    tutor_id: int,
+    tokens: list[str],
+    total: int,
+    seconds: float,
+    watched: dict[str, list[psutil.Process]],
 ) -> None:
     start = (datetime.now(UTC) + timedelta(days=1)).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -268,10 +291,12 @@ async def bench_booking(
                 if response.status_code != 201 and len(errors) < 3:
                     errors.append(response.text[:300])
 
+        before = {name: cpu_seconds(ps) for name, ps in watched.items()}
         began = time.perf_counter()
         # Clients spread over the web processes, as a load balancer would.
         await asyncio.gather(*(client(t, bases[i % len(bases)]) for i, t in enumerate(tokens)))
         took = time.perf_counter() - began
+        spent = {name: cpu_seconds(ps) - before[name] for name, ps in watched.items()}
     made = statuses.get(201, 0)
     print(
         f"  {made} holds in {took:.2f} s with {len(tokens)} concurrent clients: "
@@ -279,6 +304,14 @@ async def bench_booking(
         f"statuses {dict(sorted(statuses.items()))}"
     )
     report("POST /bookings latency", latencies)
+    per_hold = {name: cpu * 1000 / max(made, 1) for name, cpu in spent.items()}
+    print(
+        "  CPU per hold: "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_hold.items())
+        + f", together {sum(per_hold.values()):.2f} ms"
+        + f" (at most {len(os.sched_getaffinity(0)) * 1000 / sum(per_hold.values()):.0f} holds/s"
+        + " on these cores)"
+    )
     for error in errors:
         print("  refused:", error)
 
@@ -342,7 +375,13 @@ def main() -> None:
                 bases.append(f"http://127.0.0.1:{port}")
             asyncio.run(bench_http_slots(bases[0], busy_tutor, min(args.rounds, 100)))
             print("Booking throughput on distinct slots:")
-            asyncio.run(bench_booking(bases, free_tutor, tokens, args.bookings, args.seconds))
+            watched = {
+                "web": [psutil.Process(server.pid) for server in servers],
+                "postgres": [psutil.Process(pg.pid)] if pg.pid else [],
+            }
+            asyncio.run(
+                bench_booking(bases, free_tutor, tokens, args.bookings, args.seconds, watched)
+            )
         finally:
             for server in servers:
                 server.terminate()

@@ -21,14 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dashboards import pages as dashboard_pages
-from lessons import demo as lessons_demo
 from lessons import jobs as lessons_jobs
 from lessons import web as lessons_web
 from lessons.courses import media_grant as course_media_grant
 from lessons.courses.order_kind import WORDING as COURSE_WORDING
 from lessons.courses.order_kind import CoursePurchases
 from lessons.courses.orders import COURSE
-from lessons.discussions import demo as discussions_demo
 from marketplace import db
 from marketplace.accounts.api import AuthController, MeController
 from marketplace.accounts.pages import ROUTES as ACCOUNT_PAGES
@@ -36,7 +34,6 @@ from marketplace.audit.api import ROUTES as AUDIT_ROUTES
 from marketplace.events import EventBus
 from marketplace.media import LocalMediaStorage
 from marketplace.media_links import MediaLinks
-from marketplace.messaging import demo as messaging_demo
 from marketplace.messaging import jobs as messaging_jobs
 from marketplace.messaging.api import ROUTES as MESSAGING_API
 from marketplace.messaging.pages import ROUTES as MESSAGING_PAGES
@@ -85,18 +82,15 @@ from marketplace.web.request_id import RequestIdMiddleware
 from marketplace.web.security import SecurityHeaders
 from marketplace.web.services import Services
 from payouts import api as payouts_api
-from payouts import demo as payouts_demo
 from payouts import jobs as payouts_jobs
 from payouts import pages as payouts_pages
 from payouts.models import Payment
 from payouts.purchases import KINDS as PURCHASE_KINDS
-from reviews import demo as reviews_demo
 from reviews import fragments as review_fragments
 from reviews import jobs as reviews_jobs
 from reviews import pages as review_pages
 from reviews import queries as review_queries
 from reviews.api import ROUTES as REVIEWS_API
-from scheduling import demo as scheduling_demo
 from scheduling import jobs as scheduling_jobs
 from scheduling import notices as scheduling_notices
 from scheduling import privacy as scheduling_privacy
@@ -114,11 +108,9 @@ from search import readiness as search_readiness
 from search.factory import build_search_backend
 from search.signals import TutorSignals
 from video import api as video_api
-from video import demo as video_demo
 from video import jobs as video_jobs
 from video import pages as video_pages
 from video import signaling as video_signaling
-from video import twilio_turn
 from video.ice import IceServers
 from video.registry import RoomRegistry
 
@@ -190,7 +182,19 @@ def periodic_tasks() -> list[tuple[str, int]]:
 
 def demo_extras(settings: Settings | None = None) -> list[DemoExtra]:
     """Demo data of higher packages, added by ``duet seed-demo`` after the kernel's. Demo
-    courses store generated media, so they are seeded only when the settings are given."""
+    courses store generated media, so they are seeded only when the settings are given.
+
+    The demo modules are imported here, not at the top: they pull in what only seeding needs
+    (fpdf and its fonts for the demo course's sheet music), which the web process and the worker
+    would otherwise pay for at every start."""
+    from lessons import demo as lessons_demo
+    from lessons.discussions import demo as discussions_demo
+    from marketplace.messaging import demo as messaging_demo
+    from payouts import demo as payouts_demo
+    from reviews import demo as reviews_demo
+    from scheduling import demo as scheduling_demo
+    from video import demo as video_demo
+
     extras: list[DemoExtra] = [
         scheduling_demo.seed_availability,
         payouts_demo.seed_payout_accounts,
@@ -316,7 +320,12 @@ def create_app(
     settings.media.root.mkdir(parents=True, exist_ok=True)
     settings.messaging.private_root.mkdir(parents=True, exist_ok=True)
     # The lesson rooms live in this process; the app owns them and closes them on shutdown.
-    rooms = RoomRegistry(services, IceServers(settings.video, twilio_turn.from_settings(settings)))
+    turn = None
+    if settings.sms.uses_twilio:
+        from video import twilio_turn  # the Twilio SDK only when Twilio is configured
+
+        turn = twilio_turn.from_settings(settings)
+    rooms = RoomRegistry(services, IceServers(settings.video, turn))
     events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager

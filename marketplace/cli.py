@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import os
 import signal
@@ -12,9 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("duet")
 CHILD_STOP_TIMEOUT = 15.0
+DEMO_TUTORS = 200  # seeded by the first `duet run`
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
     _add_listen(web)
     web.add_argument("--workers", type=int, default=1, help="web processes")
+    # `duet run` starts the web server while the embedded services are still starting and hands
+    # it their addresses on stdin, so importing the app overlaps their start.
+    web.add_argument("--environment-from-stdin", action="store_true", help=argparse.SUPPRESS)
     web.set_defaults(handler=cmd_web, role="web")
 
     worker = sub.add_parser("worker", help="the dramatiq worker (needs DATABASE_URL and REDIS_URL)")
@@ -222,7 +227,9 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed(settings: Settings, tutors: int) -> None:
+async def _seed(settings: Settings, tutors: int, *, media: bool = True) -> None:
+    """The demo data; ``media=False`` leaves the portraits and recordings to
+    ``_fill_demo_media`` (``duet run`` draws them after the web server answers)."""
     from marketplace import db
     from marketplace.app import demo_extras
     from marketplace.seed.load import seed_demo
@@ -238,7 +245,8 @@ async def _seed(settings: Settings, tutors: int) -> None:
             progress=progress_bar("tutors"),
             extras=demo_extras(settings),
         )
-        await _seed_demo_media(settings, db.create_session_factory(engine), tutors)
+        if media:
+            await _seed_demo_media(settings, db.create_session_factory(engine), tutors)
         # The seed writes profiles directly, without events: index them all at once.
         await _reindex(settings, engine)
     finally:
@@ -256,25 +264,62 @@ async def _seed(settings: Settings, tutors: int) -> None:
 
 
 async def _seed_demo_media(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], tutors: int
-) -> None:
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    tutors: int,
+    *,
+    announce: bool = True,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Portraits and recordings for the demo tutors without them; how many files were added.
+    ``announce=False``: say something only when there was something to add."""
     from marketplace.media import LocalMediaStorage
     from marketplace.seed.demo_data import demo_tutors
     from marketplace.seed.demo_media import seed_media
 
-    step("Drawing demo portraits and recording demo samples (cached after the first run)")
+    if announce:
+        step("Drawing demo portraits and recording demo samples (cached after the first run)")
     started = time.monotonic()
     media = await seed_media(
         sessions,
         LocalMediaStorage(settings.media.root),
         settings.var_dir.resolve() / "cache" / "demo-media",
         [t.email for t in demo_tutors(tutors)],
-        progress=progress_bar("tutors"),
+        progress=progress_bar("tutors") if announce else None,
+        cancelled=cancelled,
     )
-    print(
-        f"  {media.photos} photos and {media.recordings} recordings in "
-        f"{time.monotonic() - started:.1f} s ({media.cached} of them from the cache)."
-    )
+    added = media.photos + media.recordings
+    if announce or added:
+        print(
+            f"  {media.photos} photos and {media.recordings} recordings in "
+            f"{time.monotonic() - started:.1f} s ({media.cached} of them from the cache).",
+            flush=True,
+        )
+    return added
+
+
+async def _fill_demo_media(
+    settings: Settings, tutors: int, *, announce: bool, cancelled: Callable[[], bool]
+) -> None:
+    """``duet run``, once the web server answers: the demo media the data lacks (all of it on
+    the first run; what an interrupted first run left), then the search index again, since
+    its documents carry the photos."""
+    from marketplace import db
+
+    assert settings.database.url
+    engine = db.create_engine(settings.database.url, pool_size=2)
+    try:
+        sessions = db.create_session_factory(engine)
+        added = await _seed_demo_media(
+            settings, sessions, tutors, announce=announce, cancelled=cancelled
+        )
+        if added and not cancelled():
+            await _reindex(settings, engine)
+    except Exception:
+        # Duet runs on without them; the next `duet run` draws what is still missing.
+        logger.exception("the demo portraits and recordings could not be made")
+    finally:
+        await engine.dispose()
 
 
 async def _refresh_demo(settings: Settings) -> None:
@@ -505,12 +550,19 @@ def _join_metrics_dir(settings: Settings) -> None:
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from marketplace.app import create_app
+
+    if args.environment_from_stdin:
+        line = sys.stdin.readline()  # one JSON object of variables; nothing: the run gave up
+        if not line:
+            return 0
+        os.environ.update(json.loads(line))
+        settings = Settings.from_env()
     if settings.database.url is None:
         raise ConfigError(
             "DATABASE_URL is not set. Set it, or use `duet run` for the embedded default."
         )
     _join_metrics_dir(settings)
-    from marketplace.app import create_app
 
     app = create_app(settings)
     uvicorn.run(
@@ -579,7 +631,13 @@ def _serve_worker_metrics(address: str, port: int) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """The embedded default: everything in one command; Ctrl-C stops all of it."""
+    """The embedded default: everything in one command; Ctrl-C stops all of it.
+
+    The web server starts first, while PostgreSQL and Redis start: it imports the app
+    meanwhile and gets their addresses on stdin once the schema is known to be current (and,
+    on the first run, the demo data is in). On existing data the demo refresh runs while the
+    web server gets ready, and the worker starts once the web server answers, so the children
+    do not share the cores while the first page is being made ready."""
     from marketplace import migrate
 
     started_at = time.monotonic()
@@ -595,63 +653,138 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # CSRF secret and the certificate signing key may come from var/. The children get them
     # through their environment.
     settings = settings.with_embedded_secrets()
-    with embedded_services(settings, redis=True) as live:
-        assert live.database.url and live.broker.redis_url
-        if stopping.is_set():
-            return 130
-        step("Applying database migrations")
-        migrate.upgrade(live.database.url)
-        if asyncio.run(_is_empty(live)):
-            asyncio.run(_seed(live, 200))
-        else:
-            asyncio.run(_refresh_demo(live))
-        # This command starts every process that writes metrics: their files start afresh.
-        from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+    # This command starts every process that writes metrics: their files start afresh.
+    from marketplace.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
-        metrics_files = prepare_multiprocess_dir(metrics_dir(live), clean=True)
-        env = {
-            **os.environ,
-            MULTIPROC_ENV: str(metrics_files),
-            "DATABASE_URL": live.database.url,
-            "REDIS_URL": live.broker.redis_url,
-            "DUET_VAR_DIR": str(live.var_dir),
-            "SECRET_KEY": live.web.secret_key,
-            "CERTIFICATE_SIGNING_KEY": live.courses.signing_key,
-        }
-        children = [
-            _spawn("worker", [sys.executable, "-m", "marketplace.cli", "worker"], env),
-            _spawn(
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "marketplace.cli",
-                    "web",
-                    "--host",
-                    args.host,
-                    "--port",
-                    str(args.port),
-                ],
-                env,
-            ),
-        ]
-        _wait_ready(args.host, args.port, children, stopping)
-        if not stopping.is_set():
-            took = time.monotonic() - started_at
-            print(
-                f"\n  Duet is running at http://{args.host}:{args.port}/ "
-                f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
-                flush=True,
+    metrics_files = prepare_multiprocess_dir(metrics_dir(settings), clean=True)
+    env = {
+        **os.environ,
+        MULTIPROC_ENV: str(metrics_files),
+        "DUET_VAR_DIR": str(settings.var_dir),
+        "SECRET_KEY": settings.web.secret_key,
+        "CERTIFICATE_SIGNING_KEY": settings.courses.signing_key,
+    }
+    web_command = [
+        sys.executable, "-m", "marketplace.cli", "web", "--environment-from-stdin",
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    web = _spawn("web", web_command, env, stdin=subprocess.PIPE)
+    children = [web]  # in start order; stopped in reverse
+    exit_code = 0
+    try:
+        with embedded_services(settings, redis=True) as live:
+            assert live.database.url and live.broker.redis_url
+            if stopping.is_set():
+                return 130
+            step("Applying database migrations")
+            state = asyncio.run(_database_state(live.database.url))
+            if state is not None and state.revisions == migrate.script_heads():
+                print("  the schema is up to date.", flush=True)
+                empty = state.empty
+            else:
+                migrate.upgrade(live.database.url)
+                empty = asyncio.run(_is_empty(live))
+            services = {"DATABASE_URL": live.database.url, "REDIS_URL": live.broker.redis_url}
+            env.update(services)
+            if empty:
+                asyncio.run(_seed(live, DEMO_TUTORS, media=False))
+                _hand_environment(web, services)
+                _wait_ready(args.host, args.port, children, stopping)
+                answered = time.monotonic()
+            else:
+                _hand_environment(web, services)
+                # The demo refresh (another core) while the web server gets ready.
+                refresh = _Background(lambda: asyncio.run(_refresh_demo(live)))
+                _wait_ready(args.host, args.port, children, stopping)
+                answered = time.monotonic()
+                refresh.result()
+            if not stopping.is_set() and web.poll() is None:
+                worker_command = [sys.executable, "-m", "marketplace.cli", "worker"]
+                children.insert(0, _spawn("worker", worker_command, env))
+                took = answered - started_at
+                print(
+                    f"\n  Duet is running at http://{args.host}:{args.port}/ "
+                    f"(ready in {took:.1f} s). Press Ctrl-C to stop.\n",
+                    flush=True,
+                )
+            # The demo media after the first page: drawing it takes most of a first start.
+            media = _Background(
+                lambda: asyncio.run(
+                    _fill_demo_media(live, DEMO_TUTORS, announce=empty, cancelled=stopping.is_set)
+                )
             )
-        exit_code = 0
-        while not stopping.wait(0.5):
-            if any(child.poll() is not None for child in children):
-                logger.error("a Duet process exited unexpectedly; stopping everything")
-                exit_code = 1
-                break
-        step("Stopping web server and worker")
-        _stop_children(reversed(children))
+            while not stopping.wait(0.5):
+                if any(child.poll() is not None for child in children):
+                    logger.error("a Duet process exited unexpectedly; stopping everything")
+                    exit_code = 1
+                    stopping.set()
+                    break
+            media.result()  # stops after the batch it is drawing
+            step("Stopping web server and worker")
+            _stop_children(reversed(children))
+    finally:
+        if web.stdin is not None and not web.stdin.closed:
+            web.stdin.close()  # a web server still waiting for addresses exits on this
+        _stop_children(reversed(children))  # anything left after an error
     return exit_code
+
+
+class _Background:
+    """Runs ``work`` in a thread; ``result()`` waits and re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _hand_environment(web: subprocess.Popen[bytes], variables: dict[str, str]) -> None:
+    """The addresses the waiting web server needs, as one JSON line on its stdin."""
+    assert web.stdin is not None
+    try:
+        web.stdin.write(json.dumps(variables).encode() + b"\n")
+        web.stdin.close()
+    except BrokenPipeError:
+        pass  # it has exited; the supervisor notices and stops
+
+
+@dataclass(frozen=True)
+class _DatabaseState:
+    revisions: frozenset[str]  # the schema's applied Alembic heads
+    empty: bool  # no users yet: the demo data is to be seeded
+
+
+async def _database_state(database_url: str) -> _DatabaseState | None:
+    """Applied revisions and whether there are users, in one short connection; None when that
+    cannot be told this way (then Alembic decides, as it always may)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, ValueError, asyncpg.PostgresError):
+        return None
+    try:
+        if await conn.fetchval("SELECT to_regclass('alembic_version') IS NULL"):
+            return None
+        rows = await conn.fetch("SELECT version_num FROM alembic_version")
+        empty = not await conn.fetchval("SELECT EXISTS (SELECT FROM users)")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    return _DatabaseState(frozenset(str(row[0]) for row in rows), bool(empty))
 
 
 async def _is_empty(settings: Settings) -> bool:
@@ -669,9 +802,13 @@ async def _is_empty(settings: Settings) -> bool:
         await engine.dispose()
 
 
-def _spawn(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(
+    name: str, command: list[str], env: dict[str, str], stdin: int | None = None
+) -> subprocess.Popen[bytes]:
     # Own session: a terminal Ctrl-C reaches only us, and we stop children in order.
-    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    return subprocess.Popen(
+        command, env=env, stdin=stdin, start_new_session=True, preexec_fn=_die_with_parent
+    )
 
 
 def _die_with_parent() -> None:

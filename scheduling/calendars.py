@@ -16,10 +16,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import icalendar
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,10 @@ from scheduling.models import Booking, BusyTime, CalendarFeed, ExternalCalendar
 from scheduling.presenters import names
 from scheduling.schemas import CalendarOut
 
+if TYPE_CHECKING:
+    import icalendar
+
+
 REFRESH_TASK = "scheduling.refresh_calendar"
 PRODID = "-//Duet//Lessons//EN"
 IMPORT_HORIZON = timedelta(days=400)
@@ -47,6 +51,8 @@ _CANCELLED = {State.CANCELLED_BY_STUDENT.value, State.CANCELLED_BY_TUTOR.value, 
 
 
 def _event(booking: Booking, who: dict[int, str], zone: ZoneInfo) -> icalendar.Event:
+    import icalendar
+
     event = icalendar.Event()
     event.add("uid", f"{booking.uid}@duet")
     event.add("sequence", booking.sequence)
@@ -66,6 +72,8 @@ def _event(booking: Booking, who: dict[int, str], zone: ZoneInfo) -> icalendar.E
 
 
 def _calendar(name: str) -> icalendar.Calendar:
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

@@ -18,12 +18,12 @@ import time as clock
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
-import recurring_ical_events
-import x_wr_timezone
+if TYPE_CHECKING:
+    import icalendar
+
 
 _VEVENT_LINE = re.compile(rb"^BEGIN:VEVENT[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
 # Seconds per period of each RRULE frequency (months and years counted short, so the estimate
@@ -128,6 +128,8 @@ def _interval(event: Any, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
 
 def _standard(cal: icalendar.Calendar, time_zone: str, skipped: list[str]) -> icalendar.Calendar:
     """Google's X-WR-TIMEZONE made standard; an unknown zone is dropped and reported."""
+    import x_wr_timezone
+
     declared = cal.get("X-WR-TIMEZONE")
     if declared is None:
         return cal
@@ -196,6 +198,9 @@ def _series(
     uid: str, parts: list[Any], zone: ZoneInfo, start: datetime, end: datetime, budget: _Budget
 ) -> set[tuple[datetime, datetime]]:
     """Occurrences in [start, end) of one repeating event (its master and moved instances)."""
+    import icalendar
+    import recurring_ical_events
+
     master = next((p for p in parts if p.get("RECURRENCE-ID") is None), parts[0])
     _check_rule(master, end, zone, budget.limits)
     cal = icalendar.Calendar()
@@ -236,6 +241,8 @@ def read_busy(
     data: bytes, time_zone: str, start: datetime, end: datetime, limits: ReadLimits
 ) -> BusyRead:
     """Busy intervals (UTC) in [start, end) of an iCalendar file, and what was left out."""
+    import icalendar
+
     precheck(data, limits)
     budget = _Budget(limits)
     zone = ZoneInfo(time_zone)

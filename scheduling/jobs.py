@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import httpx
-
 from marketplace.tasks import JobContext, TaskSpec
 from marketplace.uow import defer_job, unit_of_work
-from scheduling import calendars, changes, ics_fetch, notices
+from scheduling import calendars, changes, notices
 from scheduling.ics_isolation import read_isolated
 from scheduling.ics_reader import CalendarUnreadable
 
@@ -52,6 +50,11 @@ async def send_reminder(ctx: JobContext, booking_id: int, kind: str, starts_iso:
 async def refresh_calendar(ctx: JobContext, calendar_id: int) -> None:
     """Fetch (URLs) and read (both kinds) one imported calendar, up to a horizon from now.
     Slow work happens outside any transaction and the reading in a limited child process."""
+    # httpx (with its command line: click, rich, pygments) only in the job that fetches.
+    import httpx
+
+    from scheduling import ics_fetch
+
     settings = ctx.settings.scheduling
     async with ctx.sessions() as session:
         item = await calendars.to_read(session, calendar_id)

@@ -35,11 +35,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from marketplace.observability import media as media_metrics
 from video import red
+from video.packets import CLOCK, MASK32, LatencyStats, MediaPacket, newer
 
 logger = logging.getLogger(__name__)
 
-MASK32 = 0xFFFFFFFF
-CLOCK = {"audio": 48_000, "video": 90_000}
 TIME_BASE = {kind: fractions.Fraction(1, rate) for kind, rate in CLOCK.items()}
 DEFAULT_STEP = {"audio": 960, "video": 3_000}  # 20 ms of Opus; a frame at 30 fps
 KEYFRAME_INTERVAL_S = 0.5  # at most one keyframe request per source this often
@@ -47,26 +46,6 @@ MAX_PENDING_FRAMES = 6  # VP8 frames waiting for a retransmission before one is 
 MAX_FRAME_WAIT_NS = 150_000_000  # ... or this long
 QUEUE_LIMIT = {"audio": 25, "video": 60}  # per output; beyond this the oldest is dropped
 MAX_REBASE_GAP_NS = 3_600 * 1_000_000_000  # a gap longer than this still advances one hour
-
-
-def newer(a: int, b: int) -> bool:
-    """RTP timestamp ``a`` is after ``b`` (modulo 2**32)."""
-    return a != b and ((a - b) & MASK32) < 0x80000000
-
-
-@dataclass(slots=True)
-class MediaPacket:
-    """One Opus packet or one whole VP8 frame as the sender encoded it."""
-
-    kind: str
-    data: bytes
-    timestamp: int  # the sender's RTP timestamp
-    keyframe: bool
-    arrival_ns: int  # time.perf_counter_ns() when the last RTP packet of it arrived
-    # Audio sent as RED: the older Opus packets it repeated (``data`` is the primary block).
-    redundancy: tuple[red.RedBlock, ...] = ()
-    # Rebuilt at the server from a later packet's redundancy (lost on the way in).
-    recovered: bool = False
 
 
 class LossCounter:
@@ -103,29 +82,6 @@ class LossCounter:
         self._sampled.append((expected, received))
         self.recent = max(0, window - got) / window if window > 0 else None
         return self.recent
-
-
-class LatencyStats:
-    """The server's added delay per forwarded packet (in, until its RTP left), last N samples."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.samples: deque[int] = deque(maxlen=size)
-        self.forwarded = 0
-
-    def add(self, nanoseconds: int) -> None:
-        self.samples.append(nanoseconds)
-        self.forwarded += 1
-
-    def percentile_ms(self, q: float, since: int = 0) -> float | None:
-        """The ``q`` quantile of the samples after the first ``since`` (as far as kept)."""
-        recent = max(0, min(len(self.samples), self.forwarded - since))
-        if not recent:
-            return None
-        ordered = sorted(list(self.samples)[-recent:])
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
-
-    def clear(self) -> None:
-        self.samples.clear()
 
 
 class KeyframeRequester:

@@ -21,11 +21,12 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from typing import TYPE_CHECKING, Any, Protocol
 
 from marketplace.settings import VideoSettings
+
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration, RTCPeerConnection
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ def _refuse_checks_from_elsewhere(connection: Any, policy: AddressPolicy) -> Non
 
 def server_configuration(settings: VideoSettings) -> RTCConfiguration:
     """The media server's own ICE servers: configured STUN only, never aiortc's default."""
+    from aiortc import RTCConfiguration, RTCIceServer
+
     stun = [url for url in settings.ice_servers if url.startswith("stun:")]
     return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in stun[:1]])
 

@@ -27,8 +27,9 @@ from aiortc.sdp import candidate_from_sdp
 
 from marketplace.errors import ValidationFailed
 from video import red, sdp
-from video.forwarding import ForwardedTrack, LatencyStats, MediaPacket, PacketTap
+from video.forwarding import ForwardedTrack, PacketTap
 from video.ice import AddressPolicy
+from video.packets import LatencyStats, MediaPacket
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import av
-
-from video.forwarding import CLOCK, MASK32, MediaPacket
+from video.packets import CLOCK, MASK32, MediaPacket
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +98,8 @@ class TrackWriter:
     # -- in the writer thread
 
     def write(self, batch: list[tuple[bytes, int, bool]]) -> None:
+        import av  # the media stack only where media is written, not when the app starts
+
         for data, pts, keyframe in batch:
             if self._container is None and not self._open(data):
                 continue
@@ -111,6 +111,8 @@ class TrackWriter:
             self._container.mux(packet)
 
     def _open(self, first: bytes) -> bool:
+        import av
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         stream: Any
         if self.kind == "audio":

@@ -16,7 +16,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -29,10 +30,14 @@ from scheduling.lifecycle import BookingTransitioned, State
 from scheduling.models import Booking
 from scheduling.rooms import RoomPass
 from video import service
-from video.forwarding import LatencyStats
 from video.ice import AddressPolicy, IceServers, server_configuration
+from video.packets import LatencyStats
 from video.recording import RoomRecorder, TrackFile
-from video.room import Room
+
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration
+
+    from video.room import Room
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +63,6 @@ class RoomRegistry:
         self.settings: Settings = services.settings
         self.ice = ice
         self.policy = AddressPolicy(self.settings.video.media_addresses)
-        self.configuration = server_configuration(self.settings.video)
         self.latency = LatencyStats()
         self.rooms: dict[int, Room] = {}
         self._lock = asyncio.Lock()
@@ -71,6 +75,12 @@ class RoomRegistry:
         self._lag: deque[tuple[float, float]] = deque(maxlen=6000)  # (when, late by seconds)
         self._lag_probe: asyncio.Task[None] | None = None
         self._loss_meter: asyncio.Task[None] | None = None
+
+    @cached_property
+    def configuration(self) -> RTCConfiguration:
+        """Built when the first room opens: it imports aiortc, which a web process that never
+        opens a room (or has not yet) should not pay for at start."""
+        return server_configuration(self.settings.video)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -108,6 +118,8 @@ class RoomRegistry:
                     ).all()
                 )
                 choice = await service.room_choice(session, room_pass.booking_id)
+            from video.room import Room  # aiortc and PyAV: loaded with the first room
+
             room = Room(
                 booking_id=room_pass.booking_id,
                 tutor_id=room_pass.tutor_id,

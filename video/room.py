@@ -23,14 +23,14 @@ from typing import Any, Protocol
 from aiortc import RTCConfiguration
 
 from scheduling.rooms import RoomPass, RoomRole
-from video.forwarding import ForwardedTrack, LatencyStats, MediaPacket
+from video.forwarding import ForwardedTrack
 from video.ice import AddressPolicy
+from video.packets import LatencyStats, MediaPacket
 from video.peer import Peer
 
 logger = logging.getLogger(__name__)
 
 CHAT_HISTORY = 200
-MAX_CHAT_CHARS = 1000
 
 
 class Connection(Protocol):

@@ -22,7 +22,6 @@ from scheduling.lifecycle import IllegalTransition, State
 from scheduling.models import Booking
 from scheduling.rooms import RoomRole
 from scheduling.service import Caller
-from video import mixing
 from video.models import LessonRoom, Recording, RecordingTrack
 from video.recording import TrackFile
 
@@ -196,6 +195,8 @@ async def recording_file(session: AsyncSession, booking_id: int, root: Path) -> 
 
 async def finish_recording(session: AsyncSession, recording_id: int, settings: Settings) -> None:
     """Job body: mix the tracks into one file. Safe to run twice (it locks and checks)."""
+    from video import mixing  # PyAV and numpy: only the worker that mixes needs them
+
     found = await session.get(Recording, recording_id, with_for_update=True)
     if found is None or found.status != "processing":
         return

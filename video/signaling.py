@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
@@ -42,12 +42,15 @@ from scheduling.rooms import RoomPass, RoomRole
 from scheduling.service import Caller
 from video import sdp, service
 from video.registry import RoomRegistry
-from video.room import MAX_CHAT_CHARS, Participant, Room
+
+if TYPE_CHECKING:
+    from video.room import Participant, Room
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 96 * 1024
 ECHO_LIMIT = 200
+MAX_CHAT_CHARS = 1000  # one chat line in a lesson room
 
 
 class SocketConnection:

@@ -7,10 +7,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-import segno
-from fontTools.ttLib import TTFont
-from fpdf import FPDF
-
 FONTS = Path(__file__).parent / "fonts"
 ACCENT = (91, 60, 196)
 INK = (29, 27, 38)
@@ -26,6 +22,8 @@ FALLBACKS = (("Symbola", "Symbola.ttf"), ("DroidFallback", "DroidSansFallback.tt
 @cache
 def _characters(file: str) -> frozenset[int]:
     """The code points a font has a glyph for (reading only its cmap is fast)."""
+    from fontTools.ttLib import TTFont
+
     with TTFont(FONTS / file, lazy=True) as font:
         return frozenset(font.getBestCmap())
 
@@ -56,6 +54,9 @@ def render(
     verify_url: str,
     revoked: bool = False,
 ) -> bytes:
+    import segno
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_title(f"Certificate {number}")
     pdf.set_author("Duet")

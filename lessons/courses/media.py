@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import av
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from typing import TYPE_CHECKING
 
 from marketplace.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    import av
+
 
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = 160_000
@@ -103,6 +104,9 @@ def _mb(n: int) -> str:
 
 
 def _probe_pdf(path: Path) -> MediaProbe:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
     with path.open("rb") as fh:
         if fh.read(5) != b"%PDF-":
             raise ValidationFailed({"file": "The file is not a PDF."})
@@ -122,6 +126,8 @@ def _probe_pdf(path: Path) -> MediaProbe:
 
 def _real_video_streams(container: av.container.InputContainer) -> list[av.VideoStream]:
     # Album art in an MP3 or M4A shows up as a one-frame "video" stream: not a video.
+    import av
+
     return [
         s
         for s in container.streams.video
@@ -130,6 +136,8 @@ def _real_video_streams(container: av.container.InputContainer) -> list[av.Video
 
 
 def _probe_media(path: Path, kind: str, max_seconds: float) -> MediaProbe:
+    import av
+
     noun = "recording" if kind == "audio" else "video"
     try:
         with av.open(str(path), mode="r") as container:
@@ -208,6 +216,8 @@ def transcode_audio(
     source: Path, target: Path, duration: float, progress: Progress | None = None
 ) -> float:
     """Stereo AAC/M4A at ``target``; returns its duration in seconds."""
+    import av
+
     partial = _partial(target)
     samples = 0
     try:
@@ -245,6 +255,8 @@ def transcode_video(
     source: Path, target: Path, duration: float, progress: Progress | None = None
 ) -> tuple[float, int, int]:
     """H.264 + AAC in a fast-start MP4 at ``target``; returns (seconds, width, height)."""
+    import av
+
     partial = _partial(target)
     try:
         with av.open(str(source)) as src:
@@ -270,6 +282,8 @@ def _encode_video(
     in_audio: av.AudioStream | None,
     reporter: _Reporter,
 ) -> tuple[int, int, float]:
+    import av
+
     rate = in_video.average_rate or Fraction(25, 1)
     if rate > 60:
         rate = Fraction(30, 1)
@@ -318,6 +332,8 @@ def _encode_video(
 
 def make_hls(mp4: Path, folder: Path) -> Path:
     """Remux the finished MP4 into an HLS VOD playlist with fMP4 segments in ``folder``."""
+    import av
+
     folder.mkdir(parents=True, exist_ok=True)
     playlist = folder / "index.m3u8"
     try:

@@ -14,8 +14,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import av
-
 RATE = 22_050
 NOTE = re.compile(r"^([A-Ga-g])([#b♯♭]?)(-?\d)$")
 _STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -127,6 +125,8 @@ def render(clip: Clip) -> array.array[float]:
 
 def to_m4a(samples: array.array[float]) -> bytes:
     """Mono float samples at ``RATE`` → AAC in an M4A container."""
+    import av
+
     out = io.BytesIO()
     with av.open(out, mode="w", format="mp4") as container:
         stream = container.add_stream("aac", rate=RATE, layout="mono")

@@ -8,11 +8,6 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-import av
-from PIL import ImageOps
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
-
 from marketplace.errors import ValidationFailed
 from marketplace.images import load_image
 
@@ -80,6 +75,9 @@ def check_attachment(
 
 
 def _pdf(data: bytes, filename: str, field: str) -> CheckedFile:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
@@ -102,6 +100,8 @@ def _pdf(data: bytes, filename: str, field: str) -> CheckedFile:
 
 
 def _image(data: bytes, filename: str, field: str) -> CheckedFile | None:
+    from PIL import ImageOps
+
     loaded = load_image(data, field)
     if loaded is None or loaded[0] not in _IMAGE_TYPES:
         return None
@@ -128,6 +128,8 @@ def _image(data: bytes, filename: str, field: str) -> CheckedFile | None:
 
 
 def _audio(data: bytes, filename: str, max_seconds: float, field: str) -> CheckedFile | None:
+    import av
+
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio or container.streams.video:

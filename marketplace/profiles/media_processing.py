@@ -6,9 +6,6 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-from PIL import Image, ImageOps
-
 from marketplace.errors import ValidationFailed
 from marketplace.images import load_image
 from marketplace.wording import plural
@@ -27,6 +24,8 @@ PLAYABLE_RATE = 48_000
 
 def photo_renditions(data: bytes, max_bytes: int) -> dict[str, bytes]:
     """Square WebP renditions of an uploaded photo, EXIF stripped, or 422."""
+    from PIL import Image, ImageOps
+
     if len(data) > max_bytes:
         raise ValidationFailed({"photo": f"The photo must be at most {max_bytes // 1_048_576} MB."})
     loaded = load_image(data, "photo", MAX_PHOTO_PIXELS)
@@ -58,6 +57,8 @@ class AudioProbe:
 
 def probe_audio(data: bytes, *, max_bytes: int, max_seconds: float) -> AudioProbe:
     """Decode the whole upload to prove it is audio and measure it, or 422."""
+    import av
+
     if len(data) > max_bytes:
         raise ValidationFailed(
             {"audio": f"The recording must be at most {max_bytes // 1_048_576} MB."}
@@ -96,6 +97,8 @@ def probe_audio(data: bytes, *, max_bytes: int, max_seconds: float) -> AudioProb
 
 def transcode_to_playable(source: Path, target: Path) -> float:
     """Transcode ``source`` to stereo AAC/M4A at ``target``; returns the duration in seconds."""
+    import av
+
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     samples = 0

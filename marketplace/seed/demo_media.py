@@ -101,8 +101,12 @@ async def seed_media(
     emails: list[str],
     *,
     progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> MediaResult:
-    """Give each demo tutor (by e-mail) without a photo or recording a generated one."""
+    """Give each demo tutor (by e-mail) without a photo or recording a generated one.
+
+    ``cancelled`` is asked before each batch: when it says yes, the tutors done so far keep
+    their media and the rest get theirs at the next call (a later ``duet run``)."""
     cache = MediaCache(cache_dir)
     async with sessions() as session:
         rows = (
@@ -121,6 +125,8 @@ async def seed_media(
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         for start in range(0, len(ids), BATCH):
+            if cancelled():
+                break
             async with sessions() as session, session.begin():
                 profiles = list(
                     await session.scalars(

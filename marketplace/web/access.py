@@ -130,7 +130,11 @@ def _raise_for_socket(scope: Any, exc: DomainError) -> None:
         raise WebSocketException(detail=exc.message, code=4000 + exc.status_code) from exc
 
 
-def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def access_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    # Async although it never awaits: Litestar runs a sync guard in a worker thread, a hand-off
+    # to another thread and back on every request.
     try:
         _guard(connection, handler)
     except DomainError as exc:
