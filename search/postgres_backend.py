@@ -16,22 +16,26 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
-import numpy as np
-from pyroaring import BitMap
 from sqlalchemy import BigInteger, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from search import buckets, facet_index, pg_sql
+from search import buckets, pg_sql
 from search.backends import SearchHit, SearchResult, SearchUnavailable, complete_facets
 from search.documents import TutorDocument
-from search.facet_index import FacetIndex
 from search.query import ALL_FACETS, AVAILABILITY, FACETS, SearchQuery, Sort
+
+if TYPE_CHECKING:
+    # numpy and pyroaring load with the first search, not with every process that builds the
+    # app (a worker never searches).
+    from pyroaring import BitMap
+
+    from search.facet_index import FacetIndex
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -275,6 +279,8 @@ class PostgresBackend:
     async def _answer(
         self, index: FacetIndex, query: SearchQuery, hours: buckets.BucketHours, day: datetime
     ) -> _Rows:
+        from pyroaring import BitMap
+
         filters = {
             facet: index.chosen(facet, query.selected(facet))
             for facet in FACETS
@@ -324,6 +330,10 @@ class PostgresBackend:
         return self._index
 
     async def _load_index(self) -> FacetIndex:
+        import numpy as np
+
+        from search import facet_index
+
         [row] = await self._fetch(pg_sql.INDEX_LOAD, [], _READ_SETTINGS)
         generation, *blobs = row
         arrays: dict[str, Any] = {}
@@ -341,7 +351,7 @@ class PostgresBackend:
             floats={name: arrays[name] for name in facet_index.FLOAT_COLUMNS},
             ints={name: arrays[name] for name in facet_index.INT_COLUMNS},
         )
-        return FacetIndex(columns, value_sets)
+        return facet_index.FacetIndex(columns, value_sets)
 
     def _buckets(
         self, index: FacetIndex, hours: buckets.BucketHours, zone: str, day: datetime
@@ -361,6 +371,10 @@ class PostgresBackend:
 
     async def _ids(self, index: FacetIndex, condition: pg_sql.IdCondition) -> BitMap:
         """The rows matching ``condition`` (read from SQL, kept for this generation)."""
+        import numpy as np
+
+        from search import facet_index
+
         key = (index.generation, condition.sql, condition.params)
         if condition.cacheable and (found := self._id_sets.get(key)) is not None:
             self._id_sets.move_to_end(key)
