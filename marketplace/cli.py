@@ -155,13 +155,38 @@ def _add_listen(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def embedded_services(settings: Settings, *, redis: bool) -> Iterator[Settings]:
-    """Start what the settings leave unconfigured; yield settings pointing at it; stop it."""
-    from marketplace.embedded import EmbeddedPostgres, EmbeddedRedis, stop_all
+def embedded_services(
+    settings: Settings, *, redis: bool, exclusive: bool = False
+) -> Iterator[Settings]:
+    """Start what the settings leave unconfigured; yield settings pointing at it; stop it.
+
+    A ``duet run`` already serving the var folder keeps its PostgreSQL: a command joins it
+    (starting a second server on the folder would stop the first under the running Duet), and
+    an ``exclusive`` one (another ``duet run``) is refused."""
+    from marketplace.embedded import (
+        HOST,
+        PG_SUPERUSER,
+        EmbeddedPostgres,
+        EmbeddedRedis,
+        serving_postgres_port,
+        stop_all,
+    )
 
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    running = None
+    if settings.database.url is None:
+        running = serving_postgres_port(settings.var_dir.resolve() / "postgres")
+    if running is not None and exclusive:
+        raise ConfigError(
+            f"Duet is already running on {settings.var_dir} (its PostgreSQL is on port "
+            f"{running}). Stop it first, or give this one another DUET_VAR_DIR."
+        )
     try:
-        if settings.database.url is None:
+        if running is not None:
+            step("Using the PostgreSQL of the Duet running on this folder")
+            url = f"postgresql+asyncpg://{PG_SUPERUSER}@{HOST}:{running}/duet"
+            settings = replace(settings, database=replace(settings.database, url=url))
+        elif settings.database.url is None:
             step("Starting embedded PostgreSQL")
             pg = EmbeddedPostgres(settings.var_dir.resolve() / "postgres")
             started.append(pg)
@@ -672,7 +697,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     children = [web]  # in start order; stopped in reverse
     exit_code = 0
     try:
-        with embedded_services(settings, redis=True) as live:
+        with embedded_services(settings, redis=True, exclusive=True) as live:
             assert live.database.url and live.broker.redis_url
             if stopping.is_set():
                 return 130

@@ -221,6 +221,26 @@ def _live_server(pid: int | None, name: str, data_dir: Path) -> psutil.Process |
     return None
 
 
+def serving_postgres_port(data_dir: Path) -> int | None:
+    """The port of a live PostgreSQL on ``data_dir`` whose starter is alive too (a ``duet run``
+    serving this folder), else None. One whose starter is gone is a leftover, which ``start``
+    stops; a running Duet's server must be joined instead, or the command would stop it."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    if len(lines) < 4 or not lines[0].strip().isdigit() or not lines[3].strip().isdigit():
+        return None
+    proc = _live_server(int(lines[0]), "postgres", data_dir.resolve())
+    if proc is None:
+        return None
+    try:
+        parent = proc.parent()
+    except psutil.Error:
+        return None
+    return int(lines[3]) if parent is not None and parent.pid != 1 else None
+
+
 def _stop_leftover(proc: psutil.Process, sig: signal.Signals, timeout: float) -> None:
     log.warning("stopping leftover %s (pid %d) of an earlier run", proc.name(), proc.pid)
     with contextlib.suppress(psutil.NoSuchProcess):

@@ -170,21 +170,6 @@ class Target:
     bin_dirs: list[Path]
 
 
-def running_embedded_port(data_dir: Path) -> int | None:
-    """The port of a live embedded PostgreSQL serving data_dir (``duet run`` is up), else None."""
-    from marketplace.embedded import _live_server
-
-    try:
-        lines = (data_dir / "postmaster.pid").read_text().splitlines()
-    except FileNotFoundError:
-        return None
-    if len(lines) < 4 or not lines[0].strip().isdigit() or not lines[3].strip().isdigit():
-        return None
-    if _live_server(int(lines[0]), "postgres", data_dir.resolve()) is None:
-        return None
-    return int(lines[3])
-
-
 @contextmanager
 def database(settings: Settings, pg_bin: Path | None, *, for_restore: bool) -> Iterator[Target]:
     """The settings' database, starting the embedded server when it is not already running.
@@ -197,10 +182,10 @@ def database(settings: Settings, pg_bin: Path | None, *, for_restore: bool) -> I
         version, major = conn.server_version()
         yield Target(conn, major, version, candidate_dirs(major, pg_bin))
         return
-    from marketplace.embedded import HOST, PG_SUPERUSER, EmbeddedPostgres
+    from marketplace.embedded import HOST, PG_SUPERUSER, EmbeddedPostgres, serving_postgres_port
 
     data_dir = settings.var_dir.resolve() / "postgres"
-    port = running_embedded_port(data_dir)
+    port = serving_postgres_port(data_dir)
     if port is not None:
         if for_restore:
             raise BackupError(

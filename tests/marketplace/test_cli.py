@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import psutil
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from marketplace.accounts.models import User
-from marketplace.cli import main
+from marketplace.cli import embedded_services, main
+from marketplace.embedded import EmbeddedPostgres, serving_postgres_port
 from marketplace.errors import ValidationFailed
+from marketplace.settings import ConfigError, Settings
+from tests.helpers import run_async
 
 
 def test_create_admin_and_upgrade_against_a_configured_database(
@@ -51,3 +57,41 @@ def test_web_refuses_to_start_without_database_or_secret(
     monkeypatch.delenv("SECRET_KEY", raising=False)
     assert main(["web"]) == 2
     assert "SECRET_KEY" in capsys.readouterr().err
+
+
+def test_commands_join_a_running_duets_postgres_and_a_second_run_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `duet db upgrade`, `seed-demo`, `data`... beside a running `duet run` used to start a
+    # second server on its folder, which stopped the first under the running Duet.
+    var = tmp_path / "var"
+    monkeypatch.setenv("DUET_VAR_DIR", str(var))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = Settings.from_env({"DUET_VAR_DIR": str(var)})
+    with EmbeddedPostgres(var / "postgres", fast_unsafe=True) as running:
+        pid = running.pid
+        assert pid is not None
+        with embedded_services(settings, redis=False) as live:
+            assert live.database.url == running.url("duet")
+        assert main(["db", "upgrade"]) == 0
+        assert running.pid == pid and psutil.pid_exists(pid)
+        assert run_async(_tables(running.url("duet"))) > 10  # migrated on the running server
+        with (
+            pytest.raises(ConfigError, match="already running"),
+            embedded_services(settings, redis=True, exclusive=True),
+        ):
+            pytest.fail("a second `duet run` on the folder must not start")
+        assert psutil.pid_exists(pid)
+    assert serving_postgres_port(var / "postgres") is None  # stopped: nothing to join
+
+
+async def _tables(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            )
+            return int(found or 0)
+    finally:
+        await engine.dispose()
