@@ -113,10 +113,11 @@ def test_music_survives_two_percent_loss_a_reload_and_a_bitrate_change(
         # Near where it was, at once: it sat at 450-560 ms for good before the timestamps
         # followed the wall clock across the gap. (The goal, within 20 ms in 2 s, is not met
         # under loss: +30 ms was measured; see docs/architecture.md.)
-        # The bound is the defect's, not the goal's: on a loaded machine the reconnection's own
-        # CPU spike (DTLS and ICE in the same event loop) added 63 ms over a 37 ms baseline.
+        # The bound is the defect's (450-560 ms), not the goal's: how far above its baseline
+        # the buffer settles follows the machine's load (+30 ms idle, +63 ms and +73 ms with
+        # the cores busy), which bench/rooms.py --browsers measures instead.
         assert reload.settle_s is not None and reload.settle_s <= 2.0, reload
-        assert max(reload.windows_ms[-4:]) <= max(baseline + 60, 150), reload
+        assert max(reload.windows_ms[-4:]) <= 250, reload
 
         # The tutor changes the bitrate: same connections, no gap, the buffer stays.
         for page in (room.tutor, room.student):
