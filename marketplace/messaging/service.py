@@ -5,16 +5,13 @@ No HTTP and no sockets here: callers (``live.py``) commit, then ring the doorbel
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import Label, SQLCoreOperations
 
@@ -23,6 +20,7 @@ from marketplace.attachments import service as attachments
 from marketplace.attachments.models import Attachment
 from marketplace.contact_details import find_contact_details
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
+from marketplace.messaging import group_commit
 from marketplace.messaging.bookings import BookingFacts, BookingRef
 from marketplace.messaging.models import (
     Block,
@@ -226,24 +224,6 @@ _POST_SQL = """
 _POST = text(_POST_SQL).bindparams(bindparam("flags", type_=ARRAY(String())))
 
 
-def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """``sql`` with ``:name`` parameters as asyncpg's ``$1``…, and the names in that order."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in names:
-            names.append(name)
-        return f"${names.index(name) + 1}"
-
-    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
-
-
-# The same statement for the driver itself: the common message skips SQLAlchemy's execution
-# machinery (a greenlet hop, result wrapping: about a tenth of a message's web CPU).
-_POST_DRIVER, _POST_ORDER = _positional(_POST_SQL)
-
-
 async def post(
     session: AsyncSession,
     *,
@@ -306,27 +286,15 @@ async def post_plain(
     settings: MessagingSettings,
     client_id: str = "",
 ) -> Posted | None:
-    """The common message as ONE autocommitted statement (one round trip, no BEGIN/COMMIT):
-    the statement is its own transaction, so nothing can be half written. None when it wrote
-    nothing (not a participant, blocked, a resend): the caller then runs ``post`` to answer."""
+    """The common message in an autocommitted statement shared with the other plain messages
+    sent at the same moment (``group_commit``; no BEGIN/COMMIT): the statement is its own
+    transaction, so nothing can be half written. None when it wrote nothing (not a
+    participant, blocked, a resend): the caller then runs ``post`` to answer."""
     text_ = clean_body(body, settings)
     if len(client_id) > 64:
         raise ValidationFailed({"client_id": "Use at most 64 characters."})
     draft = _Draft(conversation_id, sender_id, text_, client_id, None, [], [])
-    params = draft.params()
-    async with engine.connect() as conn:
-        pooled = await conn.get_raw_connection()
-        driver: Any = pooled.driver_connection
-        # Outside a transaction asyncpg runs the statement in autocommit: it is its own
-        # transaction. Errors are translated as SQLAlchemy's would be (IntegrityError for a
-        # duplicate client_id, DBAPIError with connection_invalidated for a dead connection).
-        try:
-            row = await driver.fetchrow(_POST_DRIVER, *(params[name] for name in _POST_ORDER))
-        except asyncpg.UniqueViolationError as exc:
-            raise IntegrityError(_POST_SQL, None, exc) from exc
-        except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError) as exc:
-            await conn.invalidate(exc)
-            raise DBAPIError(_POST_SQL, None, exc, connection_invalidated=True) from exc
+    row = await group_commit.poster_for(engine).post(draft)
     return draft.posted(row) if row is not None else None
 
 
