@@ -264,14 +264,14 @@ async def bench(
         print(
             f"  {'code':>9} {'offered/s':>9} {'sent':>6} {'accepted/s':>10} {'delivered/s':>11} "
             f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'unanswered':>10}   "
-            "CPU ms per message: web / PostgreSQL / Redis = system; clients"
+            "CPU ms per delivered message: web / PostgreSQL / Redis = system; clients"
         )
         me = [psutil.Process()]
         for rate in rates:
             before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
             stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
             used = {
-                name: (cpu_seconds(ps) - before[name]) * 1000 / max(sent, 1)
+                name: (cpu_seconds(ps) - before[name]) * 1000 / max(stats.delivered, 1)
                 for name, ps in {**watched, "clients": me}.items()
             }
             ms = [x * 1000 for x in stats.latencies]

@@ -43,12 +43,18 @@ WITH i AS (
         CAST($1 AS bigint[]), CAST($2 AS bigint[]), CAST($3 AS text[]), CAST($4 AS text[]),
         CAST($5 AS text[]), CAST($6 AS text[]), CAST($7 AS timestamptz[])
     ) AS i(cid, sender, excerpt, body, html, client_id, at)
+), l AS (
+    -- The rows locked in one order (by id), so two statements sharing conversations queue
+    -- instead of deadlocking.
+    SELECT k.id FROM conversations k WHERE k.id = ANY(CAST($1 AS bigint[]))
+     ORDER BY k.id FOR NO KEY UPDATE
 ), c AS (
     UPDATE conversations k
        SET last_seq = k.last_seq + 1, last_message_at = i.at, last_sender_id = i.sender,
            last_excerpt = i.excerpt
       FROM i
      WHERE k.id = i.cid AND i.sender IN (k.student_id, k.tutor_id)
+       AND k.id IN (SELECT id FROM l)
        AND NOT EXISTS (
            SELECT 1 FROM user_blocks b
             WHERE (b.blocker_id = k.student_id AND b.blocked_id = k.tutor_id)
@@ -133,11 +139,11 @@ class GroupPoster:
     async def _write(self, batch: list[_Waiting]) -> None:
         try:
             rows = await self._execute([draft for draft, _ in batch])
-        except IntegrityError:
+        except (IntegrityError, _Deadlock) as exc:
             if len(batch) == 1:
-                _fail(batch, IntegrityError(_BATCH_SQL, None, Exception("duplicate client_id")))
+                _fail(batch, exc.error if isinstance(exc, _Deadlock) else exc)
                 return
-            for item in batch:  # one by one: only the duplicate fails
+            for item in batch:  # one by one: only a duplicate fails, one row cannot deadlock
                 await self._write([item])
             return
         except BaseException as exc:
@@ -151,6 +157,7 @@ class GroupPoster:
                 future.set_result(by_conversation.get(draft.conversation_id))
 
     async def _execute(self, drafts: list[_Draft]) -> list[Mapping[str, Any]]:
+        drafts = sorted(drafts, key=lambda d: d.conversation_id)
         names = ("cid", "sender", "excerpt", "body", "html", "client_id", "now")
         columns: list[list[Any]] = [[] for _ in names]
         for draft in drafts:
@@ -167,9 +174,20 @@ class GroupPoster:
                 return list(await driver.fetch(_BATCH_SQL, *columns))
             except asyncpg.UniqueViolationError as exc:
                 raise IntegrityError(_BATCH_SQL, None, exc) from exc
+            except asyncpg.DeadlockDetectedError as exc:
+                raise _Deadlock(DBAPIError(_BATCH_SQL, None, exc)) from exc
             except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError) as exc:
                 await conn.invalidate(exc)
                 raise DBAPIError(_BATCH_SQL, None, exc, connection_invalidated=True) from exc
+
+
+class _Deadlock(Exception):
+    """Two statements locked shared conversations in opposite orders (should the planner not
+    follow the ordered lock above): the batch is written again one message at a time."""
+
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _fail(batch: list[_Waiting], exc: BaseException) -> None:
