@@ -222,9 +222,16 @@ class Hub:
 
     async def publish_many(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         """Several events in one round trip to Redis (a message, then the unread count)."""
+        await self.publish_encoded(
+            (channels, json.dumps(event, separators=(",", ":"), default=str))
+            for channels, event in items
+        )
+
+    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> None:
+        """As ``publish_many``, for events already encoded as JSON text (encoded once, however
+        many sockets and processes receive them)."""
         envelopes: list[tuple[str, str]] = []
-        for channels, event in items:
-            text = json.dumps(event, separators=(",", ":"), default=str)
+        for channels, text in items:
             targets = list(dict.fromkeys(channels))
             self._deliver(targets, text)
             if self._redis is not None:
