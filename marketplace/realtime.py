@@ -262,9 +262,17 @@ class Hub:
         await future
 
     async def _flush(self) -> None:
-        while self._outbox:
-            batch, self._outbox = self._outbox, []
-            await self._publish_pipeline(batch)
+        try:
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                await self._publish_pipeline(batch)
+        finally:
+            # Cancelled (the hub stops): publishers waiting for a later pipeline go on; their
+            # events are stored, and the receivers catch up.
+            stranded, self._outbox = self._outbox, []
+            for _, future in stranded:
+                if future is not None and not future.done():
+                    future.set_result(None)
 
     async def _publish_pipeline(
         self, batch: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]]

@@ -328,7 +328,7 @@ class _Draft:
             "client_id": self.client_id,
         }
 
-    def posted(self, row: Mapping[str, Any]) -> Posted:
+    def posted(self, row: Mapping[Any, Any]) -> Posted:
         message = Message(
             id=row["id"],
             conversation_id=self.conversation_id,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-import random
-
 import pytest
 
-from marketplace.contact_details import ContactKind, find_contact_details
 from marketplace import text as text_module
+from marketplace.contact_details import ContactKind, find_contact_details
 from marketplace.text import plain_text, render_message
 
 HOSTILE = [
@@ -103,7 +102,7 @@ def test_inert_text_skips_markdown_with_the_same_result() -> None:
     """The shortcut for plain lines must give exactly what the full Markdown path gives."""
     rng = random.Random(18)
     common = list("abcdeXYZ é日 019 ,.;:?!'()-")
-    tricky = list("*_~`[]<>&\"#|\\/@=+\n") + ["  ", "www.", "http", "://", "example.com"]
+    tricky = [*list('*_~`[]<>&"#|\\/@=+\n'), "  ", "www.", "http", "://", "example.com"]
     tricky += ["mailto:", "1. ", "- ", "(c)", "--", ". ", ": ", "e.g", "x.y"]
     samples = [
         "Practice bars 5 to 13 slowly, please.",
