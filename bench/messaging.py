@@ -341,7 +341,13 @@ def main() -> None:
                 finally:
                     for server in servers:
                         server.terminate()
-                        server.wait(15)
+                    for server in servers:
+                        try:
+                            server.wait(15)
+                        except subprocess.TimeoutExpired:
+                            # An overloaded server still busy with its backlog: stop it hard.
+                            server.kill()
+                            server.wait(15)
         finally:
             redis.stop()
             pg.stop()
