@@ -1,6 +1,7 @@
 """Benchmark: live messaging through the app, over WebSockets, across web processes.
 
     .venv/bin/python bench/messaging.py [--clients 500] [--rates 500,1000,2000] [--seconds 15]
+        [--baseline SOURCE_TREE]
 
 Starts a throwaway embedded PostgreSQL (fast, unsafe settings) and the embedded Redis in a
 temporary folder, and ``--servers`` uvicorn processes on 127.0.0.1; nothing else is touched.
@@ -116,7 +117,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, redis_url: str, port: int, var: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, redis_url: str, port: int, var: Path, source: Path
+) -> subprocess.Popen[bytes]:
     code = (
         "import uvicorn; from marketplace.app import create_app; "
         "from marketplace.settings import Settings; "
@@ -133,7 +136,8 @@ def start_server(url: str, redis_url: str, port: int, var: Path) -> subprocess.P
         "DATABASE_POOL_SIZE": "10",
         "MESSAGE_RATE_LIMIT": "100000",  # the benchmark measures delivery, not the limiter
     }
-    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    # ``-c`` puts the working folder first on the path: the servers run ``source``'s code.
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=source)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -227,6 +231,7 @@ async def bench(
     rates: list[float],
     args: argparse.Namespace,
     watched: dict[str, list[psutil.Process]],
+    label: str,
 ) -> None:
     clients = []
     for i, (user_id, token, cid) in enumerate(users):
@@ -257,27 +262,27 @@ async def bench(
         # Warm up connection pools and caches; not reported.
         await run_rate(clients, min(rates[0], 200), 2, 400)
         print(
-            f"  {'offered/s':>9} {'sent':>6} {'accepted/s':>10} {'delivered/s':>11} "
+            f"  {'code':>9} {'offered/s':>9} {'sent':>6} {'accepted/s':>10} {'delivered/s':>11} "
             f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'unanswered':>10}   "
-            "CPU ms per message: web / PostgreSQL / Redis / clients"
+            "CPU ms per delivered message: web / PostgreSQL / Redis = system; clients"
         )
         me = [psutil.Process()]
         for rate in rates:
             before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
             stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
             used = {
-                name: (cpu_seconds(ps) - before[name]) * 1000 / max(sent, 1)
+                name: (cpu_seconds(ps) - before[name]) * 1000 / max(stats.delivered, 1)
                 for name, ps in {**watched, "clients": me}.items()
             }
             ms = [x * 1000 for x in stats.latencies]
             window = max(send_time, 1e-9)
             lost = sent - stats.delivered - sum(stats.errors.values())
             print(
-                f"  {rate:9.0f} {sent:6d} {stats.accepted / window:10.0f} "
+                f"  {label:>9} {rate:9.0f} {sent:6d} {stats.accepted / window:10.0f} "
                 f"{stats.delivered / window:11.0f} {pct(ms, 0.5):8.1f} {pct(ms, 0.95):8.1f} "
                 f"{pct(ms, 0.99):8.1f} {sum(stats.errors.values()):6d} {lost:10d}   "
-                f"{used['web']:.2f} / {used['postgres']:.2f} / {used['redis']:.2f} / "
-                f"{used['clients']:.2f}"
+                f"{used['web']:.2f} / {used['postgres']:.2f} / {used['redis']:.2f} = "
+                f"{used['web'] + used['postgres'] + used['redis']:.2f}; {used['clients']:.2f}"
             )
             if stats.errors:
                 print(f"    errors: {stats.errors} (first: {stats.first_error})")
@@ -292,12 +297,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per rate")
     parser.add_argument("--max-messages", type=int, default=40_000, help="per rate")
     parser.add_argument("--servers", type=int, default=2, help="web processes")
+    parser.add_argument("--baseline", type=Path, help="another source tree to measure first")
+    parser.add_argument("--rounds", type=int, default=1, help="baseline/this alternations")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    here = Path(__file__).resolve().parent.parent
+    trees = [("this", here)]
+    if args.baseline is not None:
+        trees = [("baseline", args.baseline.resolve()), *trees] * max(1, args.rounds)
     with tempfile.TemporaryDirectory(prefix="duet-bench-msg-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "pg", fast_unsafe=True)
         redis = EmbeddedRedis(Path(tmp) / "redis")
-        servers: list[subprocess.Popen[bytes]] = []
         pg.start()
         redis.start()
         try:
@@ -305,29 +315,40 @@ def main() -> None:
             url = pg.url("bench")
             migrate.upgrade(url)
             users = asyncio.run(seed(url, args.clients - args.clients % 2))
-            bases = []
-            for _ in range(max(1, args.servers)):
-                port = free_port()
-                servers.append(start_server(url, redis.url(), port, Path(tmp) / "var"))
-                bases.append(f"http://127.0.0.1:{port}")
             print(
                 f"Messaging over WebSockets ({os.cpu_count()} CPUs shared with the database, "
-                f"Redis, {len(bases)} web process(es) and these clients):"
+                f"Redis, {max(1, args.servers)} web process(es) and these clients):"
             )
-            watched = {
-                "web": [psutil.Process(p.pid) for p in servers],
-                "postgres": [psutil.Process(pg.pid)] if pg.pid else [],
-                "redis": [psutil.Process(redis.pid)] if redis.pid else [],
-            }
-            load = os.getloadavg()[0]
-            print(f"  load average before the run: {load:.1f} (other work on this machine)")
-            # The load generator runs on uvloop (as uvicorn does), so it takes less of the CPU
-            # it shares with what it measures.
-            uvloop.run(bench(bases, users, rates, args, watched))
+            for label, source in trees:
+                servers: list[subprocess.Popen[bytes]] = []
+                try:
+                    bases = []
+                    for _ in range(max(1, args.servers)):
+                        port = free_port()
+                        var = Path(tmp) / "var"
+                        servers.append(start_server(url, redis.url(), port, var, source))
+                        bases.append(f"http://127.0.0.1:{port}")
+                    watched = {
+                        "web": [psutil.Process(p.pid) for p in servers],
+                        "postgres": [psutil.Process(pg.pid)] if pg.pid else [],
+                        "redis": [psutil.Process(redis.pid)] if redis.pid else [],
+                    }
+                    load = os.getloadavg()[0]
+                    print(f"  {label}: load average before: {load:.1f} (other work here)")
+                    # The load generator runs on uvloop (as uvicorn does), so it takes less of
+                    # the CPU it shares with what it measures.
+                    uvloop.run(bench(bases, users, rates, args, watched, label))
+                finally:
+                    for server in servers:
+                        server.terminate()
+                    for server in servers:
+                        try:
+                            server.wait(15)
+                        except subprocess.TimeoutExpired:
+                            # An overloaded server still busy with its backlog: stop it hard.
+                            server.kill()
+                            server.wait(15)
         finally:
-            for server in servers:
-                server.terminate()
-                server.wait(15)
             redis.stop()
             pg.stop()
 

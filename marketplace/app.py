@@ -268,12 +268,14 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
-    # Posting a message is one statement: its own smaller pool, without the pre-ping.
+    # Posting a message is one statement: its own pool, without the pre-ping, and without
+    # overflow connections (opened and closed over and over under a steady stream of messages).
     hot_engine = db.create_engine(
         database_url,
-        pool_size=max(2, settings.database.pool_size // 2),
+        pool_size=max(2, settings.database.pool_size),
         echo=settings.database.echo,
         pre_ping=False,
+        overflow=False,
     )
     queue = queue or build_queue(settings)
     redis = (

@@ -43,13 +43,19 @@ def create_engine(
     echo: bool = False,
     pooled: bool = True,
     pre_ping: bool = True,
+    overflow: bool = True,
 ) -> AsyncEngine:
     """``pooled=False`` opens a connection per use: for jobs, whose event loop belongs to the
     worker and may stop at any time, so no pooled connection outlives it.
 
     ``pre_ping=False`` is for hot paths made of single statements (messages): the ping costs
     three round trips per checkout with asyncpg (BEGIN, a query, ROLLBACK); connections are
-    recycled every 30 minutes instead, and a statement on a dead one fails before it runs."""
+    recycled every 30 minutes instead, and a statement on a dead one fails before it runs.
+
+    ``overflow=False`` makes a burst wait for one of ``pool_size`` connections instead of opening
+    more: overflow connections are closed as soon as they are returned, so under steady load
+    they are opened again and again (a backend start, the TLS probe and asyncpg's type
+    introspection each time), which cost more than the wait."""
     # Called through its module, not imported by name: with tracing on, OpenTelemetry's
     # SQLAlchemy instrumentation wraps that attribute and traces every engine made by it.
     if not pooled:
@@ -57,7 +63,7 @@ def create_engine(
     engine = sa_asyncio.create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if overflow else 0,
         pool_pre_ping=pre_ping,
         pool_recycle=-1 if pre_ping else 1800,
         echo=echo,

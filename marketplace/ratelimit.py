@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Protocol
@@ -53,18 +54,55 @@ class RedisCounter:
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._fallback = MemoryCounter()
+        self._waiting: list[tuple[str, int, asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def hit(self, key: str, window_seconds: int) -> int:
-        full_key = self._key(key, window_seconds)
+        """Counted in a pipeline shared with the other hits of the same moment: while one is
+        in flight, new hits wait and go together in the next (one round trip per burst of
+        messages rather than per message)."""
+        loop = asyncio.get_running_loop()
+        flusher = self._flusher
+        busy = flusher is not None and not flusher.done()
+        if busy and flusher is not None and flusher.get_loop() is not loop:
+            # Another event loop's pipeline: futures cannot cross loops, so this one goes alone.
+            future: asyncio.Future[int] = loop.create_future()
+            await self._count_hits([(key, window_seconds, future)])
+            return future.result()
+        future = loop.create_future()
+        self._waiting.append((key, window_seconds, future))
+        if not busy:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            await self._count_hits(batch)
+
+    async def _count_hits(self, batch: list[tuple[str, int, asyncio.Future[int]]]) -> None:
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incr(full_key)
-                pipe.expire(full_key, window_seconds)
-                count, _ = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
-            return await self._fallback.hit(key, window_seconds)
-        return int(count)
+            try:
+                async with self._client.pipeline(transaction=True) as pipe:
+                    for key, window_seconds, _ in batch:
+                        full_key = self._key(key, window_seconds)
+                        pipe.incr(full_key)
+                        pipe.expire(full_key, window_seconds)
+                    results = await pipe.execute()
+                counts = [int(results[2 * i]) for i in range(len(batch))]
+            except (RedisError, OSError) as exc:
+                logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
+                counts = [await self._fallback.hit(k, w) for k, w, _ in batch]
+        except BaseException as exc:
+            # Cancelled (shutdown) or a bug: nobody may wait for a count that will not come.
+            stranded, self._waiting = [*batch, *self._waiting], []
+            for _, _, future in stranded:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for (_, _, future), count in zip(batch, counts, strict=True):
+            if not future.done():
+                future.set_result(count)
 
     async def count(self, key: str, window_seconds: int) -> int:
         try:

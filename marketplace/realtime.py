@@ -116,6 +116,8 @@ class Hub:
         self._presence: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._pending: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
+        self._outbox: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.degraded = False
 
     @property
@@ -131,12 +133,12 @@ class Hub:
         self._presence = asyncio.create_task(self._refresh_presence(), name="realtime-presence")
 
     async def stop(self) -> None:
-        for task in (self._reader, self._presence):
+        for task in (self._reader, self._presence, self._flusher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        self._reader = self._presence = None
+        self._reader = self._presence = self._flusher = None
         await self._close_pubsub()
         if self._redis is not None:
             with contextlib.suppress(RedisError, OSError):
@@ -220,9 +222,16 @@ class Hub:
 
     async def publish_many(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         """Several events in one round trip to Redis (a message, then the unread count)."""
+        await self.publish_encoded(
+            (channels, json.dumps(event, separators=(",", ":"), default=str))
+            for channels, event in items
+        )
+
+    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> None:
+        """As ``publish_many``, for events already encoded as JSON text (encoded once, however
+        many sockets and processes receive them)."""
         envelopes: list[tuple[str, str]] = []
-        for channels, event in items:
-            text = json.dumps(event, separators=(",", ":"), default=str)
+        for channels, text in items:
             targets = list(dict.fromkeys(channels))
             self._deliver(targets, text)
             if self._redis is not None:
@@ -231,13 +240,56 @@ class Hub:
                 envelopes.extend((PREFIX + channel, envelope) for channel in targets)
         if self._redis is None or self.degraded or not envelopes:
             return  # while Redis is away, other processes' clients poll the database
+        await self._send_envelopes(envelopes)
+
+    async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> None:
+        """Publish through Redis, sharing the pipeline with whatever else is being published
+        at the same moment: while one pipeline is in flight, new envelopes wait and go
+        together in the next (a round trip and a write per burst, not per message). One
+        pipeline at a time also keeps this process's events in the order they were
+        published. Returns once Redis has taken them (or refused)."""
+        loop = asyncio.get_running_loop()
+        busy = self._flusher is not None and not self._flusher.done()
+        if busy and self._flusher.get_loop() is not loop:  # type: ignore[union-attr]
+            # Another event loop's pipeline (test clients run sockets in loops of their own):
+            # futures cannot cross loops, so this one goes on its own.
+            await self._publish_pipeline([(envelopes, None)])
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        self._outbox.append((envelopes, future))
+        if not busy:
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                await self._publish_pipeline(batch)
+        finally:
+            # Cancelled (the hub stops): publishers waiting for a later pipeline go on; their
+            # events are stored, and the receivers catch up.
+            stranded, self._outbox = self._outbox, []
+            for _, future in stranded:
+                if future is not None and not future.done():
+                    future.set_result(None)
+
+    async def _publish_pipeline(
+        self, batch: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]]
+    ) -> None:
+        assert self._redis is not None
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for channel, envelope in envelopes:
-                    pipe.publish(channel, envelope)
+                for envelopes, _ in batch:
+                    for channel, envelope in envelopes:
+                        pipe.publish(channel, envelope)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             logger.warning("realtime: publish failed (%s); receivers will catch up", exc)
+        finally:
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_result(None)
 
     def _deliver(self, channels: Iterable[str], text: str) -> None:
         seen: set[int] = set()

@@ -15,6 +15,7 @@ from marketplace.messaging.models import Conversation
 from marketplace.messaging.notify import KIND as NOTIFY_KIND
 from marketplace.messaging.notify import NOTIFY_TASK
 from marketplace.messaging.presenters import message_out
+from marketplace.messaging.schemas import MessageOut
 from marketplace.messaging.service import Posted, Viewer
 from marketplace.notifications import service as notifications
 from marketplace.web.services import Services
@@ -145,25 +146,37 @@ async def start(
 
 async def announce(services: Services, posted: Posted) -> None:
     message = posted.message
-    event = {
-        "type": "message",
-        "conversation_id": message.conversation_id,
-        "message": msgspec.to_builtins(message_out(message, posted.attachments, posted.booking)),
-    }
+    # Encoded once: the recipient's copy is the same text with their unread total appended.
+    text = _MESSAGE_EVENT.encode(
+        _MessageEvent(
+            message.conversation_id, message_out(message, posted.attachments, posted.booking)
+        )
+    ).decode()
     if posted.duplicate:
         # A resend after a dropped socket: only the sender needs the (same) answer again.
-        await services.hub.publish([channel(message.sender_id)], event)
+        await services.hub.publish_encoded([([channel(message.sender_id)], text)])
         return
     # The sender's copy and the recipient's differ only in the recipient's own unread total
     # (the sender must not learn how much else is waiting for them).
-    await services.hub.publish_many(
+    for_recipient = f'{text[:-1]},"unread_total":{int(posted.recipient_unread)}}}'
+    await services.hub.publish_encoded(
         [
-            ([channel(message.sender_id)], event),
-            ([channel(posted.recipient_id)], {**event, "unread_total": posted.recipient_unread}),
+            ([channel(message.sender_id)], text),
+            ([channel(posted.recipient_id)], for_recipient),
         ]
     )
     if not await services.hub.is_online(posted.recipient_id):
         services.queue.enqueue(NOTIFY_TASK, message.id)
+
+
+class _MessageEvent(msgspec.Struct, tag_field="type", tag="message"):
+    """``{"type": "message", "conversation_id": …, "message": {…}}``."""
+
+    conversation_id: int
+    message: MessageOut
+
+
+_MESSAGE_EVENT = msgspec.json.Encoder()
 
 
 async def read(

@@ -5,14 +5,13 @@ No HTTP and no sockets here: callers (``live.py``) commit, then ring the doorbel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, exists, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import Label, SQLCoreOperations
 
@@ -21,6 +20,7 @@ from marketplace.attachments import service as attachments
 from marketplace.attachments.models import Attachment
 from marketplace.contact_details import find_contact_details
 from marketplace.errors import Forbidden, NotFound, ValidationFailed
+from marketplace.messaging import group_commit
 from marketplace.messaging.bookings import BookingFacts, BookingRef
 from marketplace.messaging.models import (
     Block,
@@ -183,8 +183,7 @@ async def start(
 # message, move the sender's read cursor, and read the recipient's unread total. With BEGIN and
 # COMMIT that is three round trips per message; the checks that need more (a booking, contact
 # details before a first booking) read the conversation first.
-_POST = text(
-    """
+_POST_SQL = """
     WITH c AS (
         UPDATE conversations
            SET last_seq = last_seq + 1, last_message_at = CAST(:now AS timestamptz),
@@ -222,7 +221,7 @@ _POST = text(
                  WHERE p2.user_id = c.recipient) AS recipient_unread
       FROM m, c
     """
-).bindparams(bindparam("flags", type_=ARRAY(String())))
+_POST = text(_POST_SQL).bindparams(bindparam("flags", type_=ARRAY(String())))
 
 
 async def post(
@@ -260,12 +259,13 @@ async def post(
             flags = sorted(kind.value for kind in kinds)
     files = await attachments.bind(session, sender_id, list(attachment_ids), "message")
     draft = _Draft(conversation_id, sender_id, text_, client_id, booking, flags, files)
-    row = (await session.execute(_POST, draft.params())).first()
-    if row is None:
+    result = (await session.execute(_POST, draft.params())).first()
+    if result is None:
         return await _refused(session, conversation_id, sender_id, client_id, facts)
+    row = result._mapping
     if files:
         session.add_all(
-            MessageAttachment(message_id=row.id, attachment_id=f.id, position=i)
+            MessageAttachment(message_id=row["id"], attachment_id=f.id, position=i)
             for i, f in enumerate(files)
         )
         await session.flush()
@@ -286,16 +286,15 @@ async def post_plain(
     settings: MessagingSettings,
     client_id: str = "",
 ) -> Posted | None:
-    """The common message as ONE autocommitted statement (one round trip, no BEGIN/COMMIT):
-    the statement is its own transaction, so nothing can be half written. None when it wrote
-    nothing (not a participant, blocked, a resend): the caller then runs ``post`` to answer."""
+    """The common message in an autocommitted statement shared with the other plain messages
+    sent at the same moment (``group_commit``; no BEGIN/COMMIT): the statement is its own
+    transaction, so nothing can be half written. None when it wrote nothing (not a
+    participant, blocked, a resend): the caller then runs ``post`` to answer."""
     text_ = clean_body(body, settings)
     if len(client_id) > 64:
         raise ValidationFailed({"client_id": "Use at most 64 characters."})
     draft = _Draft(conversation_id, sender_id, text_, client_id, None, [], [])
-    async with engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = (await autocommit.execute(_POST, draft.params())).first()
+    row = await group_commit.poster_for(engine).post(draft)
     return draft.posted(row) if row is not None else None
 
 
@@ -329,11 +328,11 @@ class _Draft:
             "client_id": self.client_id,
         }
 
-    def posted(self, row: Row[Any]) -> Posted:
+    def posted(self, row: Mapping[Any, Any]) -> Posted:
         message = Message(
-            id=row.id,
+            id=row["id"],
             conversation_id=self.conversation_id,
-            seq=row.seq,
+            seq=row["seq"],
             sender_id=self.sender_id,
             body=self.text,
             body_html=self.html,
@@ -345,10 +344,10 @@ class _Draft:
         )
         conversation = Conversation(
             id=self.conversation_id,
-            student_id=row.student_id,
-            tutor_id=row.tutor_id,
-            private=row.private,
-            last_seq=row.seq,
+            student_id=row["student_id"],
+            tutor_id=row["tutor_id"],
+            private=row["private"],
+            last_seq=row["seq"],
             last_message_at=self.now,
             last_sender_id=self.sender_id,
         )
@@ -357,8 +356,8 @@ class _Draft:
             message=message,
             attachments=self.files,
             booking=self.booking,
-            recipient_id=row.recipient,
-            recipient_unread=int(row.recipient_unread),
+            recipient_id=row["recipient"],
+            recipient_unread=int(row["recipient_unread"]),
         )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 
+from marketplace import text as text_module
 from marketplace.contact_details import ContactKind, find_contact_details
 from marketplace.text import plain_text, render_message
 
@@ -94,3 +96,32 @@ def test_the_subset_keeps_what_conversations_need() -> None:
 )
 def test_contact_details(text: str, kinds: set[ContactKind]) -> None:
     assert find_contact_details(text) == kinds
+
+
+def test_inert_text_skips_markdown_with_the_same_result() -> None:
+    """The shortcut for plain lines must give exactly what the full Markdown path gives."""
+    rng = random.Random(18)
+    common = list("abcdeXYZ é日 019 ,.;:?!'()-")
+    tricky = [*list('*_~`[]<>&"#|\\/@=+\n'), "  ", "www.", "http", "://", "example.com"]
+    tricky += ["mailto:", "1. ", "- ", "(c)", "--", ". ", ": ", "e.g", "x.y"]
+    samples = [
+        "Practice bars 5 to 13 slowly, please.",
+        "See you at 5: bring the book.",
+        "Ok. Thanks!",
+        "Is it (really) today?",
+        "It's fine - really",
+    ]
+    for _ in range(20_000):
+        pool = common if rng.random() < 0.6 else common + tricky
+        samples.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 24))))
+    checked = 0
+    for source in samples:
+        if not text_module.is_inert(source):
+            continue
+        checked += 1
+        assert text_module.render_message(source) == f"<p>{source}</p>"
+        assert text_module._render_message_fully(source) == f"<p>{source}</p>", source
+        assert text_module.plain_text(source) == text_module._plain_text_fully(source), source
+    assert checked > 1000
+    for source in ("example.com is mine", "1. first", "- item", "a  b", "a *b*", "x:y", "a\nb"):
+        assert not text_module.is_inert(source)
