@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +18,8 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
+    Row,
+    Select,
     Text,
     Time,
     cast,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from marketplace.accounts.models import User
 from marketplace.accounts.service import valid_time_zones
@@ -352,32 +355,46 @@ class Bookable:
     trial_price_minor: int | None = None
 
 
+def bookable_select(tutor_id: int) -> Select[*tuple[Any, ...]]:
+    """The approved tutor with one row per offered duration (none when not bookable); other
+    statements may embed it (a hold reads it with its own checks in one round trip)."""
+    return (
+        select(
+            literal(True).label("found"),
+            TutorProfile.display_name,
+            TutorProfile.currency,
+            User.time_zone,
+            LessonPrice.duration_minutes,
+            LessonPrice.price_minor,
+            TutorProfile.trial_price_minor,
+        )
+        .join(User, User.id == TutorProfile.user_id)
+        .outerjoin(LessonPrice, LessonPrice.tutor_id == TutorProfile.user_id)
+        .where(
+            TutorProfile.user_id == tutor_id,
+            TutorProfile.status == TutorStatus.APPROVED.value,
+        )
+    )
+
+
+def bookable_from(
+    tutor_id: int, rows: Sequence[Row[*tuple[Any, ...]]]
+) -> tuple[Bookable, dict[int, int]]:
+    """``bookable_select``'s rows → the tutor and duration → price (minor units); 404 if none.
+    The rows may carry other columns first; the tutor's are the last seven."""
+    mine = [r[-7:] for r in rows if r[-7] is not None]
+    if not mine:
+        raise NotFound("No such tutor.", code="tutor_not_found")
+    _, name, currency, zone = mine[0][:4]
+    prices = {int(r[4]): int(r[5]) for r in mine if r[4] is not None}
+    return Bookable(tutor_id, name, currency, zone, mine[0][6]), prices
+
+
 async def bookable_tutor(session: AsyncSession, tutor_id: int) -> tuple[Bookable, dict[int, int]]:
     """The approved tutor and their offered durations → price (minor units), in one query
     (the profile's own relationships load eagerly, which a booking does not need)."""
-    rows = (
-        await session.execute(
-            select(
-                TutorProfile.display_name,
-                TutorProfile.currency,
-                User.time_zone,
-                LessonPrice.duration_minutes,
-                LessonPrice.price_minor,
-                TutorProfile.trial_price_minor,
-            )
-            .join(User, User.id == TutorProfile.user_id)
-            .outerjoin(LessonPrice, LessonPrice.tutor_id == TutorProfile.user_id)
-            .where(
-                TutorProfile.user_id == tutor_id,
-                TutorProfile.status == TutorStatus.APPROVED.value,
-            )
-        )
-    ).all()
-    if not rows:
-        raise NotFound("No such tutor.", code="tutor_not_found")
-    name, currency, zone = rows[0][:3]
-    prices = {int(r[3]): int(r[4]) for r in rows if r[3] is not None}
-    return Bookable(tutor_id, name, currency, zone, rows[0][5]), prices
+    rows = (await session.execute(bookable_select(tutor_id))).all()
+    return bookable_from(tutor_id, rows)
 
 
 async def durations_of(session: AsyncSession, tutor_id: int) -> list[int]:
@@ -414,14 +431,14 @@ _MOST_BUFFER = timedelta(minutes=240 + 240)
 
 def _calendar_rows(
     ids: list[int], lo: datetime, hi: datetime, ignore_booking: int | None
-) -> CompoundSelect:
+) -> CompoundSelect[*tuple[Any, ...]]:
     """Everything ``load_calendars`` reads, as one statement: one row per rule set, interval,
     date override and weekly rule, in a common shape (``kind``, tutor, then the columns that
     kind fills; the rest NULL). One round trip instead of four."""
     tstz, naive = DateTime(timezone=True), DateTime(timezone=False)
 
     def row(kind: str, tutor_id: Any, **filled: Any) -> list[Any]:
-        shape = {
+        shape: dict[str, TypeEngine[Any]] = {
             "a": tstz, "b": tstz, "c": tstz, "local": naive, "day": Date(), "t1": Time(),
             "t2": Time(), "s1": Text(), "s2": Text(), "n1": Integer(), "n2": Integer(),
             "n3": Integer(), "n4": Integer(), "n5": Integer(), "n6": Integer(),

@@ -5,17 +5,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Exists, Row, exists, func, or_, select, true
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.models import User
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from marketplace.messaging import is_blocked
+from marketplace.messaging import blocked_either_way
+from marketplace.profiles.models import TutorProfile
 from marketplace.uow import emit
 from marketplace.wording import plural
 from payouts import accounts as payout_accounts
@@ -155,23 +159,61 @@ async def _expire_stale_holds(
         await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
 
 
-async def _has_lessons_with(session: AsyncSession, student_id: int, tutor_id: int) -> bool:
+def _had_lessons_with(student_id: int, tutor_id: int) -> Exists:
     """Any booking with this tutor that was not dropped (expired or cancelled unpaid)."""
     dropped = [
         State.EXPIRED.value,
         State.CANCELLED_BY_STUDENT.value,
         State.CANCELLED_BY_TUTOR.value,
     ]
-    found = await session.scalar(
-        select(Booking.id)
-        .where(
-            Booking.student_id == student_id,
-            Booking.tutor_id == tutor_id,
-            Booking.status.not_in(dropped),
-        )
-        .limit(1)
+    return exists().where(
+        Booking.student_id == student_id,
+        Booking.tutor_id == tutor_id,
+        Booking.status.not_in(dropped),
     )
-    return found is not None
+
+
+@dataclass(frozen=True)
+class Held:
+    """The held bookings, and the display names of the two people (what an answer shows)."""
+
+    bookings: list[Booking]
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class _HoldFacts:
+    student_name: str | None
+    blocked: bool
+    payable: bool | None
+    had_lessons: bool
+    tutor_rows: Sequence[Row[*tuple[Any, ...]]]
+
+
+async def _hold_facts(session: AsyncSession, student_id: int, tutor_id: int) -> _HoldFacts:
+    """What a hold checks before it looks at the calendar, in one round trip: a block between
+    the two, the payout account, earlier lessons (for the trial price), the tutor and prices,
+    and the student's display name for the answer.
+    The checks come as one row, joined to the tutor's rows (none when not bookable)."""
+    student_name = (
+        select(func.coalesce(TutorProfile.display_name, User.full_name))
+        .select_from(User)
+        .outerjoin(TutorProfile, TutorProfile.user_id == User.id)
+        .where(User.id == student_id)
+        .scalar_subquery()
+    )
+    checks = select(
+        student_name.label("student_name"),
+        blocked_either_way(student_id, tutor_id).label("blocked"),
+        payout_accounts.payouts_enabled_of(tutor_id).label("payable"),
+        _had_lessons_with(student_id, tutor_id).label("had_lessons"),
+    ).subquery()
+    tutor = availability.bookable_select(tutor_id).subquery()
+    rows = (
+        await session.execute(select(checks, tutor).select_from(checks.outerjoin(tutor, true())))
+    ).all()
+    name, blocked, payable, had_lessons = rows[0][:4]
+    return _HoldFacts(name, bool(blocked), payable, bool(had_lessons), rows)
 
 
 def check_offered(cal: slots.Calendar, start: datetime, duration: int, now: datetime) -> None:
@@ -275,7 +317,7 @@ async def hold(
     weeks: int = 1,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> list[Booking]:
+) -> Held:
     """Hold one slot, or the same local time weekly for ``weeks`` weeks (all or nothing)."""
     now = now or datetime.now(UTC)
     start = utc(starts_at)
@@ -283,7 +325,8 @@ async def hold(
         raise ValidationFailed({"weeks": f"Book 1 to {MAX_SERIES_WEEKS} weeks."})
     if student_id == tutor_id:
         raise Forbidden("You cannot book a lesson with yourself.", code="own_booking")
-    if await is_blocked(session, student_id, tutor_id):
+    facts = await _hold_facts(session, student_id, tutor_id)
+    if facts.blocked:
         # Either side's block stops bookings as well as messages.
         raise Forbidden("You cannot book lessons with this tutor.", code="blocked")
     claimed = await _claim_key(
@@ -292,15 +335,15 @@ async def hold(
         idempotency_key,
         _fingerprint(tutor_id, start.isoformat(), duration, weeks),
     )
+    names = {student_id: facts.student_name} if facts.student_name is not None else {}
     if isinstance(claimed, list):
-        return claimed
-    tutor, prices = await availability.bookable_tutor(session, tutor_id)
+        return Held(claimed, names)
+    tutor, prices = availability.bookable_from(tutor_id, facts.tutor_rows)
+    names[tutor_id] = tutor.display_name
     # Only a tutor who can be paid can be booked (their payout account is set up).
-    await payout_accounts.require_payouts(session, tutor_id)
+    payout_accounts.refuse_unless_payable(facts.payable)
     duration = _duration(prices, duration)
-    trial = tutor.trial_price_minor is not None and not await _has_lessons_with(
-        session, student_id, tutor_id
-    )
+    trial = tutor.trial_price_minor is not None and not facts.had_lessons
     zone = ZoneInfo(tutor.time_zone)
     # Weekly in the tutor's wall-clock time: 17:00 in Berlin stays 17:00 across DST.
     local = start.astimezone(zone).replace(tzinfo=None)
@@ -346,7 +389,7 @@ async def hold(
     await _insert(session, bookings)
     if isinstance(claimed, IdempotencyKey):
         claimed.booking_ids = [b.id for b in bookings]
-    return bookings
+    return Held(bookings, names)
 
 
 # ---------------------------------------------------------------- reading

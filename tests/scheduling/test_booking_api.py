@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar.testing import TestClient
+from sqlalchemy import event
 
 from tests.helpers import account
 from tests.scheduling.helpers import approved_tutor, book, iso, local_slot, sql, student
@@ -312,3 +313,32 @@ def test_hold_expires_and_frees_the_slot(client: TestClient[Any]) -> None:
         headers=account(client, "admin"),
     )
     assert paid_late.status_code == 409 and paid_late.json()["fields"]["status"] == "expired"
+
+
+def test_a_hold_is_few_round_trips(client: TestClient[Any]) -> None:
+    """Each statement is a round trip, and round trips are most of a hold's cost: the token
+    lookup is one statement outside any transaction, then one transaction of six: the checks
+    and the tutor, stale holds, the calendar, the booking, its transition row."""
+    tutor_id, _ = approved_tutor(client)
+    _, me = student(client)
+    book(client, me, tutor_id, local_slot(BERLIN, 3, 10))  # the token's use is now recorded
+    engine = client.app.state.services.engine.sync_engine
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        in_transaction = conn.connection.driver_connection.is_in_transaction()
+        seen.append((statement.split()[0], in_transaction))
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        held = book(client, me, tutor_id, local_slot(BERLIN, 4, 10))
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    assert held.status_code == 201, held.text
+    assert held.json()["student"]["name"] and held.json()["tutor"]["name"]
+    assert seen == [
+        ("SELECT", False),  # the token
+        *[("SELECT", True)] * 3,  # the checks and the tutor, stale holds, the calendar
+        ("INSERT", True),
+        ("INSERT", True),
+    ]
