@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Row, exists, func, or_, select, true
+from sqlalchemy import Exists, Row, Select, exists, func, or_, select, true
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,20 +140,26 @@ async def _claim_key(
 # ---------------------------------------------------------------- holds
 
 
+def _stale_holds(
+    tutor_id: int, student_id: int, start: datetime, end: datetime, now: datetime
+) -> Select[Booking]:
+    """Holds past their expiry that still occupy the tutor's or the student's time near
+    [start, end): the sweep has not ended them yet."""
+    return select(Booking).where(
+        Booking.status == State.HELD.value,
+        Booking.hold_expires_at <= now,
+        or_(Booking.tutor_id == tutor_id, Booking.student_id == student_id),
+        Booking.blocked.overlaps(func.tstzrange(start - timedelta(days=1), end)),
+    )
+
+
 async def _expire_stale_holds(
     session: AsyncSession, tutor_id: int, student_id: int, start: datetime, end: datetime
 ) -> None:
     """Holds past their expiry still occupy their slot until the sweep runs; end them now."""
     now = datetime.now(UTC)
     stale = await session.scalars(
-        select(Booking)
-        .where(
-            Booking.status == State.HELD.value,
-            Booking.hold_expires_at <= now,
-            or_(Booking.tutor_id == tutor_id, Booking.student_id == student_id),
-            Booking.blocked.overlaps(func.tstzrange(start - timedelta(days=1), end)),
-        )
-        .with_for_update(skip_locked=True)
+        _stale_holds(tutor_id, student_id, start, end, now).with_for_update(skip_locked=True)
     )
     for booking in stale:
         await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
@@ -187,14 +193,20 @@ class _HoldFacts:
     blocked: bool
     payable: bool | None
     had_lessons: bool
+    maybe_stale: bool
     tutor_rows: Sequence[Row[*tuple[Any, ...]]]
 
 
-async def _hold_facts(session: AsyncSession, student_id: int, tutor_id: int) -> _HoldFacts:
+async def _hold_facts(
+    session: AsyncSession, student_id: int, tutor_id: int, start: datetime, weeks: int
+) -> _HoldFacts:
     """What a hold checks before it looks at the calendar, in one round trip: a block between
     the two, the payout account, earlier lessons (for the trial price), the tutor and prices,
-    and the student's display name for the answer.
+    and the student's display name for the answer. Whether a lapsed hold may stand in the way
+    is asked of a span that holds every week's lesson (the lesson's length is not checked yet),
+    so that the locking read that ends such holds runs only when one exists.
     The checks come as one row, joined to the tutor's rows (none when not bookable)."""
+    now = datetime.now(UTC)
     student_name = (
         select(func.coalesce(TutorProfile.display_name, User.full_name))
         .select_from(User)
@@ -207,13 +219,16 @@ async def _hold_facts(session: AsyncSession, student_id: int, tutor_id: int) -> 
         blocked_either_way(student_id, tutor_id).label("blocked"),
         payout_accounts.payouts_enabled_of(tutor_id).label("payable"),
         _had_lessons_with(student_id, tutor_id).label("had_lessons"),
+        exists(
+            _stale_holds(tutor_id, student_id, start, start + timedelta(weeks=weeks, days=1), now)
+        ).label("maybe_stale"),
     ).subquery()
     tutor = availability.bookable_select(tutor_id).subquery()
     rows = (
         await session.execute(select(checks, tutor).select_from(checks.outerjoin(tutor, true())))
     ).all()
-    name, blocked, payable, had_lessons = rows[0][:4]
-    return _HoldFacts(name, bool(blocked), payable, bool(had_lessons), rows)
+    name, blocked, payable, had_lessons, maybe_stale = rows[0][:5]
+    return _HoldFacts(name, bool(blocked), payable, bool(had_lessons), bool(maybe_stale), rows)
 
 
 def check_offered(cal: slots.Calendar, start: datetime, duration: int, now: datetime) -> None:
@@ -325,7 +340,7 @@ async def hold(
         raise ValidationFailed({"weeks": f"Book 1 to {MAX_SERIES_WEEKS} weeks."})
     if student_id == tutor_id:
         raise Forbidden("You cannot book a lesson with yourself.", code="own_booking")
-    facts = await _hold_facts(session, student_id, tutor_id)
+    facts = await _hold_facts(session, student_id, tutor_id, start, weeks)
     if facts.blocked:
         # Either side's block stops bookings as well as messages.
         raise Forbidden("You cannot book lessons with this tutor.", code="blocked")
@@ -349,7 +364,8 @@ async def hold(
     local = start.astimezone(zone).replace(tzinfo=None)
     starts = [slots.local_to_utc(local + timedelta(weeks=i), zone) for i in range(weeks)]
     end = starts[-1] + timedelta(minutes=duration)
-    await _expire_stale_holds(session, tutor_id, student_id, start, end)
+    if facts.maybe_stale:
+        await _expire_stale_holds(session, tutor_id, student_id, start, end)
     cal = await availability.load_calendar(session, tutor_id, start, end, time_zone=tutor.time_zone)
     if weeks == 1:
         check_offered(cal, start, duration, now)
