@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,7 +63,7 @@ async def require_payouts(session: AsyncSession, tutor_id: int) -> ConnectedAcco
     return account
 
 
-def payouts_enabled_of(tutor_id: int) -> ScalarSelect[bool]:
+def payouts_enabled_of(tutor_id: int | ColumnElement[int]) -> ScalarSelect[bool]:
     """Whether the tutor's account may receive payouts (NULL: no account), as a scalar
     subquery other statements embed (a hold reads it with its other checks)."""
     return (

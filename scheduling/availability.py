@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     CompoundSelect,
     Date,
     DateTime,
@@ -357,7 +358,7 @@ class Bookable:
     trial_price_minor: int | None = None
 
 
-def bookable_select(tutor_id: int) -> Select[*tuple[Any, ...]]:
+def bookable_select(tutor_id: int | ColumnElement[int]) -> Select[*tuple[Any, ...]]:
     """The approved tutor with one row per offered duration (none when not bookable); other
     statements may embed it (a hold reads it with its own checks in one round trip)."""
     return (

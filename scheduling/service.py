@@ -11,7 +11,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Exists, Row, Select, exists, func, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Exists,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,10 +154,14 @@ async def _claim_key(
 
 
 def _stale_holds(
-    tutor_id: int, student_id: int, start: datetime, end: datetime, now: datetime
+    tutor_id: int | ColumnElement[int],
+    student_id: int | ColumnElement[int],
+    start: datetime | ColumnElement[datetime],
+    end: datetime | ColumnElement[datetime],
+    now: datetime | ColumnElement[datetime],
 ) -> Select[Booking]:
     """Holds past their expiry that still occupy the tutor's or the student's time near
-    [start, end): the sweep has not ended them yet."""
+    [start, end): the sweep has not ended them yet. Values or parameters."""
     return select(Booking).where(
         Booking.status == State.HELD.value,
         Booking.hold_expires_at <= now,
@@ -165,7 +182,9 @@ async def _expire_stale_holds(
         await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
 
 
-def _had_lessons_with(student_id: int, tutor_id: int) -> Exists:
+def _had_lessons_with(
+    student_id: int | ColumnElement[int], tutor_id: int | ColumnElement[int]
+) -> Exists:
     """Any booking with this tutor that was not dropped (expired or cancelled unpaid)."""
     dropped = [
         State.EXPIRED.value,
@@ -197,16 +216,13 @@ class _HoldFacts:
     tutor_rows: Sequence[Row[*tuple[Any, ...]]]
 
 
-async def _hold_facts(
-    session: AsyncSession, student_id: int, tutor_id: int, start: datetime, weeks: int
-) -> _HoldFacts:
-    """What a hold checks before it looks at the calendar, in one round trip: a block between
-    the two, the payout account, earlier lessons (for the trial price), the tutor and prices,
-    and the student's display name for the answer. Whether a lapsed hold may stand in the way
-    is asked of a span that holds every week's lesson (the lesson's length is not checked yet),
-    so that the locking read that ends such holds runs only when one exists.
+def _hold_facts_statement() -> Select[*tuple[Any, ...]]:
+    """The statement of ``_hold_facts``, built once with parameters (``student``, ``tutor``,
+    ``now``, ``start``, ``end``): building it per hold cost more Python time than running it.
     The checks come as one row, joined to the tutor's rows (none when not bookable)."""
-    now = datetime.now(UTC)
+    student_id = bindparam("student", type_=BigInteger())
+    tutor_id = bindparam("tutor", type_=BigInteger())
+    tstz = DateTime(timezone=True)
     student_name = (
         select(func.coalesce(TutorProfile.display_name, User.full_name))
         .select_from(User)
@@ -214,19 +230,43 @@ async def _hold_facts(
         .where(User.id == student_id)
         .scalar_subquery()
     )
+    stale = _stale_holds(
+        tutor_id,
+        student_id,
+        bindparam("start", type_=tstz),
+        bindparam("end", type_=tstz),
+        bindparam("now", type_=tstz),
+    )
     checks = select(
         student_name.label("student_name"),
         blocked_either_way(student_id, tutor_id).label("blocked"),
         payout_accounts.payouts_enabled_of(tutor_id).label("payable"),
         _had_lessons_with(student_id, tutor_id).label("had_lessons"),
-        exists(
-            _stale_holds(tutor_id, student_id, start, start + timedelta(weeks=weeks, days=1), now)
-        ).label("maybe_stale"),
+        exists(stale).label("maybe_stale"),
     ).subquery()
     tutor = availability.bookable_select(tutor_id).subquery()
-    rows = (
-        await session.execute(select(checks, tutor).select_from(checks.outerjoin(tutor, true())))
-    ).all()
+    return select(checks, tutor).select_from(checks.outerjoin(tutor, true()))
+
+
+_HOLD_FACTS = _hold_facts_statement()
+
+
+async def _hold_facts(
+    session: AsyncSession, student_id: int, tutor_id: int, start: datetime, weeks: int
+) -> _HoldFacts:
+    """What a hold checks before it looks at the calendar, in one round trip: a block between
+    the two, the payout account, earlier lessons (for the trial price), the tutor and prices,
+    and the student's display name for the answer. Whether a lapsed hold may stand in the way
+    is asked of a span that holds every week's lesson (the lesson's length is not checked yet),
+    so that the locking read that ends such holds runs only when one exists."""
+    params = {
+        "student": student_id,
+        "tutor": tutor_id,
+        "start": start,
+        "end": start + timedelta(weeks=weeks, days=1),
+        "now": datetime.now(UTC),
+    }
+    rows = (await session.execute(_HOLD_FACTS, params)).all()
     name, blocked, payable, had_lessons, maybe_stale = rows[0][:5]
     return _HoldFacts(name, bool(blocked), payable, bool(had_lessons), bool(maybe_stale), rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Exists, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Exists, and_, delete, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,7 +11,7 @@ from marketplace.errors import NotFound, ValidationFailed
 from marketplace.messaging.models import Block
 
 
-def blocked_either_way(a: int, b: int) -> Exists:
+def blocked_either_way(a: int | ColumnElement[int], b: int | ColumnElement[int]) -> Exists:
     """True when either of the two has blocked the other, as a clause other statements embed."""
     return exists().where(
         or_(
