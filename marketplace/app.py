@@ -268,7 +268,8 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
-    # Posting a message is one statement: its own smaller pool, without the pre-ping.
+    # Posting a message and looking up a token are one statement each: their own smaller pool,
+    # without the pre-ping.
     hot_engine = db.create_engine(
         database_url,
         pool_size=max(2, settings.database.pool_size // 2),
