@@ -268,8 +268,9 @@ def create_app(
     engine = db.create_engine(
         database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
     )
-    # Posting a message is one statement: its own pool, without the pre-ping, and without
-    # overflow connections (opened and closed over and over under a steady stream of messages).
+    # Posting a message and looking up a token are one statement each: their own pool, without
+    # the pre-ping, and without overflow connections (opened and closed over and over under a
+    # steady stream of messages). Group commit keeps at most two message writes in flight.
     hot_engine = db.create_engine(
         database_url,
         pool_size=max(2, settings.database.pool_size),

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,11 +58,27 @@ async def payout_ready(session: AsyncSession, tutor_ids: Iterable[int]) -> set[i
 
 async def require_payouts(session: AsyncSession, tutor_id: int) -> ConnectedAccount:
     account = await account_of(session, tutor_id)
-    if account is None or not account.payouts_enabled:
+    refuse_unless_payable(account is not None and account.payouts_enabled)
+    assert account is not None
+    return account
+
+
+def payouts_enabled_of(tutor_id: int | ColumnElement[int]) -> ScalarSelect[bool]:
+    """Whether the tutor's account may receive payouts (NULL: no account), as a scalar
+    subquery other statements embed (a hold reads it with its other checks)."""
+    return (
+        select(ConnectedAccount.payouts_enabled)
+        .where(ConnectedAccount.tutor_id == tutor_id)
+        .scalar_subquery()
+    )
+
+
+def refuse_unless_payable(payable: bool | None) -> None:
+    """Only a tutor who can be paid can be booked."""
+    if not payable:
         raise PayoutsNotEnabled(
             "This tutor cannot take bookings yet: their payout account is not set up.",
         )
-    return account
 
 
 async def by_stripe_id(session: AsyncSession, account_id: str) -> ConnectedAccount | None:

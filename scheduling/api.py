@@ -83,7 +83,7 @@ class BookingController(Controller):
     ) -> BookingOut:
         """Hold a slot for 15 minutes (status ``held``); 409 ``slot_taken`` if it has gone."""
         async with services_of(request).transaction() as session:
-            bookings = await service.hold(
+            held = await service.hold(
                 session,
                 student_id=require_principal(request).id,
                 tutor_id=data.tutor_id,
@@ -91,7 +91,7 @@ class BookingController(Controller):
                 duration=data.duration_minutes,
                 idempotency_key=idempotency_key,
             )
-            out = await booking_outs(session, bookings, new=True)
+            out = await booking_outs(session, held.bookings, new=True, known=held.names)
         return out[0]
 
     @post("/series", access=Access.STUDENT, status_code=HTTP_201_CREATED)
@@ -103,7 +103,7 @@ class BookingController(Controller):
     ) -> list[BookingOut]:
         """The same local time weekly for up to 12 weeks; any clash holds nothing (409)."""
         async with services_of(request).transaction() as session:
-            bookings = await service.hold(
+            held = await service.hold(
                 session,
                 student_id=require_principal(request).id,
                 tutor_id=data.tutor_id,
@@ -112,7 +112,7 @@ class BookingController(Controller):
                 weeks=data.weeks,
                 idempotency_key=idempotency_key,
             )
-            return await booking_outs(session, bookings, new=True)
+            return await booking_outs(session, held.bookings, new=True, known=held.names)
 
     @get("/", access=Access.USER)
     async def mine(

@@ -8,12 +8,33 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CompoundSelect,
+    Date,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    Text,
+    Time,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from marketplace.accounts.models import User
 from marketplace.accounts.service import valid_time_zones
@@ -337,32 +358,46 @@ class Bookable:
     trial_price_minor: int | None = None
 
 
+def bookable_select(tutor_id: int | ColumnElement[int]) -> Select[*tuple[Any, ...]]:
+    """The approved tutor with one row per offered duration (none when not bookable); other
+    statements may embed it (a hold reads it with its own checks in one round trip)."""
+    return (
+        select(
+            literal(True).label("found"),
+            TutorProfile.display_name,
+            TutorProfile.currency,
+            User.time_zone,
+            LessonPrice.duration_minutes,
+            LessonPrice.price_minor,
+            TutorProfile.trial_price_minor,
+        )
+        .join(User, User.id == TutorProfile.user_id)
+        .outerjoin(LessonPrice, LessonPrice.tutor_id == TutorProfile.user_id)
+        .where(
+            TutorProfile.user_id == tutor_id,
+            TutorProfile.status == TutorStatus.APPROVED.value,
+        )
+    )
+
+
+def bookable_from(
+    tutor_id: int, rows: Sequence[Row[*tuple[Any, ...]]]
+) -> tuple[Bookable, dict[int, int]]:
+    """``bookable_select``'s rows → the tutor and duration → price (minor units); 404 if none.
+    The rows may carry other columns first; the tutor's are the last seven."""
+    mine = [r[-7:] for r in rows if r[-7] is not None]
+    if not mine:
+        raise NotFound("No such tutor.", code="tutor_not_found")
+    _, name, currency, zone = mine[0][:4]
+    prices = {int(r[4]): int(r[5]) for r in mine if r[4] is not None}
+    return Bookable(tutor_id, name, currency, zone, mine[0][6]), prices
+
+
 async def bookable_tutor(session: AsyncSession, tutor_id: int) -> tuple[Bookable, dict[int, int]]:
     """The approved tutor and their offered durations → price (minor units), in one query
     (the profile's own relationships load eagerly, which a booking does not need)."""
-    rows = (
-        await session.execute(
-            select(
-                TutorProfile.display_name,
-                TutorProfile.currency,
-                User.time_zone,
-                LessonPrice.duration_minutes,
-                LessonPrice.price_minor,
-                TutorProfile.trial_price_minor,
-            )
-            .join(User, User.id == TutorProfile.user_id)
-            .outerjoin(LessonPrice, LessonPrice.tutor_id == TutorProfile.user_id)
-            .where(
-                TutorProfile.user_id == tutor_id,
-                TutorProfile.status == TutorStatus.APPROVED.value,
-            )
-        )
-    ).all()
-    if not rows:
-        raise NotFound("No such tutor.", code="tutor_not_found")
-    name, currency, zone = rows[0][:3]
-    prices = {int(r[3]): int(r[4]) for r in rows if r[3] is not None}
-    return Bookable(tutor_id, name, currency, zone, rows[0][5]), prices
+    rows = (await session.execute(bookable_select(tutor_id))).all()
+    return bookable_from(tutor_id, rows)
 
 
 async def durations_of(session: AsyncSession, tutor_id: int) -> list[int]:
@@ -392,6 +427,97 @@ async def load_calendar(
     return found[tutor_id]
 
 
+# The database caps each buffer at 240 minutes (booking_rules' checks), so reading intervals
+# this far around the asked window covers every tutor's buffers without reading their rules first.
+_MOST_BUFFER = timedelta(minutes=240 + 240)
+
+
+def _calendar_rows() -> CompoundSelect[*tuple[Any, ...]]:
+    """Everything ``load_calendars`` reads, as one statement: one row per rule set, interval,
+    date override and weekly rule, in a common shape (``kind``, tutor, then the columns that
+    kind fills; the rest NULL). One round trip instead of four. Built once, with parameters
+    (``ids``, ``lo``, ``hi``, ``lo_day``, ``hi_day``, ``ignore``): building it is a good part
+    of a hold's Python time otherwise."""
+    tstz, naive = DateTime(timezone=True), DateTime(timezone=False)
+    ids = bindparam("ids", expanding=True, type_=BigInteger())
+    lo, hi = bindparam("lo", type_=tstz), bindparam("hi", type_=tstz)
+
+    def row(kind: str, tutor_id: Any, **filled: Any) -> list[Any]:
+        shape: dict[str, TypeEngine[Any]] = {
+            "a": tstz, "b": tstz, "c": tstz, "local": naive, "day": Date(), "t1": Time(),
+            "t2": Time(), "s1": Text(), "s2": Text(), "n1": Integer(), "n2": Integer(),
+            "n3": Integer(), "n4": Integer(), "n5": Integer(), "n6": Integer(),
+        }  # fmt: skip
+        return [literal(kind), tutor_id] + [
+            filled[name] if name in filled else cast(null(), type_) for name, type_ in shape.items()
+        ]
+
+    booked = select(
+        *row(
+            "booked",
+            Booking.tutor_id,
+            a=func.lower(Booking.blocked),
+            b=func.upper(Booking.blocked),
+            c=Booking.starts_at,
+        )
+    ).where(
+        Booking.tutor_id.in_(ids),
+        Booking.status.in_([s.value for s in LIVE_STATES]),
+        Booking.blocked.overlaps(func.tstzrange(lo, hi)),
+        # NULL when no booking is to be ignored (a reschedule ignores the one it moves).
+        Booking.id.is_distinct_from(bindparam("ignore", type_=BigInteger())),
+    )
+    busy = select(*row("busy", BusyTime.tutor_id, a=BusyTime.starts_at, b=BusyTime.ends_at)).where(
+        BusyTime.tutor_id.in_(ids), BusyTime.starts_at < hi, BusyTime.ends_at > lo
+    )
+    off = select(*row("off", TimeOff.tutor_id, a=TimeOff.starts_at, b=TimeOff.ends_at)).where(
+        TimeOff.tutor_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo
+    )
+    rules = select(
+        *row(
+            "rules",
+            BookingRules.tutor_id,
+            n1=BookingRules.buffer_before_minutes,
+            n2=BookingRules.buffer_after_minutes,
+            n3=BookingRules.min_notice_minutes,
+            n4=BookingRules.booking_window_days,
+            n5=BookingRules.max_lessons_per_day,
+            n6=BookingRules.slot_granularity_minutes,
+        )
+    ).where(BookingRules.tutor_id.in_(ids))
+    overrides = select(
+        *row(
+            "override",
+            AvailabilityOverride.tutor_id,
+            day=AvailabilityOverride.on_date,
+            t1=AvailabilityOverride.start_time,
+            t2=AvailabilityOverride.end_time,
+            s1=AvailabilityOverride.kind,
+            s2=AvailabilityOverride.time_zone,
+            n1=AvailabilityOverride.id,
+        )
+    ).where(
+        AvailabilityOverride.tutor_id.in_(ids),
+        AvailabilityOverride.on_date >= bindparam("lo_day", type_=Date()),
+        AvailabilityOverride.on_date <= bindparam("hi_day", type_=Date()),
+    )
+    weekly = select(
+        *row(
+            "weekly",
+            AvailabilityRule.tutor_id,
+            local=AvailabilityRule.dtstart,
+            s1=AvailabilityRule.rrule,
+            s2=AvailabilityRule.time_zone,
+            n1=AvailabilityRule.duration_minutes,
+            n2=AvailabilityRule.id,
+        )
+    ).where(AvailabilityRule.tutor_id.in_(ids))
+    return union_all(rules, booked, busy, off, overrides, weekly)
+
+
+_CALENDAR_ROWS = _calendar_rows()
+
+
 async def load_calendars(
     session: AsyncSession,
     zones: Mapping[int, str],
@@ -400,79 +526,57 @@ async def load_calendars(
     *,
     ignore_booking: int | None = None,
 ) -> dict[int, slots.Calendar]:
-    """``load_calendar`` for many tutors (id → their time zone) in the same four queries, so
-    reading a thousand tutors' slots costs about what reading one does."""
+    """``load_calendar`` for many tutors (id → their time zone) in one statement, so reading a
+    thousand tutors' slots costs about what reading one does, and a hold pays one round trip."""
     ids = sorted(zones)
     if not ids:
         return {}
-    stored = {r.tutor_id: r for r in await session.scalars(
-        select(BookingRules).where(BookingRules.tutor_id.in_(ids))
-    )}  # fmt: skip
-    rules = {i: stored.get(i) or default_rules(i) for i in ids}
-    widest = max(r.buffer_before_minutes + r.buffer_after_minutes for r in rules.values())
-    pad = timedelta(days=1, minutes=widest)
+    pad = timedelta(days=1) + _MOST_BUFFER
+    rules = {i: slot_rules(default_rules(i)) for i in ids}
+    found: dict[int, dict[str, list[Any]]] = {
+        i: {"booked": [], "busy": [], "off": [], "override": [], "weekly": []} for i in ids
+    }
     lo, hi = start - pad, end + pad
-    # One round trip for every interval that blocks time: live bookings (with their buffers),
-    # imported busy times and time off.
-    booked = select(
-        literal("booked"),
-        Booking.tutor_id,
-        func.lower(Booking.blocked),
-        func.upper(Booking.blocked),
-        Booking.starts_at,
-    ).where(
-        Booking.tutor_id.in_(ids),
-        Booking.status.in_([s.value for s in LIVE_STATES]),
-        Booking.blocked.overlaps(func.tstzrange(lo, hi)),
+    rows = await session.execute(
+        _CALENDAR_ROWS,
+        {
+            "ids": ids,
+            "lo": lo,
+            "hi": hi,
+            # Overrides are local dates: two days either side cover every zone's view.
+            "lo_day": lo.date() - timedelta(days=2),
+            "hi_day": hi.date() + timedelta(days=2),
+            "ignore": ignore_booking,
+        },
     )
-    if ignore_booking is not None:
-        booked = booked.where(Booking.id != ignore_booking)
-    busy = select(
-        literal("busy"), BusyTime.tutor_id, BusyTime.starts_at, BusyTime.ends_at, BusyTime.starts_at
-    ).where(BusyTime.tutor_id.in_(ids), BusyTime.starts_at < hi, BusyTime.ends_at > lo)
-    off = select(
-        literal("off"), TimeOff.tutor_id, TimeOff.starts_at, TimeOff.ends_at, TimeOff.starts_at
-    ).where(TimeOff.tutor_id.in_(ids), TimeOff.starts_at < hi, TimeOff.ends_at > lo)
-    found: dict[int, dict[str, list[tuple[datetime, datetime, datetime]]]] = {
-        i: {"booked": [], "busy": [], "off": []} for i in ids
-    }
-    for kind, tutor_id, s, e, lesson_start in await session.execute(union_all(booked, busy, off)):
-        found[tutor_id][kind].append((s, e, lesson_start))
-    # Overrides are local dates: a day either side covers every zone's view of [lo, hi).
-    overrides: dict[int, list[AvailabilityOverride]] = defaultdict(list)
-    for item in await session.scalars(
-        select(AvailabilityOverride)
-        .where(
-            AvailabilityOverride.tutor_id.in_(ids),
-            AvailabilityOverride.on_date >= lo.date() - timedelta(days=2),
-            AvailabilityOverride.on_date <= hi.date() + timedelta(days=2),
-        )
-        .order_by(AvailabilityOverride.on_date)
-    ):
-        overrides[item.tutor_id].append(item)
-    weekly: dict[int, list[AvailabilityRule]] = defaultdict(list)
-    for rule in await session.scalars(
-        select(AvailabilityRule)
-        .where(AvailabilityRule.tutor_id.in_(ids))
-        .order_by(AvailabilityRule.id)
-    ):
-        weekly[rule.tutor_id].append(rule)
-    return {
-        i: slots.Calendar(
+    for kind, tutor_id, a, b, c, local, day, t1, t2, s1, s2, n1, n2, n3, n4, n5, n6 in rows:
+        if kind == "rules":
+            rules[tutor_id] = slots.Rules(
+                buffer_before=n1,
+                buffer_after=n2,
+                min_notice=n3,
+                window_days=n4,
+                max_per_day=n5,
+                granularity=n6,
+            )
+        elif kind == "override":
+            found[tutor_id][kind].append((day, n1, slots.Override(day, s1, t1, t2, s2)))
+        elif kind == "weekly":
+            found[tutor_id][kind].append((n2, slots.WeeklyRule(s1, local, s2, n1)))
+        else:
+            found[tutor_id][kind].append((a, b, c))
+    calendars = {}
+    for i in ids:
+        mine = found[i]
+        calendars[i] = slots.Calendar(
             time_zone=zones[i],
-            weekly=[
-                slots.WeeklyRule(r.rrule, r.dtstart, r.time_zone, r.duration_minutes)
-                for r in weekly[i]
-            ],
-            overrides=[
-                slots.Override(o.on_date, o.kind, o.start_time, o.end_time, o.time_zone)
-                for o in overrides[i]
-            ],
-            time_off=[(s, e) for s, e, _ in found[i]["off"]],
-            booked=[(s, e) for s, e, _ in found[i]["booked"]],
-            busy=[(s, e) for s, e, _ in found[i]["busy"]],
-            lesson_starts=[lesson_start for _, _, lesson_start in found[i]["booked"]],
-            rules=slot_rules(rules[i]),
+            # In the order they were saved (weekly) and by date (overrides), as before.
+            weekly=[rule for _, rule in sorted(mine["weekly"], key=lambda r: r[0])],
+            overrides=[o for *_, o in sorted(mine["override"], key=lambda r: (r[0], r[1]))],
+            time_off=[(s, e) for s, e, _ in mine["off"]],
+            booked=[(s, e) for s, e, _ in mine["booked"]],
+            busy=[(s, e) for s, e, _ in mine["busy"]],
+            lesson_starts=[lesson_start for _, _, lesson_start in mine["booked"]],
+            rules=rules[i],
         )
-        for i in ids
-    }
+    return calendars

@@ -110,7 +110,7 @@ async def hold(request: Request[Any, Any, Any]) -> Response[Any]:
         raise ValidationFailed({"starts_at": "Choose a time from the list."}) from None
     try:
         async with services.transaction() as session:
-            bookings = await service.hold(
+            held = await service.hold(
                 session,
                 student_id=require_principal(request).id,
                 tutor_id=tutor_id,
@@ -119,6 +119,7 @@ async def hold(request: Request[Any, Any, Any]) -> Response[Any]:
                 weeks=max(1, min(12, int(form.get("weeks") or 1))),
                 idempotency_key=form.get("key") or None,
             )
+            bookings = held.bookings
     except DomainError as exc:
         return page(
             request,

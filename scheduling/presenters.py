@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,10 +67,18 @@ async def names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
 
 
 async def booking_outs(
-    session: AsyncSession, bookings: Sequence[Booking], *, new: bool = False
+    session: AsyncSession,
+    bookings: Sequence[Booking],
+    *,
+    new: bool = False,
+    known: Mapping[int, str] | None = None,
 ) -> list[BookingOut]:
-    """``new``: just held, so no reschedule request can exist yet (one query fewer)."""
-    who = await names(session, {b.tutor_id for b in bookings} | {b.student_id for b in bookings})
+    """``new``: just held, so no reschedule request can exist yet (one query fewer).
+    ``known``: display names the caller has read already (a hold reads both)."""
+    who = dict(known or {})
+    missing = ({b.tutor_id for b in bookings} | {b.student_id for b in bookings}) - who.keys()
+    if missing:
+        who |= await names(session, missing)
     pending: dict[int, RescheduleRequest] = {}
     if bookings and not new:
         rows = await session.scalars(

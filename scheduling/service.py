@@ -5,17 +5,34 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Exists,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.models import User
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from marketplace.messaging import is_blocked
+from marketplace.messaging import blocked_either_way
+from marketplace.profiles.models import TutorProfile
 from marketplace.uow import emit
 from marketplace.wording import plural
 from payouts import accounts as payout_accounts
@@ -136,42 +153,122 @@ async def _claim_key(
 # ---------------------------------------------------------------- holds
 
 
+def _stale_holds(
+    tutor_id: int | ColumnElement[int],
+    student_id: int | ColumnElement[int],
+    start: datetime | ColumnElement[datetime],
+    end: datetime | ColumnElement[datetime],
+    now: datetime | ColumnElement[datetime],
+) -> Select[Booking]:
+    """Holds past their expiry that still occupy the tutor's or the student's time near
+    [start, end): the sweep has not ended them yet. Values or parameters."""
+    return select(Booking).where(
+        Booking.status == State.HELD.value,
+        Booking.hold_expires_at <= now,
+        or_(Booking.tutor_id == tutor_id, Booking.student_id == student_id),
+        Booking.blocked.overlaps(func.tstzrange(start - timedelta(days=1), end)),
+    )
+
+
 async def _expire_stale_holds(
     session: AsyncSession, tutor_id: int, student_id: int, start: datetime, end: datetime
 ) -> None:
     """Holds past their expiry still occupy their slot until the sweep runs; end them now."""
     now = datetime.now(UTC)
     stale = await session.scalars(
-        select(Booking)
-        .where(
-            Booking.status == State.HELD.value,
-            Booking.hold_expires_at <= now,
-            or_(Booking.tutor_id == tutor_id, Booking.student_id == student_id),
-            Booking.blocked.overlaps(func.tstzrange(start - timedelta(days=1), end)),
-        )
-        .with_for_update(skip_locked=True)
+        _stale_holds(tutor_id, student_id, start, end, now).with_for_update(skip_locked=True)
     )
     for booking in stale:
         await lifecycle.transition(session, booking, "expire", Actor.SYSTEM, now=now)
 
 
-async def _has_lessons_with(session: AsyncSession, student_id: int, tutor_id: int) -> bool:
+def _had_lessons_with(
+    student_id: int | ColumnElement[int], tutor_id: int | ColumnElement[int]
+) -> Exists:
     """Any booking with this tutor that was not dropped (expired or cancelled unpaid)."""
     dropped = [
         State.EXPIRED.value,
         State.CANCELLED_BY_STUDENT.value,
         State.CANCELLED_BY_TUTOR.value,
     ]
-    found = await session.scalar(
-        select(Booking.id)
-        .where(
-            Booking.student_id == student_id,
-            Booking.tutor_id == tutor_id,
-            Booking.status.not_in(dropped),
-        )
-        .limit(1)
+    return exists().where(
+        Booking.student_id == student_id,
+        Booking.tutor_id == tutor_id,
+        Booking.status.not_in(dropped),
     )
-    return found is not None
+
+
+@dataclass(frozen=True)
+class Held:
+    """The held bookings, and the display names of the two people (what an answer shows)."""
+
+    bookings: list[Booking]
+    names: dict[int, str]
+
+
+@dataclass(frozen=True)
+class _HoldFacts:
+    student_name: str | None
+    blocked: bool
+    payable: bool | None
+    had_lessons: bool
+    maybe_stale: bool
+    tutor_rows: Sequence[Row[*tuple[Any, ...]]]
+
+
+def _hold_facts_statement() -> Select[*tuple[Any, ...]]:
+    """The statement of ``_hold_facts``, built once with parameters (``student``, ``tutor``,
+    ``now``, ``start``, ``end``): building it per hold cost more Python time than running it.
+    The checks come as one row, joined to the tutor's rows (none when not bookable)."""
+    student_id = bindparam("student", type_=BigInteger())
+    tutor_id = bindparam("tutor", type_=BigInteger())
+    tstz = DateTime(timezone=True)
+    student_name = (
+        select(func.coalesce(TutorProfile.display_name, User.full_name))
+        .select_from(User)
+        .outerjoin(TutorProfile, TutorProfile.user_id == User.id)
+        .where(User.id == student_id)
+        .scalar_subquery()
+    )
+    stale = _stale_holds(
+        tutor_id,
+        student_id,
+        bindparam("start", type_=tstz),
+        bindparam("end", type_=tstz),
+        bindparam("now", type_=tstz),
+    )
+    checks = select(
+        student_name.label("student_name"),
+        blocked_either_way(student_id, tutor_id).label("blocked"),
+        payout_accounts.payouts_enabled_of(tutor_id).label("payable"),
+        _had_lessons_with(student_id, tutor_id).label("had_lessons"),
+        exists(stale).label("maybe_stale"),
+    ).subquery()
+    tutor = availability.bookable_select(tutor_id).subquery()
+    return select(checks, tutor).select_from(checks.outerjoin(tutor, true()))
+
+
+_HOLD_FACTS = _hold_facts_statement()
+
+
+async def _hold_facts(
+    session: AsyncSession, student_id: int, tutor_id: int, start: datetime, weeks: int
+) -> _HoldFacts:
+    """What a hold checks before it looks at the calendar, in one round trip: a block between
+    the two, the payout account, earlier lessons (for the trial price), the tutor and prices,
+    and the student's display name for the answer. Whether a lapsed hold may stand in the way
+    is asked of a span that holds every week's lesson (the lesson's length is not checked yet),
+    so that the locking read that ends such holds runs only when one exists."""
+    params = {
+        "student": student_id,
+        "tutor": tutor_id,
+        "start": start,
+        "end": start + timedelta(weeks=weeks, days=1),
+        "now": datetime.now(UTC),
+    }
+    rows = (await session.execute(_HOLD_FACTS, params)).all()
+    name, blocked, payable, had_lessons, maybe_stale = rows[0][:5]
+    return _HoldFacts(name, bool(blocked), payable, bool(had_lessons), bool(maybe_stale), rows)
 
 
 def check_offered(cal: slots.Calendar, start: datetime, duration: int, now: datetime) -> None:
@@ -275,7 +372,7 @@ async def hold(
     weeks: int = 1,
     idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> list[Booking]:
+) -> Held:
     """Hold one slot, or the same local time weekly for ``weeks`` weeks (all or nothing)."""
     now = now or datetime.now(UTC)
     start = utc(starts_at)
@@ -283,7 +380,8 @@ async def hold(
         raise ValidationFailed({"weeks": f"Book 1 to {MAX_SERIES_WEEKS} weeks."})
     if student_id == tutor_id:
         raise Forbidden("You cannot book a lesson with yourself.", code="own_booking")
-    if await is_blocked(session, student_id, tutor_id):
+    facts = await _hold_facts(session, student_id, tutor_id, start, weeks)
+    if facts.blocked:
         # Either side's block stops bookings as well as messages.
         raise Forbidden("You cannot book lessons with this tutor.", code="blocked")
     claimed = await _claim_key(
@@ -292,21 +390,22 @@ async def hold(
         idempotency_key,
         _fingerprint(tutor_id, start.isoformat(), duration, weeks),
     )
+    names = {student_id: facts.student_name} if facts.student_name is not None else {}
     if isinstance(claimed, list):
-        return claimed
-    tutor, prices = await availability.bookable_tutor(session, tutor_id)
+        return Held(claimed, names)
+    tutor, prices = availability.bookable_from(tutor_id, facts.tutor_rows)
+    names[tutor_id] = tutor.display_name
     # Only a tutor who can be paid can be booked (their payout account is set up).
-    await payout_accounts.require_payouts(session, tutor_id)
+    payout_accounts.refuse_unless_payable(facts.payable)
     duration = _duration(prices, duration)
-    trial = tutor.trial_price_minor is not None and not await _has_lessons_with(
-        session, student_id, tutor_id
-    )
+    trial = tutor.trial_price_minor is not None and not facts.had_lessons
     zone = ZoneInfo(tutor.time_zone)
     # Weekly in the tutor's wall-clock time: 17:00 in Berlin stays 17:00 across DST.
     local = start.astimezone(zone).replace(tzinfo=None)
     starts = [slots.local_to_utc(local + timedelta(weeks=i), zone) for i in range(weeks)]
     end = starts[-1] + timedelta(minutes=duration)
-    await _expire_stale_holds(session, tutor_id, student_id, start, end)
+    if facts.maybe_stale:
+        await _expire_stale_holds(session, tutor_id, student_id, start, end)
     cal = await availability.load_calendar(session, tutor_id, start, end, time_zone=tutor.time_zone)
     if weeks == 1:
         check_offered(cal, start, duration, now)
@@ -346,7 +445,7 @@ async def hold(
     await _insert(session, bookings)
     if isinstance(claimed, IdempotencyKey):
         claimed.booking_ids = [b.id for b in bookings]
-    return bookings
+    return Held(bookings, names)
 
 
 # ---------------------------------------------------------------- reading

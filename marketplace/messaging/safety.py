@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Exists, and_, delete, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,19 +11,19 @@ from marketplace.errors import NotFound, ValidationFailed
 from marketplace.messaging.models import Block
 
 
-async def is_blocked(session: AsyncSession, a: int, b: int) -> bool:
-    """Whether either of the two has blocked the other."""
-    found = await session.scalar(
-        select(
-            exists().where(
-                or_(
-                    and_(Block.blocker_id == a, Block.blocked_id == b),
-                    and_(Block.blocker_id == b, Block.blocked_id == a),
-                )
-            )
+def blocked_either_way(a: int | ColumnElement[int], b: int | ColumnElement[int]) -> Exists:
+    """True when either of the two has blocked the other, as a clause other statements embed."""
+    return exists().where(
+        or_(
+            and_(Block.blocker_id == a, Block.blocked_id == b),
+            and_(Block.blocker_id == b, Block.blocked_id == a),
         )
     )
-    return bool(found)
+
+
+async def is_blocked(session: AsyncSession, a: int, b: int) -> bool:
+    """Whether either of the two has blocked the other."""
+    return bool(await session.scalar(select(blocked_either_way(a, b))))
 
 
 async def blocked_by_me(session: AsyncSession, me: int, other: int) -> bool:

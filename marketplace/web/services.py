@@ -41,7 +41,8 @@ class Services:
     booking_facts: BookingFacts = field(default_factory=NoBookings)
     """What messaging may ask about bookings; scheduling provides it (wired in app.py)."""
     hot_engine: AsyncEngine | None = None
-    """A pool without pre-ping for single-statement hot paths (posting a message)."""
+    """A pool without pre-ping for single-statement hot paths (posting a message, the token
+    lookup of every request)."""
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Sections higher packages add to pages (see ``marketplace.web.fragments``).
     fragments: Fragments = field(default_factory=Fragments)

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar.testing import TestClient
+from sqlalchemy import event
 
 from tests.helpers import account
 from tests.scheduling.helpers import approved_tutor, book, iso, local_slot, sql, student
@@ -312,3 +313,80 @@ def test_hold_expires_and_frees_the_slot(client: TestClient[Any]) -> None:
         headers=account(client, "admin"),
     )
     assert paid_late.status_code == 409 and paid_late.json()["fields"]["status"] == "expired"
+
+
+def test_a_hold_is_few_round_trips(client: TestClient[Any]) -> None:
+    """Each statement is a round trip, and round trips are most of a hold's cost: the token
+    lookup is one statement outside any transaction (on the pool without the pre-ping), then
+    one transaction of four: the checks and the tutor, the calendar, the booking, its
+    transition row. Lapsed holds are looked for by the checks; the locking read that ends them
+    runs only when there is one."""
+    tutor_id, _ = approved_tutor(client)
+    _, me = student(client)
+    book(client, me, tutor_id, local_slot(BERLIN, 3, 10))  # the token's use is now recorded
+    services = client.app.state.services
+    engines = [services.engine.sync_engine, services.hot_engine.sync_engine]
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        in_transaction = conn.connection.driver_connection.is_in_transaction()
+        seen.append((statement.split()[0], in_transaction))
+
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", record)
+    try:
+        held = book(client, me, tutor_id, local_slot(BERLIN, 4, 10))
+    finally:
+        for engine in engines:
+            event.remove(engine, "after_cursor_execute", record)
+    assert held.status_code == 201, held.text
+    assert held.json()["student"]["name"] and held.json()["tutor"]["name"]
+    assert seen == [
+        ("SELECT", False),  # the token
+        ("SELECT", True),  # the checks and the tutor
+        ("SELECT", True),  # the calendar
+        ("INSERT", True),
+        ("INSERT", True),
+    ]
+
+
+def test_a_lapsed_hold_of_the_student_in_a_later_week_of_a_series_is_ended(
+    client: TestClient[Any],
+) -> None:
+    """The hold's checks look for lapsed holds across every week of a series, on the student's
+    side too (their own lapsed hold with another tutor at the same time)."""
+    first_tutor, _ = approved_tutor(client)
+    second_tutor, _ = approved_tutor(client)
+    _, me = student(client)
+    first = local_slot(BERLIN, 3, 10)
+    lapsed = book(client, me, first_tutor, first + timedelta(weeks=2)).json()
+    sql(
+        client,
+        "UPDATE bookings SET hold_expires_at = now() - interval '1 minute' WHERE id = $1",
+        lapsed["id"],
+    )
+    series = client.post(
+        "/api/v1/bookings/series",
+        json={
+            "tutor_id": second_tutor,
+            "starts_at": iso(first),
+            "duration_minutes": 60,
+            "weeks": 3,
+        },
+        headers=me,
+    )
+    assert series.status_code == 201, series.text
+    assert client.get(f"/api/v1/bookings/{lapsed['id']}", headers=me).json()["status"] == "expired"
+
+
+def test_the_token_lookup_survives_a_database_restart(client: TestClient[Any]) -> None:
+    """The lookup's pool does not ping before lending a connection: one that died is dropped
+    and the lookup tried again, so the first request after a restart still succeeds."""
+    _, me = student(client)
+    assert client.get("/api/v1/bookings", headers=me).status_code == 200
+    sql(
+        client,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    assert client.get("/api/v1/bookings", headers=me).status_code == 200
