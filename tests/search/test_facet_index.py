@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketplace import db, places
+from marketplace.privacy import registry as privacy_rules
 from marketplace.profiles.models import LessonPrice, TutorInstrument, TutorProfile
 from marketplace.seed.demo_data import DemoTutor, _resolved_cities, demo_tutors
 from search import buckets
@@ -347,6 +348,20 @@ async def test_searches_during_concurrent_writes_each_describe_one_generation(
     for reader in readers:
         assert reader.index_loads == 1 and reader.index_catch_ups > 10
     assert await compare(engine, searches(40, seed=14), readers[0]) > 20
+
+
+async def test_an_erased_tutor_leaves_every_facet_index_at_once(engine: AsyncEngine) -> None:
+    docs = list(documents(demo_tutors(60), seed=15))
+    await PostgresBackend(engine).rebuild(_one(docs))
+    indexed = _indexed(engine)
+    assert (await indexed.search(SearchQuery())).total == 60
+    rule = next(r for r in privacy_rules.RULES if r.table == "search_documents")
+    async with engine.begin() as conn:
+        for statement in rule.erase:
+            await conn.execute(text(statement), {"uid": docs[5].id})
+    assert (await indexed.search(SearchQuery())).total == 59
+    assert (indexed.index_loads, indexed.index_catch_ups) == (1, 1)
+    await compare(engine, searches(20, seed=16), indexed)
 
 
 def _expected(docs: dict[int, TutorDocument]) -> tuple[int, dict[str, int]]:
