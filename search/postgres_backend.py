@@ -140,6 +140,8 @@ class PostgresBackend:
         self._needs_full_load = False
         self.index_loads = 0  # full reloads, for tests and the benchmark
         self.index_catch_ups = 0
+        self.index_catch_up_s = 0.0
+        self.sql_answers = 0  # searches answered by the SQL path
         # Per generation: the rows of text words and places, and the buckets per viewer's zone.
         self._id_sets: OrderedDict[tuple[str | None, str, tuple[Any, ...]], BitMap] = OrderedDict()
         self._bucket_rows: OrderedDict[tuple[Any, ...], dict[str, BitMap]] = OrderedDict()
@@ -200,6 +202,7 @@ class PostgresBackend:
             hours = buckets.bucket_hours(query.time_zone, now)
             rows = await self._search_indexed(query, hours, key[1])
             if rows is None:
+                self.sql_answers += 1
                 rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
             self._remember(key, rows)
         return SearchResult(
@@ -332,10 +335,12 @@ class PostgresBackend:
                 index = self._index
                 if not self._index_stale:
                     return index  # another search caught up while this one waited
+                started = time.perf_counter()
                 caught = await self._catch_up(index)
                 if caught is not None:
                     if caught is not index:
                         self.index_catch_ups += 1
+                        self.index_catch_up_s += time.perf_counter() - started
                     self._index, self._index_stale = caught, False
                     return caught
                 self._needs_full_load = True
