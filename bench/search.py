@@ -557,7 +557,7 @@ async def _write_phase(
     print(
         f"    {written} writes; {backend.index_loads} full loads, "
         f"{backend.index_catch_ups} catch-ups ({took:.1f} ms each), "
-        f"{backend.sql_answers} of {len(run.latencies_ms)} searches answered by SQL"
+        f"{backend.sql_answers} of {len(run.latencies_ms)} searches (+ the warm-up) answered by SQL"
     )
     return run
 
