@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search.py                 # both sizes, direct and through the API
     .venv/bin/python bench/search.py --sizes 10000 --seconds 5
+    .venv/bin/python bench/search.py --sizes 100000 --writes 20 --writes-only --seconds 20
 
 Tutors come from the deterministic demo generator (real cities, instruments and genres that
 fit the place, local price levels), with coordinates spread over each metro area. They are
@@ -9,7 +10,9 @@ loaded with the backend's own atomic rebuild into a throwaway embedded PostgreSQ
 temporary folder (never the system PostgreSQL). A fixed mix of queries (typo text, facets, geo
 radius with distance sort, combined filters, browsing) then runs directly against the backend
 and through the HTTP API (uvicorn on 127.0.0.1, an httpx client), each for a bounded count and
-time, and the p50/p95/p99 latency and queries per second are printed.
+time, and the p50/p95/p99 latency and queries per second are printed. ``--writes N`` also runs
+the varied mix while a writer changes N tutors a second, with full index reloads only and then
+catching up from the change log, and prints both and their ratio.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.server_env import bench_secrets
 from marketplace import db, migrate, places
@@ -444,6 +449,10 @@ async def bench_size(
         t0 = time.perf_counter()
         await PostgresBackend(engine).rebuild(_batches(docs))
         print(f"  loaded with one atomic rebuild in {time.perf_counter() - t0:.1f} s")
+        if args.writes:
+            await bench_writes(engine, docs, varied, args)
+        if args.writes_only:
+            return
         # The counts and pages from SQL alone ("SQL counts"), as before the facet index, are
         # measured in the same run as the default backend, so the ratios hold on a loaded
         # machine. The facet index loads on the first search (the warm-up).
@@ -487,6 +496,72 @@ async def bench_size(
             server.wait(15)
 
 
+async def bench_writes(
+    engine: AsyncEngine,
+    docs: Sequence[TutorDocument],
+    mix: list[tuple[str, dict[str, Any]]],
+    args: argparse.Namespace,
+) -> None:
+    """The varied mix while a writer changes ``args.writes`` tutors a second (new free time
+    and ratings, as bookings and reviews do): first with full reloads only (the behaviour
+    before the change log), then catching up from the log, in the same run."""
+    print(f"  with {args.writes} index writes/s:")
+    full = await _write_phase(engine, docs, mix, args, "full reloads", incremental=False)
+    ours = await _write_phase(engine, docs, mix, args, "catch-up from the log", incremental=True)
+    p95 = ours.percentile(ours.latencies_ms, 95) / full.percentile(full.latencies_ms, 95)
+    rate = (len(ours.latencies_ms) / ours.elapsed_s) / (len(full.latencies_ms) / full.elapsed_s)
+    print(f"    catch-up against full reloads: p95 {p95:.2f}x  q/s {rate:.2f}x")
+
+
+async def _write_phase(
+    engine: AsyncEngine,
+    docs: Sequence[TutorDocument],
+    mix: list[tuple[str, dict[str, Any]]],
+    args: argparse.Namespace,
+    label: str,
+    incremental: bool,
+) -> Run:
+    backend = PostgresBackend(engine, result_cache_size=0, incremental=incremental)
+    await backend.search(build_query())  # the first full load
+    writer, rng = PostgresBackend(engine), random.Random(SEED)
+    stop = asyncio.Event()
+    written = 0
+
+    async def write() -> None:
+        nonlocal written
+        gap = 1.0 / args.writes
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            doc = rng.choice(docs)
+            changed = replace(
+                doc,
+                rating=rng.choice([4.0, 4.5, 5.0]),
+                review_count=doc.review_count + 1,
+                next_free_at=datetime.now(UTC) + timedelta(hours=rng.randint(1, 300)),
+            )
+            await writer.upsert([changed])
+            written += 1
+            next_at += gap
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+    task = asyncio.create_task(write())
+    try:
+        run = await run_direct(
+            f"varied mix, {label}", backend, mix, args.seconds, args.limit, warm_up=False
+        )
+    finally:
+        stop.set()
+        await task
+    print(run.report())
+    took = backend.index_catch_up_s / max(1, backend.index_catch_ups) * 1000
+    print(
+        f"    {written} writes; {backend.index_loads} full loads, "
+        f"{backend.index_catch_ups} catch-ups ({took:.1f} ms each), "
+        f"{backend.sql_answers} of {len(run.latencies_ms)} searches (+ the warm-up) answered by SQL"
+    )
+    return run
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated tutor counts")
@@ -495,6 +570,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="HTTP clients at once")
     parser.add_argument("--varied", type=int, default=5000, help="distinct varied searches")
     parser.add_argument("--skip-api", action="store_true", help="only the direct measurements")
+    parser.add_argument(
+        "--writes", type=int, default=0, help="also search while a writer changes N tutors/s"
+    )
+    parser.add_argument("--writes-only", action="store_true", help="only the --writes phase")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sql-counts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

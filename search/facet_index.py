@@ -14,7 +14,8 @@ generation, so counts, totals and hits are exactly what the SQL path would retur
 from __future__ import annotations
 
 import array
-from collections.abc import Mapping, Sequence
+import bisect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,9 @@ FLOAT_COLUMNS = ("price", "rating", "ranking_score", "next_free", "lat", "lon")
 _DIAMETER_M = 12756336.0
 INT_COLUMNS = ("review_count", *(f"free_o{i}" for i in range(buckets.OFFSET_WORDS)))
 INT_COLUMNS += tuple(f"free_w{i}" for i in range(buckets.WORDS))
+# Up to this many changed rows are placed into the sort orders one by one; more, and sorting
+# everything again is quicker.
+_REPLACE_MAX = 256
 
 
 def bitmap(rows: npt.NDArray[np.integer]) -> BitMap:
@@ -60,6 +64,7 @@ class Columns:
     sets: Mapping[str, Ints]  # facet → value-set id per row
     floats: Mapping[str, Floats]  # FLOAT_COLUMNS; NaN for NULL (next_free: +inf)
     ints: Mapping[str, Ints]  # INT_COLUMNS
+    seq: int | None = None  # search_index_state.seq of ``generation``
 
 
 @dataclass(frozen=True)
@@ -70,19 +75,36 @@ class Counts:
 
 
 class FacetIndex:
-    """Bitmaps per facet value, the sort orders and the free-time words of every row."""
+    """Bitmaps per facet value, the sort orders and the free-time words of every row.
+
+    ``patched`` derives the index of a later generation from the rows that changed since this
+    one. The index itself is never modified, so a search holding it stays on one generation.
+    A deleted tutor keeps its row as a tombstone (in no bitmap, NULL in every column) so row
+    numbers, and so every untouched bitmap, stay valid; a new tutor is appended (tutor ids grow).
+    """
 
     def __init__(self, columns: Columns, value_sets: Mapping[int, Sequence[str]]) -> None:
         order = np.argsort(columns.tutor_id, kind="stable")
         self.generation = columns.generation
+        self.seq = columns.seq
         self.tutor_ids: Ints = columns.tutor_id[order]
         self.size = len(order)
+        self.alive = np.ones(self.size, dtype=bool)
         self.everyone = BitMap(range(self.size))
+        self._value_sets = dict(value_sets)
+        self._sets = {facet: columns.sets[facet][order] for facet in FACETS}
         self.values: dict[str, dict[str, BitMap]] = {
-            facet: _value_bitmaps(columns.sets[facet][order], value_sets) for facet in FACETS
+            facet: _value_bitmaps(self._sets[facet], value_sets) for facet in FACETS
         }
-        floats = {name: columns.floats[name][order] for name in FLOAT_COLUMNS}
-        ints = {name: columns.ints[name][order] for name in INT_COLUMNS}
+        self._floats = {name: columns.floats[name][order] for name in FLOAT_COLUMNS}
+        self._ints = {name: columns.ints[name][order] for name in INT_COLUMNS}
+        self._derive()
+
+    def _derive(self, before: FacetIndex | None = None, changed: Ints | None = None) -> None:
+        """The views and sort orders of the columns. From scratch, each order is a sort; from
+        ``before`` with the ``changed`` rows, the other rows keep their relative order, so
+        each changed row is only placed anew by a binary search (a few rows: far cheaper)."""
+        floats, ints = self._floats, self._ints
         self.price, self.rating = floats["price"], floats["rating"]
         self.lat, self.lon = floats["lat"], floats["lon"]
         self.offset_words = [ints[f"free_o{i}"] for i in range(buckets.OFFSET_WORDS)]
@@ -95,16 +117,114 @@ class FacetIndex:
             np.nan_to_num(-floats["rating"], nan=np.inf),
             -ints["review_count"].astype(np.float64),
         )
-        self.quality_rank = _rank(row, *quality)  # ties broken by tutor_id (the row number)
-        self.quality_group = _groups(*quality)  # equal quality, equal group
         price = self.price
-        self.price_asc_rank = _rank(row, np.nan_to_num(price, nan=np.inf))
-        self.price_desc_rank = _rank(row, np.nan_to_num(-price, nan=np.inf))
-        self.soonest_group = _groups(floats["next_free"])
-        # next_free_at ASC NULLS LAST, then quality: the soonest order when no word ranks.
-        self.soonest_rank = _rank(row, floats["next_free"], self.quality_rank.astype(np.float64))
+        incremental = before is not None and changed is not None and len(changed) <= _REPLACE_MAX
+
+        def ordered(name: str, *keys: Floats | Ints) -> Ints:
+            # Rows sorted by ``keys`` (most significant first; the last decides every tie).
+            if incremental:
+                assert before is not None and changed is not None
+                return _reinsert(before._sorted[name], changed, keys)
+            return np.lexsort(tuple(reversed(keys)))
+
+        self._sorted: dict[str, Ints] = {}
+        self._sorted["quality"] = ordered("quality", *quality, row)
+        self.quality_rank = _inverse(self._sorted["quality"])  # ties broken by tutor_id (row)
+        self.quality_group = _runs(self._sorted["quality"], *quality)  # equal quality, equal
+        self._sorted["price_asc"] = ordered("price_asc", np.nan_to_num(price, nan=np.inf), row)
+        self.price_asc_rank = _inverse(self._sorted["price_asc"])
+        self._sorted["price_desc"] = ordered("price_desc", np.nan_to_num(-price, nan=np.inf), row)
+        self.price_desc_rank = _inverse(self._sorted["price_desc"])
+        # next_free_at ASC NULLS LAST, then quality: the soonest order when no word ranks. The
+        # quality ranks changed, but not the relative order of the unchanged rows.
+        self._sorted["soonest"] = ordered("soonest", floats["next_free"], self.quality_rank)
+        self.soonest_rank = _inverse(self._sorted["soonest"])
+        self.soonest_group = _runs(self._sorted["soonest"], floats["next_free"])
         self._orders: dict[Sort, Ints] = {}
         self._named: dict[tuple[tuple[str, ...], tuple[str, ...]], npt.NDArray[np.bool_]] = {}
+
+    @property
+    def value_set_ids(self) -> set[int]:
+        return set(self._value_sets)
+
+    @property
+    def tombstones(self) -> int:
+        return self.size - len(self.everyone)
+
+    def patched(
+        self, changed: Sequence[int], rows: Columns, value_sets: Mapping[int, Sequence[str]]
+    ) -> FacetIndex | None:
+        """The index of generation ``rows.generation``: this one with the tutors in ``changed``
+        replaced by ``rows`` (their current columns; a changed tutor absent from ``rows`` was
+        deleted). ``value_sets``: any value set ``rows`` uses that this index does not know.
+        None when the change cannot keep rows in tutor-id order (a new tutor with an id below
+        the largest): then only a full load gives the new generation."""
+        ids = np.unique(np.asarray(changed, dtype=np.int64))
+        order = np.argsort(rows.tutor_id, kind="stable")
+        present = rows.tutor_id[order]
+        pos = np.minimum(np.searchsorted(self.tutor_ids, ids), max(self.size - 1, 0))
+        known = (self.tutor_ids[pos] == ids) if self.size else np.zeros(len(ids), dtype=bool)
+        added = np.setdiff1d(present, ids[known])  # new tutors (a new one deleted again: none)
+        if len(added) and self.size and added[0] <= self.tutor_ids[-1]:
+            return None
+        new = object.__new__(FacetIndex)
+        new.generation, new.seq = rows.generation, rows.seq
+        new.tutor_ids = np.concatenate((self.tutor_ids, added))
+        new.size = len(new.tutor_ids)
+        grow = len(added)
+        new.alive = np.concatenate((self.alive, np.zeros(grow, dtype=bool)))
+        new._value_sets = {**self._value_sets, **value_sets}
+        new._sets = {f: np.concatenate((a, np.full(grow, -1))) for f, a in self._sets.items()}
+        new._floats = {
+            n: np.concatenate((a, _dead_floats(n, grow))) for n, a in self._floats.items()
+        }
+        new._ints = {
+            n: np.concatenate((a, np.zeros(grow, np.int64))) for n, a in self._ints.items()
+        }
+        new.values = {facet: dict(bitmaps) for facet, bitmaps in self.values.items()}
+        copied: set[tuple[str, str]] = set()
+
+        def bitmap_of(facet: str, value: str) -> BitMap:
+            # Copy on first write: the old index's bitmaps stay as they were.
+            if (facet, value) not in copied:
+                copied.add((facet, value))
+                old = new.values[facet].get(value)
+                new.values[facet][value] = BitMap() if old is None else old.copy()
+            return new.values[facet][value]
+
+        touched = np.searchsorted(new.tutor_ids, np.union1d(ids[known], added))
+        for facet, column in new._sets.items():
+            for r, set_id in zip(touched.tolist(), column[touched].tolist(), strict=True):
+                for value in new._value_sets.get(set_id, ()):
+                    bitmap_of(facet, value).discard(r)
+        everyone = self.everyone.copy()
+        everyone.difference_update(bitmap(touched))
+        new.alive[touched] = False
+        for facet in new._sets:
+            new._sets[facet][touched] = -1
+        for name in new._floats:
+            new._floats[name][touched] = _dead_floats(name, 1)[0]
+        for name in new._ints:
+            new._ints[name][touched] = 0
+        at = np.searchsorted(new.tutor_ids, present)
+        new.alive[at] = True
+        everyone.update(bitmap(at))
+        for facet in FACETS:
+            column = rows.sets[facet][order]
+            new._sets[facet][at] = column
+            for r, set_id in zip(at.tolist(), column.tolist(), strict=True):
+                for value in new._value_sets.get(set_id, ()):
+                    bitmap_of(facet, value).add(r)
+        for name in FLOAT_COLUMNS:
+            new._floats[name][at] = rows.floats[name][order]
+        for name in INT_COLUMNS:
+            new._ints[name][at] = rows.ints[name][order]
+        new.everyone = everyone
+        for facet, value in copied:
+            if not new.values[facet][value]:
+                del new.values[facet][value]
+        new._derive(self, np.union1d(touched, at))
+        return new
 
     # ------------------------------------------------------------------ filters
 
@@ -179,7 +299,7 @@ class FacetIndex:
         if start >= len(matches):
             return []
         words = self._relevance(query)
-        if not words and len(matches) == self.size:
+        if not words and len(matches) == len(self.everyone):
             # Everyone, no word to rank by: the precomputed order is the answer.
             chosen = self._order(query.sort)[start:stop]
         else:
@@ -215,7 +335,8 @@ class FacetIndex:
         """Every row in ``sort``'s order, when no word ranks (the inverse of its ranks)."""
         if (found := self._orders.get(sort)) is None:
             rank = self._key(sort, np.arange(self.size, dtype=np.int64), [])
-            found = self._orders[sort] = np.argsort(rank, kind="stable")
+            order = np.argsort(rank, kind="stable")
+            found = self._orders[sort] = order[self.alive[order]]
         return found
 
     def _key(self, sort: Sort, rows: Ints, words: list[npt.NDArray[np.bool_]]) -> Ints:
@@ -278,22 +399,55 @@ def _value_bitmaps(sets: Ints, value_sets: Mapping[int, Sequence[str]]) -> dict[
     return {v: bitmap(np.sort(np.concatenate(parts))) for v, parts in members.items()}
 
 
-def _rank(row: Ints, *keys: Floats) -> Ints:
-    """Each row's position when sorted by ``keys`` (most significant first), then row."""
-    order = np.lexsort((row, *reversed(keys)))
-    rank = np.empty(len(row), dtype=np.int64)
-    rank[order] = np.arange(len(row), dtype=np.int64)
+def _dead_floats(name: str, n: int) -> Floats:
+    """A tombstone's value in float column ``name``: NULL (next_free: never)."""
+    return np.full(n, np.inf if name == "next_free" else np.nan)
+
+
+def _inverse(order: Ints) -> Ints:
+    """Each row's position in ``order``."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
     return rank
 
 
-def _groups(*keys: Floats) -> Ints:
-    """Each row's dense rank by ``keys``: rows with equal keys share a number."""
-    if not len(keys[0]):
+def _runs(order: Ints, *keys: Floats) -> Ints:
+    """Each row's group: the position in ``order`` (sorted by ``keys`` first) where its run of
+    equal keys starts. Rows with equal keys share it, and groups order as the keys do."""
+    if not len(order):
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort(tuple(reversed(keys)))
     stacked = np.stack([k[order] for k in keys])
-    changed = np.any(stacked[:, 1:] != stacked[:, :-1], axis=0)
-    dense = np.concatenate(([0], np.cumsum(changed))).astype(np.int64)
+    starts = np.concatenate(([True], np.any(stacked[:, 1:] != stacked[:, :-1], axis=0)))
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
     groups = np.empty(len(order), dtype=np.int64)
-    groups[order] = dense
+    groups[order] = first
     return groups
+
+
+def _reinsert(order: Ints, changed: Ints, keys: Sequence[Floats | Ints]) -> Ints:
+    """``order`` (sorted rows, maybe fewer than now) with the ``changed`` rows taken out and
+    put back where their current ``keys`` sort them, each found by binary search."""
+    size = len(keys[0])
+    moving = np.zeros(size, dtype=bool)
+    moving[changed] = True
+    keep = order[~moving[order]]
+
+    def key(r: int) -> tuple[float, ...]:
+        return tuple(float(k[r]) for k in keys)
+
+    rows = sorted((int(r) for r in changed), key=key)
+    at = [bisect.bisect_left(_Keyed(keep, key), key(r)) for r in rows]
+    return np.insert(keep, at, np.asarray(rows, dtype=np.int64))
+
+
+class _Keyed:
+    """A read-only sequence of the sort keys of ``rows``, for ``bisect``."""
+
+    def __init__(self, rows: Ints, key: Callable[[int], tuple[float, ...]]) -> None:
+        self._rows, self._key = rows, key
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: int) -> tuple[float, ...]:
+        return self._key(int(self._rows[i]))

@@ -156,6 +156,25 @@ class SearchIndexState(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     generation: Mapped[uuid.UUID] = mapped_column(Uuid, server_default=func.gen_random_uuid())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Counts the writes; with ``search_index_changes`` it lets a reader catch up from its own
+    # generation by reading only the rows written since.
+    seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class SearchIndexChange(Base):
+    """Which tutors each write to the index changed (upserted or deleted), numbered by
+    ``search_index_state.seq`` and tagged with the generation that write made.
+
+    A facet index of generation G at ``seq`` s catches up by reading the tutors of every entry
+    after s, provided the entry (s, G) is still here: a rebuild empties the log, writes keep only
+    the most recent entries, and a restored table cannot hold a generation issued after it.
+    """
+
+    __tablename__ = "search_index_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[uuid.UUID] = mapped_column(Uuid)
+    tutor_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
 
 
 class SearchFreshness(Base):

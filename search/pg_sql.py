@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, Text, bindparam, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from marketplace import places, vocab
@@ -78,14 +78,29 @@ UPSERT = text(
     *(bindparam(name, type_=BigInteger) for name in (*FREE_WORDS, *OFFSET_WORDS)),
 )
 
-# Taking this row lock first serialises index writers (and queues them behind a rebuild).
+# Taking this row lock first serialises index writers (and queues them behind a rebuild), so
+# writes commit in ``seq`` order: a snapshot that sees seq s sees every change logged up to s.
+# Each write logs the tutors it changed under its new seq and generation; a rebuild empties the
+# log (everything changed) and writes keep only the last CHANGE_LOG_KEEP entries.
+CHANGE_LOG_KEEP = 1000
 BUMP_GENERATION = text(
-    "INSERT INTO search_index_state (id, generation, updated_at) "
-    "VALUES (1, gen_random_uuid(), now()) "
-    "ON CONFLICT (id) DO UPDATE SET generation = gen_random_uuid(), updated_at = now()"
+    "WITH s AS (INSERT INTO search_index_state (id, generation, updated_at, seq) "
+    "VALUES (1, gen_random_uuid(), now(), 1) "
+    "ON CONFLICT (id) DO UPDATE SET generation = gen_random_uuid(), updated_at = now(), "
+    "seq = search_index_state.seq + 1 RETURNING generation, seq), "
+    "logged AS (INSERT INTO search_index_changes (seq, generation, tutor_ids) "
+    "SELECT seq, generation, :ids FROM s), "
+    "pruned AS (DELETE FROM search_index_changes c USING s "
+    "WHERE :rebuild OR c.seq <= s.seq - :keep) "
+    "SELECT seq FROM s"
+).bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger)),
+    bindparam("rebuild", type_=Boolean),
+    bindparam("keep", value=CHANGE_LOG_KEEP, type_=BigInteger),
 )
 _GENERATION = "(SELECT generation::text FROM search_index_state WHERE id = 1)"
 CURRENT_GENERATION = f"SELECT {_GENERATION}"
+_SEQ = "(SELECT seq FROM search_index_state WHERE id = 1)"
 
 
 def row_params(doc: TutorDocument) -> dict[str, Any]:
@@ -302,7 +317,7 @@ INDEX_COLUMNS: dict[str, tuple[str, str]] = {
 # One row: each column of every document as one binary string (big-endian values, all in the
 # same row order), and the generation they describe, in one snapshot.
 INDEX_LOAD = (
-    f"SELECT {_GENERATION}, "
+    f"SELECT {_GENERATION}, {_SEQ}, "
     + ", ".join(
         f"(string_agg({_BINARY[kind].format(expr)}, ''::bytea))"
         for expr, kind in INDEX_COLUMNS.values()
@@ -310,6 +325,26 @@ INDEX_LOAD = (
     + " FROM search_documents"
 )
 VALUE_SETS = "SELECT id, vals FROM search_value_sets"
+VALUE_SETS_BY_ID = "SELECT id, vals FROM search_value_sets WHERE id = ANY($1::int4[])"
+# Catching up from generation $2 at seq $1: in one snapshot, the current generation and seq,
+# every tutor changed since (NULL when the log no longer reaches back to $1/$2, or when more
+# than $3 changed), and those tutors' columns as INDEX_LOAD reads them (deleted ones absent).
+INDEX_CHANGES = (
+    "WITH since AS (SELECT 1 FROM search_index_changes"
+    " WHERE seq = $1 AND generation::text = $2::text),"
+    " changed AS (SELECT DISTINCT unnest(tutor_ids) AS id FROM search_index_changes"
+    " WHERE seq > $1 AND EXISTS (SELECT FROM since)),"
+    " counted AS (SELECT count(*) AS n FROM changed),"
+    " picked AS (SELECT id FROM changed WHERE EXISTS (SELECT FROM since)"
+    " AND (SELECT n FROM counted) <= $3)"
+    f" SELECT {_GENERATION}, {_SEQ}, EXISTS (SELECT FROM since), (SELECT n FROM counted),"
+    " (SELECT array_agg(id) FROM picked), "
+    + ", ".join(
+        f"(string_agg({_BINARY[kind].format(expr)}, ''::bytea))"
+        for expr, kind in INDEX_COLUMNS.values()
+    )
+    + " FROM search_documents WHERE tutor_id IN (SELECT id FROM picked)"
+)
 
 
 def documents(tutor_ids: list[int], query: SearchQuery) -> tuple[str, list[Any]]:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     # app (a worker never searches).
     from pyroaring import BitMap
 
-    from search.facet_index import FacetIndex
+    from search.facet_index import Columns, FacetIndex
 
 # SET LOCAL: these hold for this search only, never for the pooled connection afterwards.
 _READ_SETTINGS = (
@@ -105,6 +105,8 @@ class PostgresBackend:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         facet_index: bool = True,
         index_refresh_s: float | None = None,
+        incremental: bool = True,
+        catch_up_limit: float = 0.05,
     ) -> None:
         self._engine = engine
         self._now = now
@@ -129,6 +131,17 @@ class PostgresBackend:
         self._index_refresh_s = index_refresh_s
         self._index_reload_took = 0.0
         self._index_lock = asyncio.Lock()
+        # A stale index first catches up from the change log: it reads only the rows written
+        # since its generation and patches a copy of itself. A full reload is the fallback when
+        # more than ``catch_up_limit`` of the rows changed (or are tombstones), or the log no
+        # longer reaches back to the index's generation (a rebuild, or too many writes since).
+        self._incremental = incremental
+        self._catch_up_limit = catch_up_limit
+        self._needs_full_load = False
+        self.index_loads = 0  # full reloads, for tests and the benchmark
+        self.index_catch_ups = 0
+        self.index_catch_up_s = 0.0
+        self.sql_answers = 0  # searches answered by the SQL path
         # Per generation: the rows of text words and places, and the buckets per viewer's zone.
         self._id_sets: OrderedDict[tuple[str | None, str, tuple[Any, ...]], BitMap] = OrderedDict()
         self._bucket_rows: OrderedDict[tuple[Any, ...], dict[str, BitMap]] = OrderedDict()
@@ -143,14 +156,16 @@ class PostgresBackend:
         if not documents:
             return
         async with _available(), self._engine.begin() as conn:
-            await conn.execute(pg_sql.BUMP_GENERATION)
+            await conn.execute(
+                pg_sql.BUMP_GENERATION, {"ids": [d.id for d in documents], "rebuild": False}
+            )
             await conn.execute(pg_sql.UPSERT, [pg_sql.row_params(d) for d in documents])
 
     async def delete(self, tutor_ids: Sequence[int]) -> None:
         if not tutor_ids:
             return
         async with _available(), self._engine.begin() as conn:
-            await conn.execute(pg_sql.BUMP_GENERATION)
+            await conn.execute(pg_sql.BUMP_GENERATION, {"ids": list(tutor_ids), "rebuild": False})
             await conn.execute(_DELETE, {"ids": list(tutor_ids)})
 
     async def rebuild(self, batches: AsyncIterable[Sequence[TutorDocument]]) -> int:
@@ -165,7 +180,7 @@ class PostgresBackend:
         count = 0
         async with _available():
             async with self._engine.begin() as conn:
-                await conn.execute(pg_sql.BUMP_GENERATION)
+                await conn.execute(pg_sql.BUMP_GENERATION, {"ids": [], "rebuild": True})
                 await conn.execute(text("DELETE FROM search_documents"))
                 async for batch in batches:
                     if batch:
@@ -187,6 +202,7 @@ class PostgresBackend:
             hours = buckets.bucket_hours(query.time_zone, now)
             rows = await self._search_indexed(query, hours, key[1])
             if rows is None:
+                self.sql_answers += 1
                 rows = await self._search(query, pg_sql.plan(query, hours), hours, key[1])
             self._remember(key, rows)
         return SearchResult(
@@ -314,6 +330,20 @@ class PostgresBackend:
             return None
         if self._index is not None and not self._index_stale:
             return self._index
+        if self._incremental and not self._needs_full_load and self._index is not None:
+            async with self._index_lock:
+                index = self._index
+                if not self._index_stale:
+                    return index  # another search caught up while this one waited
+                started = time.perf_counter()
+                caught = await self._catch_up(index)
+                if caught is not None:
+                    if caught is not index:
+                        self.index_catch_ups += 1
+                        self.index_catch_up_s += time.perf_counter() - started
+                    self._index, self._index_stale = caught, False
+                    return caught
+                self._needs_full_load = True
         gap = self._index_refresh_s
         if gap is None:
             gap = max(1.0, 10 * self._index_reload_took)
@@ -324,34 +354,66 @@ class PostgresBackend:
                 self._index_loaded_at = started = time.monotonic()
                 self._index = await self._load_index()
                 self._index_reload_took = time.monotonic() - started
-                self._index_stale = False
+                self._index_stale = self._needs_full_load = False
+                self.index_loads += 1
                 self._id_sets.clear()
                 self._bucket_rows.clear()
         return self._index
 
+    async def _catch_up(self, index: FacetIndex) -> FacetIndex | None:
+        """``index`` brought to the current generation from the rows written since its own,
+        read in one snapshot; None when only a full load can (see ``__init__``)."""
+        if index.seq is None or index.generation is None:
+            return None
+        limit = max(1, int(self._catch_up_limit * index.size))
+        [row] = await self._fetch(pg_sql.INDEX_CHANGES, [index.seq, index.generation, limit], None)
+        generation, seq, connected, _changed, ids, *blobs = row
+        if generation == index.generation:
+            return index
+        if not connected or ids is None:
+            return None
+        columns = self._columns(generation, seq, blobs)
+        known = index.value_set_ids
+        wanted = {int(i) for a in columns.sets.values() for i in a.tolist()} - known
+        value_sets = {
+            set_id: tuple(vals)
+            for set_id, vals in await self._fetch(pg_sql.VALUE_SETS_BY_ID, [list(wanted)], None)
+        }
+        patched = index.patched(ids, columns, value_sets)
+        if patched is None or patched.tombstones > limit:
+            return None
+        return patched
+
     async def _load_index(self) -> FacetIndex:
+        from search import facet_index
+
+        [row] = await self._fetch(pg_sql.INDEX_LOAD, [], _READ_SETTINGS)
+        generation, seq, *blobs = row
+        value_sets = {
+            set_id: tuple(vals) for set_id, vals in await self._fetch(pg_sql.VALUE_SETS, [], None)
+        }
+        return facet_index.FacetIndex(self._columns(generation, seq, blobs), value_sets)
+
+    @staticmethod
+    def _columns(generation: str | None, seq: int | None, blobs: Sequence[Any]) -> Columns:
+        """``pg_sql.INDEX_COLUMNS`` as read (one binary string per column) → ``Columns``."""
         import numpy as np
 
         from search import facet_index
 
-        [row] = await self._fetch(pg_sql.INDEX_LOAD, [], _READ_SETTINGS)
-        generation, *blobs = row
         arrays: dict[str, Any] = {}
         for (name, (_expr, kind)), blob in zip(pg_sql.INDEX_COLUMNS.items(), blobs, strict=True):
             dtype = {"int8": ">i8", "int4": ">i4", "float8": ">f8"}[kind]
             values = np.frombuffer(blob or b"", dtype=dtype)
             arrays[name] = values.astype(np.float64 if kind == "float8" else np.int64)
-        value_sets = {
-            set_id: tuple(vals) for set_id, vals in await self._fetch(pg_sql.VALUE_SETS, [], None)
-        }
-        columns = facet_index.Columns(
+        return facet_index.Columns(
             generation=generation,
             tutor_id=arrays["tutor_id"],
             sets={facet: arrays[facet_index.SET_COLUMNS[facet]] for facet in FACETS},
             floats={name: arrays[name] for name in facet_index.FLOAT_COLUMNS},
             ints={name: arrays[name] for name in facet_index.INT_COLUMNS},
+            seq=seq,
         )
-        return facet_index.FacetIndex(columns, value_sets)
 
     def _buckets(
         self, index: FacetIndex, hours: buckets.BucketHours, zone: str, day: datetime

@@ -364,7 +364,17 @@ RULES: tuple[TableRule, ...] = (
     TableRule(
         "search_documents",
         None,
-        ("DELETE FROM search_documents WHERE tutor_id = :uid",),
+        (
+            # As every index writer: the generation row's lock first, then the row, and the
+            # change logged, so caches and in-process facet indexes drop the tutor at once.
+            "SELECT 1 FROM search_index_state WHERE id = 1 FOR UPDATE",
+            "WITH gone AS (DELETE FROM search_documents WHERE tutor_id = :uid RETURNING 1),"
+            " s AS (UPDATE search_index_state SET generation = gen_random_uuid(),"
+            " updated_at = now(), seq = seq + 1 WHERE id = 1 AND EXISTS (SELECT FROM gone)"
+            " RETURNING generation, seq)"
+            " INSERT INTO search_index_changes (seq, generation, tutor_ids)"
+            " SELECT seq, generation, ARRAY[CAST(:uid AS bigint)] FROM s",
+        ),
     ),
     # --- the record --------------------------------------------------------------------------
     TableRule(
