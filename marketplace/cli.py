@@ -61,7 +61,6 @@ def _parser() -> argparse.ArgumentParser:
 
     web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
     _add_listen(web)
-    web.add_argument("--workers", type=int, default=1, help="web processes")
     # `duet run` starts the web server while the embedded services are still starting and hands
     # it their addresses on stdin, so importing the app overlaps their start.
     web.add_argument("--environment-from-stdin", action="store_true", help=argparse.SUPPRESS)
