@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,9 @@ VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 def alembic_config(database_url: str) -> Config:
     from alembic.config import Config
 
-    config = Config()
+    # Explicitly: Config's default stdout is whatever sys.stdout was when alembic was first
+    # imported, which may be a stream closed since (a test's captured output).
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url
