@@ -169,6 +169,7 @@ class MediaRelay:
         while time.monotonic() < deadline:
             for media in await self._candidates(booking_id):
                 outcome = await self._ask(participant, media)
+                logger.debug("room %s on %s: %s", booking_id, media, outcome)
                 if outcome == "held":
                     participant.media = media
                     return
@@ -210,6 +211,12 @@ class MediaRelay:
         """The participant's media process is gone (or gave the room up): place them again."""
         if participant.media != gone or participant.moving is not None:
             return
+        logger.info(
+            "room %s: moving user %s off media process %s",
+            participant.room_pass.booking_id,
+            participant.room_pass.user_id,
+            gone,
+        )
         participant.media = None
         participant.outbox.put_nowait(
             {

@@ -7,13 +7,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
+from tests.browser.conftest import CspWatch, chromium_path
+from tests.browser.test_lesson_room import (
+    STUDENT_TONES,
+    TUTOR_TONES,
+    log_in,
+    media_flags,
+    stereo_wav,
+)
 from tests.conftest import TEST_SIGNING_KEY
+from tests.helpers import run_async
 from tests.video.cluster import Cluster, media_cluster
 from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, encode_vp8, opus_track, vp8_track
@@ -95,22 +105,17 @@ async def test_two_web_processes_share_a_room_and_it_survives_its_media_process(
         cluster.kill(victim)
         for client in (tutor, student):
             await client.wait_for(lambda c=client: bool(c.of_type("moved")), 5)
-        print("moved", time.monotonic() - killed_at)
         for client in (tutor, student):
             await client.wait_for(lambda c=client: len(c.of_type("welcome")) >= 1, 10)
-        print("welcome", time.monotonic() - killed_at)
         # A new welcome from the new process: each side builds a new peer connection.
         await tutor.close_media()
         await student.close_media()
         await tutor.join_media([opus_track(30, 440, 660), vp8_track(frames)])
         await student.join_media([opus_track(30, 523, 784)])
-        print("answered", time.monotonic() - killed_at)
         await tutor.connected()
         await student.connected()
-        print("connected", time.monotonic() - killed_at)
         await _media_flows(student)
         await _media_flows(tutor)
-        print("media", time.monotonic() - killed_at)
         assert time.monotonic() - killed_at < 10
         rooms = await _listing(cluster)
         assert list(rooms) == [lesson.booking_id] and rooms[lesson.booking_id] != holder
@@ -154,3 +159,80 @@ async def test_rooms_spread_over_processes_and_the_lesson_end_reaches_its_proces
     finally:
         for client in clients:
             await client.close()
+
+
+# The loudest audio this page receives now (0..1): the other side's tones, not silence.
+HEARD_LEVEL = """() => {
+  const room = window.duetRoom;
+  if (!room.pc || room.pc.connectionState !== 'connected') return 0;
+  return room.pc.getStats().then(report => {
+    let level = 0;
+    report.forEach(s => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') level = Math.max(level, s.audioLevel || 0);
+    });
+    return level;
+  });
+}"""
+
+
+@pytest.mark.browser
+def test_two_browsers_on_different_web_processes_get_media_back_after_a_kill_9(
+    two_media: Cluster, database_url: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    cluster = two_media
+    csp_watch = CspWatch()  # the browser tests' watch (its fixture lives in tests/browser)
+    executable = chromium_path()
+    lesson = run_async(make_lesson(database_url))
+    wavs = [
+        stereo_wav(tmp_path / "tutor.wav", *TUTOR_TONES),
+        stereo_wav(tmp_path / "student.wav", *STUDENT_TONES),
+    ]
+    with sync_playwright() as playwright:
+        browsers = [
+            playwright.chromium.launch(
+                executable_path=executable, headless=True, args=media_flags(wav)
+            )
+            for wav in wavs
+        ]
+        try:
+            pages = []
+            people = (lesson.tutor_email, lesson.student_email)
+            for browser, email, base in zip(browsers, people, cluster.webs, strict=True):
+                page = csp_watch.new_context(browser).new_page()
+                page.set_default_timeout(20_000)
+                log_in(page, base, email)
+                page.goto(f"{base}/lessons/{lesson.booking_id}/room")
+                pages.append(page)
+
+            def hears_the_other_side(page: Any, timeout: int = 20_000) -> None:
+                # The other side is connected (its tile says nothing), and its tones arrive.
+                page.wait_for_function(
+                    "() => document.querySelector('[data-testid=remote-tile] .tile-state')"
+                    ".textContent === ''",
+                    timeout=timeout,
+                )
+                page.wait_for_function(
+                    f"async () => (await ({HEARD_LEVEL})()) > 0.05", timeout=timeout
+                )
+
+            for page in pages:
+                hears_the_other_side(page)
+            holder = run_async(_listing(cluster))[lesson.booking_id]
+            [victim] = [p for p in cluster.media if f"-{p.pid}-" in holder]
+            killed_at = time.monotonic()
+            cluster.kill(victim)
+            for page in pages:
+                # The page was told, made a new connection to the new process, and hears again.
+                page.wait_for_function("() => (window.duetRoom.moves || 0) >= 1", timeout=10_000)
+                page.wait_for_function("() => window.duetRoom.welcomes >= 2", timeout=10_000)
+                hears_the_other_side(page, timeout=10_000)
+            assert time.monotonic() - killed_at < 10
+            assert run_async(_listing(cluster))[lesson.booking_id] != holder
+            for page in pages:
+                assert page.get_by_test_id("room-alert").is_hidden()
+            assert csp_watch.violations == []
+        finally:
+            for browser in browsers:
+                browser.close()
