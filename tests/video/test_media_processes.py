@@ -168,7 +168,9 @@ HEARD_LEVEL = """() => {
   return room.pc.getStats().then(report => {
     let level = 0;
     report.forEach(s => {
-      if (s.type === 'inbound-rtp' && s.kind === 'audio') level = Math.max(level, s.audioLevel || 0);
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        level = Math.max(level, s.audioLevel || 0);
+      }
     });
     return level;
   });
