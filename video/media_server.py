@@ -112,6 +112,7 @@ class MediaServer:
         self._tasks = [
             asyncio.create_task(self._listen(), name="media-listen"),
             asyncio.create_task(self._keep_alive(), name="media-heartbeat"),
+            asyncio.create_task(self._fence(), name="media-fence"),
         ]
         logger.info("media process %s ready (capacity %d rooms)", self.id, self.capacity)
 
@@ -234,19 +235,29 @@ class MediaServer:
             await asyncio.sleep(HEARTBEAT_EVERY)
             beats += 1
             try:
-                await self._beat()
-                for booking_id in await self.directory.renew(dict(self.leases)):
-                    logger.warning("room %s: lease lost to another process", booking_id)
-                    await self._lose(booking_id)
-                if beats % SNAPSHOT_EVERY == 0:
-                    await self.directory.publish_snapshot(self.id, self.snapshot())
-            except RedisError as exc:
-                logger.warning("media process %s cannot reach Redis: %s", self.id, exc)
+                # Bounded: a Redis that hangs must not hold the next beat (nor the fence).
+                async with asyncio.timeout(2 * HEARTBEAT_EVERY):
+                    await self._beat()
+                    lost = await self.directory.renew(dict(self.leases))
+                    if beats % SNAPSHOT_EVERY == 0:
+                        await self.directory.publish_snapshot(self.id, self.snapshot())
+            except (RedisError, TimeoutError) as exc:
+                logger.warning("media process %s cannot reach Redis: %r", self.id, exc)
+                continue
+            for booking_id in lost:
+                logger.warning("room %s: lease lost to another process", booking_id)
+                await self._lose(booking_id)
+            self._sweep_links()
+
+    async def _fence(self) -> None:
+        """Let go of every room before the heartbeat can have expired in Redis: by this
+        process's own clock, needing nothing from Redis (which may be what is gone)."""
+        while True:
+            await asyncio.sleep(0.1)
             if self.leases and (time.monotonic() - self._last_beat) * 1000 > SELF_FENCE_MS:
                 logger.error("media process %s lost Redis: dropping its rooms", self.id)
                 for booking_id in list(self.leases):
                     await self._lose(booking_id)
-            self._sweep_links()
 
     async def _beat(self) -> None:
         sent = time.monotonic()
@@ -268,10 +279,11 @@ class MediaServer:
                 link.inbox.put_nowait(None)
 
     async def _lose(self, booking_id: int) -> None:
-        """This process may no longer hold the room: its participants go elsewhere."""
+        """This process may no longer hold the room: its participants go elsewhere. Nothing
+        here waits for Redis (telling their web processes is best effort, in the background)."""
         self.leases.pop(booking_id, None)
         for link in [link for link in self.links.values() if link.booking_id == booking_id]:
-            await self._quietly(self._moved(link.web, link.conn))
+            self._spawn(self._moved(link.web, link.conn))
             link.booking_id = link.room = link.participant = None
             link.inbox.put_nowait(None)
         await self.registry.close(booking_id, "moved", finish_recording=False, notify=False)
