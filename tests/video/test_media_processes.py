@@ -5,6 +5,7 @@ processes, real aiortc peers."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,3 +239,27 @@ def test_two_browsers_on_different_web_processes_get_media_back_after_a_kill_9(
         finally:
             for browser in browsers:
                 browser.close()
+
+
+async def test_a_media_process_stopped_for_a_release_hands_its_rooms_over_at_once(
+    two_media: Cluster, database_url: str
+) -> None:
+    """A rolling restart (SIGTERM): the process leaves the directory first, so its lessons move
+    without waiting for a heartbeat to expire."""
+    cluster = two_media
+    lesson = await make_lesson(database_url)
+    tutor = RoomClient(cluster.webs[0], lesson.booking_id, lesson.tutor)
+    try:
+        await tutor.connect()
+        holder = (await _listing(cluster))[lesson.booking_id]
+        [stopping] = [p for p in cluster.media if f"-{p.pid}-" in holder]
+        stopped_at = time.monotonic()
+        stopping.send_signal(signal.SIGTERM)
+        await tutor.wait_for(lambda: bool(tutor.of_type("moved")), 5)
+        await tutor.wait_for(lambda: bool(tutor.of_type("welcome")), 5)
+        assert time.monotonic() - stopped_at < 2.5  # less than the heartbeat's 3 s
+        assert not tutor.of_type("ended")  # the lesson goes on
+        assert stopping.wait(15) == 0
+        assert (await _listing(cluster))[lesson.booking_id] != holder
+    finally:
+        await tutor.close()
