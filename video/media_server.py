@@ -34,7 +34,7 @@ from video.directory import (
 )
 from video.envelopes import caller_from_json, pass_from_json
 from video.registry import RoomRegistry
-from video.session import RoomSession
+from video.session import RoomSession, quietly
 
 if TYPE_CHECKING:
     from video.room import Participant, Room
@@ -122,11 +122,11 @@ class MediaServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # Leave first so no web process sends anyone here again, then close the rooms: their
         # participants are told to move, not that the lesson ended.
-        await self._quietly(self.directory.retire(self.id))
+        await quietly(self.directory.retire(self.id))
         for booking_id in list(self.registry.rooms):
             await self._lose(booking_id)
         await self.registry.close_all()
-        await self._quietly(self._pubsub.aclose())
+        await quietly(self._pubsub.aclose())
 
     # ------------------------------------------------------------------ from web processes
 
@@ -181,11 +181,11 @@ class MediaServer:
                     return
         except Exception:
             logger.exception("media process %s: participant %s failed", self.id, link.conn)
-            await self._quietly(self.to_web(link, {"op": "close", "code": 1011, "reason": "error"}))
+            await quietly(self.to_web(link, {"op": "close", "code": 1011, "reason": "error"}))
         finally:
             self.links.pop(link.conn, None)
             if link.room is not None and link.participant is not None:
-                await self._quietly(link.room.leave(link.participant))
+                await quietly(link.room.leave(link.participant))
 
     async def _join(self, link: Link, envelope: dict[str, Any]) -> bool:
         room_pass = pass_from_json(envelope["pass"])
@@ -225,7 +225,7 @@ class MediaServer:
 
     async def _moved(self, web: str, conn: str) -> None:
         envelope = {"op": "close", "conn": conn, "code": MOVED[0], "reason": MOVED[1]}
-        await self._quietly(self.redis.publish(web_channel(web), json.dumps(envelope)))
+        await quietly(self.redis.publish(web_channel(web), json.dumps(envelope)))
 
     # ------------------------------------------------------------------ leases and heartbeat
 
@@ -294,7 +294,7 @@ class MediaServer:
     async def _release(self, booking_id: int) -> None:
         token = self.leases.pop(booking_id, None)
         if token is not None:
-            await self._quietly(self.directory.release(self.id, booking_id, token))
+            await quietly(self.directory.release(self.id, booking_id, token))
 
     # ------------------------------------------------------------------ operators
 
@@ -305,10 +305,3 @@ class MediaServer:
 
     def _spawn(self, coro: Any) -> None:
         self.registry.spawn(coro)
-
-    @staticmethod
-    async def _quietly(awaitable: Any) -> None:
-        try:
-            await awaitable
-        except Exception as exc:
-            logger.debug("media process: %s", exc)

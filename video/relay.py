@@ -36,7 +36,7 @@ from scheduling.service import Caller
 from video.directory import MediaProcess, RoomDirectory, media_channel, web_channel
 from video.envelopes import caller_to_json, pass_to_json
 from video.registry import CLOSING_EVENTS
-from video.session import MessageGate, error_message
+from video.session import MessageGate, error_message, quietly
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class MediaRelay:
         await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
         for participant in list(self.participants.values()):
             if participant.media is not None:
-                await self._quietly(self._tell(participant.media, "leave", participant))
-        await self._quietly(self._pubsub.aclose())
+                await quietly(self._tell(participant.media, "leave", participant))
+        await quietly(self._pubsub.aclose())
         await self.redis.aclose()
 
     # ------------------------------------------------------------------ one participant
@@ -120,7 +120,7 @@ class MediaRelay:
             if participant.moving is not None:
                 participant.moving.cancel()
             if participant.media is not None:
-                await self._quietly(self._tell(participant.media, "leave", participant))
+                await quietly(self._tell(participant.media, "leave", participant))
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
@@ -333,10 +333,3 @@ class MediaRelay:
         rooms = sum(p.rooms for p in processes)
         capacity = sum(p.capacity for p in processes)
         return f"{len(processes)} media processes, {rooms} of {capacity} rooms"
-
-    @staticmethod
-    async def _quietly(awaitable: Any) -> None:
-        try:
-            await awaitable
-        except Exception as exc:
-            logger.debug("room relay: %s", exc)

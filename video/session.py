@@ -67,6 +67,14 @@ class MessageGate:
         return message
 
 
+async def quietly(awaitable: Any, what: str = "room signaling") -> None:
+    """Best effort: a peer that just went away must not break the others' lesson."""
+    try:
+        await awaitable
+    except Exception as exc:
+        logger.debug("%s: %s", what, exc)
+
+
 def error_message(code: str, message: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message, "fields": fields or {}}
 

@@ -7,11 +7,9 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,17 +26,6 @@ from tests.video.server import loopback_room_settings
 from video.directory import HEARTBEAT_TTL_MS, PREFIX, RoomDirectory, media_channel, web_channel
 from video.envelopes import pass_to_json
 from video.media_server import MediaServer
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[EmbeddedRedis]:
-    with tempfile.TemporaryDirectory(prefix="duet-test-redis-") as tmp:
-        server = EmbeddedRedis(Path(tmp) / "redis")
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @pytest.fixture
