@@ -1,4 +1,4 @@
-"""Messaging fixtures: live servers and pairs of users (real Redis: `redis_server`, in tests/conftest.py)."""
+"""Messaging fixtures: live servers and pairs of users (Redis: ``redis_server``, tests/conftest)."""
 
 from __future__ import annotations
 
