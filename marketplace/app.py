@@ -60,7 +60,7 @@ from marketplace.ratelimit import Counter, MemoryCounter, RateLimiter, RedisCoun
 from marketplace.realtime import Hub
 from marketplace.reports.api import ROUTES as REPORT_ROUTES
 from marketplace.seed.load import DemoExtra
-from marketplace.settings import Settings
+from marketplace.settings import ConfigError, Settings
 from marketplace.tasks import (
     DramatiqQueue,
     JobContext,
@@ -113,6 +113,7 @@ from video import pages as video_pages
 from video import signaling as video_signaling
 from video.ice import IceServers
 from video.registry import RoomRegistry
+from video.relay import MediaRelay
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATE_DIRS: list[Path | PathLike[Any] | str] = [
@@ -253,6 +254,38 @@ def build_queue(settings: Settings, broker: dramatiq.Broker | None = None) -> Dr
     return queue
 
 
+def room_registry(services: Services) -> RoomRegistry:
+    """The rooms of this process: a web process's (``ROOM_PLACEMENT=local``) or a media
+    process's."""
+    turn = None
+    if services.settings.sms.uses_twilio:
+        from video import twilio_turn  # the Twilio SDK only when Twilio is configured
+
+        turn = twilio_turn.from_settings(services.settings)
+    return RoomRegistry(services, IceServers(services.settings.video, turn))
+
+
+def media_services(settings: Settings) -> Services:
+    """What a media process needs: the database (rooms read bookings, save recordings, end
+    lessons), the job queue and events wired as in the web process."""
+    assert settings.database.url is not None
+    engine = db.create_engine(settings.database.url, pool_size=settings.database.pool_size)
+    queue = build_queue(settings)
+    events = EventBus()
+    wire_subscribers(events, queue)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=db.create_session_factory(engine),
+        events=events,
+        queue=queue,
+        storage=LocalMediaStorage(settings.media.root),
+        limiter=RateLimiter(MemoryCounter()),
+        private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
+        media_links=MediaLinks(settings.web.secret_key, settings.media.link_seconds),
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -322,13 +355,16 @@ def create_app(
     )
     settings.media.root.mkdir(parents=True, exist_ok=True)
     settings.messaging.private_root.mkdir(parents=True, exist_ok=True)
-    # The lesson rooms live in this process; the app owns them and closes them on shutdown.
-    turn = None
-    if settings.sms.uses_twilio:
-        from video import twilio_turn  # the Twilio SDK only when Twilio is configured
-
-        turn = twilio_turn.from_settings(settings)
-    rooms = RoomRegistry(services, IceServers(settings.video, turn))
+    # The lesson rooms live in this process (the app owns them and closes them on shutdown), or
+    # on media processes this process relays to (docs/architecture.md, "Media processes").
+    rooms: RoomRegistry | MediaRelay
+    if settings.video.placement == "media":
+        if not settings.broker.redis_url:
+            raise ConfigError("ROOM_PLACEMENT=media needs REDIS_URL (or use `duet run`).")
+        rooms = MediaRelay(settings.broker.redis_url)
+        services.health_checks["media"] = rooms.health
+    else:
+        rooms = room_registry(services)
     events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager

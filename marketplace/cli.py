@@ -55,8 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(role="cli")
     sub = parser.add_subparsers(required=True, metavar="command")
 
-    run = sub.add_parser("run", help="everything on the embedded default: db, redis, web, worker")
+    run = sub.add_parser(
+        "run", help="everything on the embedded default: db, redis, web, worker, media"
+    )
     _add_listen(run)
+    run.add_argument(
+        "--media",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="media processes for lesson rooms (default: one per core; 0 keeps rooms in the "
+        "web process)",
+    )
     run.set_defaults(handler=cmd_run, role="run")
 
     web = sub.add_parser("web", help="the web server (needs DATABASE_URL; REDIS_URL for jobs)")
@@ -77,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--metrics-address", default="127.0.0.1")
     worker.set_defaults(handler=cmd_worker, role="worker")
+
+    media = sub.add_parser(
+        "media", help="a media process holding lesson rooms (needs DATABASE_URL and REDIS_URL)"
+    )
+    media.add_argument(
+        "--capacity", type=int, default=0, help="most rooms it holds (default MEDIA_ROOM_CAPACITY)"
+    )
+    media.set_defaults(handler=cmd_media, role="media")
 
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(required=True, metavar="action")
@@ -643,6 +660,50 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.database.url is None or settings.broker.redis_url is None:
+        raise ConfigError("A media process needs DATABASE_URL and REDIS_URL (or use `duet run`).")
+    capacity = args.capacity or settings.video.media_capacity
+    if not 1 <= capacity <= 1000:
+        raise ConfigError("--capacity must be between 1 and 1000 rooms.")
+    settings = settings.with_embedded_secrets()
+    _join_metrics_dir(settings)
+    from marketplace.observability import tracing
+
+    tracing.configure_tracing(settings.observability, "media")
+    asyncio.run(_serve_media(settings, capacity))
+    tracing.shutdown_tracing()
+    return 0
+
+
+async def _serve_media(settings: Settings, capacity: int) -> None:
+    from redis.asyncio import Redis
+
+    from marketplace.app import media_services, room_registry
+    from scheduling.lifecycle import BookingTransitioned
+    from video.directory import new_process_id
+    from video.media_server import MediaServer
+
+    assert settings.broker.redis_url is not None
+    services = media_services(settings)
+    registry = room_registry(services)
+    services.events.subscribe(BookingTransitioned, registry.on_booking_transitioned)
+    redis = Redis.from_url(settings.broker.redis_url)
+    server = MediaServer(services, registry, redis, new_process_id(), capacity)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        logger.info("media process %s stopping", server.id)
+        await server.stop()
+        await redis.aclose()
+        await services.engine.dispose()
+
+
 def _serve_worker_metrics(address: str, port: int) -> None:
     """prometheus-client's own exporter thread, reading every process's files in the metrics
     directory. No token: keep the address private (the default is loopback)."""
@@ -688,6 +749,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         "SECRET_KEY": settings.web.secret_key,
         "CERTIFICATE_SIGNING_KEY": settings.courses.signing_key,
     }
+    if args.media > 0:
+        env["ROOM_PLACEMENT"] = "media"
     web_command = [
         sys.executable, "-m", "marketplace.cli", "web", "--environment-from-stdin",
         "--host", args.host, "--port", str(args.port),
@@ -725,6 +788,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if not stopping.is_set() and web.poll() is None:
                 worker_command = [sys.executable, "-m", "marketplace.cli", "worker"]
                 children.insert(0, _spawn("worker", worker_command, env))
+                media_command = [sys.executable, "-m", "marketplace.cli", "media"]
+                for number in range(args.media):
+                    children.insert(0, _spawn(f"media {number + 1}", media_command, env))
                 took = answered - started_at
                 print(
                     f"\n  Duet is running at http://{args.host}:{args.port}/ "
@@ -744,7 +810,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                     stopping.set()
                     break
             media.result()  # stops after the batch it is drawing
-            step("Stopping web server and worker")
+            step("Stopping web server, worker and media processes")
             _stop_children(reversed(children))
     finally:
         if web.stdin is not None and not web.stdin.closed:

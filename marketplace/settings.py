@@ -188,6 +188,13 @@ class VideoSettings:
     candidates on. Unset: every non-loopback interface. ``127.0.0.1`` keeps all media on this
     machine (the tests do this); the media server then also ignores candidates and checks from
     other addresses."""
+    placement: str = "local"
+    """``ROOM_PLACEMENT``: ``local`` keeps each lesson room in the web process of its first
+    participant (one process, tests); ``media`` puts rooms on media processes (``duet media``,
+    started by ``duet run``), placed and relayed through Redis (needs ``REDIS_URL``)."""
+    media_capacity: int = 40
+    """``MEDIA_ROOM_CAPACITY``: most rooms one media process holds; placement picks another
+    process beyond it."""
 
 
 @dataclass(frozen=True)
@@ -543,6 +550,12 @@ def _video_settings(env: Mapping[str, str], var_dir: Path) -> VideoSettings:
     retention = _int(env, "RECORDING_RETENTION_DAYS", 30)
     if retention < 1:
         raise ConfigError("RECORDING_RETENTION_DAYS must be at least 1.")
+    placement = env.get("ROOM_PLACEMENT", "local").strip().lower() or "local"
+    if placement not in ("local", "media"):
+        raise ConfigError(f"ROOM_PLACEMENT must be local or media, not {placement!r}.")
+    capacity = _int(env, "MEDIA_ROOM_CAPACITY", 40)
+    if not 1 <= capacity <= 1000:
+        raise ConfigError("MEDIA_ROOM_CAPACITY must be between 1 and 1000 rooms.")
     return VideoSettings(
         default_bitrate_kbps=bitrate,
         recording_retention_days=retention,
@@ -551,6 +564,8 @@ def _video_settings(env: Mapping[str, str], var_dir: Path) -> VideoSettings:
         turn_username=turn_user,
         turn_credential=turn_pass,
         media_addresses=addresses,
+        placement=placement,
+        media_capacity=capacity,
     )
 
 

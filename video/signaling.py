@@ -13,8 +13,13 @@ after a network change), ``candidate`` {candidate, sdpMid, sdpMLineIndex},
 from the server: ``welcome``, ``answer`` {sdp}, ``participant``, ``left``, ``chat``,
 ``bitrate`` (applied by each browser to its sender, without a new offer), ``bitrate_failed``
 {user_id, name, kbps} (to the tutor), ``loss`` {uplink} (every 2 s), ``consent``,
-``recording`` {active}, ``peer_failed``, ``ended`` {reason}, ``pong`` {t}, ``error`` {code,
-message, fields}.
+``recording`` {active}, ``peer_failed``, ``moved`` (the room's media process is gone: a new
+``welcome`` follows from the process that takes the room over, and the browser makes a new peer
+connection), ``ended`` {reason}, ``pong`` {t}, ``error`` {code, message, fields}.
+
+Where the room lives is the app's choice (``ROOM_PLACEMENT``): in this process (a
+``RoomRegistry``), or on a media process found through Redis, the messages relayed both ways by
+``video.relay``. The messages are the same either way (``video.session``).
 
 A participant who drops opens the socket again and is back (a second socket of the same person
 replaces the first). ``/api/v1/rooms/echo`` answers pings for the pre-lesson network test.
@@ -25,8 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,23 +38,23 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from marketplace.errors import DomainError, Forbidden, ValidationFailed
-from marketplace.web.access import Access, Principal, require_principal
+from marketplace.errors import DomainError
+from marketplace.web.access import Access, require_principal
 from marketplace.web.services import Services
 from scheduling import rooms as room_rules
-from scheduling.rooms import RoomPass, RoomRole
+from scheduling.rooms import RoomPass
 from scheduling.service import Caller
-from video import sdp, service
 from video.registry import RoomRegistry
+from video.session import MessageGate, RoomSession, error_message
 
 if TYPE_CHECKING:
-    from video.room import Participant, Room
+    from video.relay import MediaRelay
+
+    Rooms = RoomRegistry | MediaRelay
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 96 * 1024
 ECHO_LIMIT = 200
-MAX_CHAT_CHARS = 1000  # one chat line in a lesson room
 
 
 class SocketConnection:
@@ -69,28 +73,15 @@ class SocketConnection:
             await self.socket.close(code=code, reason=reason)
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 def _services(socket: WebSocket[Any, Any, Any]) -> Services:
     services: Services = socket.app.state.services
     return services
 
 
-def registry_of(app_state: Any) -> RoomRegistry:
-    registry: RoomRegistry = app_state.rooms
-    return registry
+def rooms_of(app_state: Any) -> Rooms:
+    """The app's rooms: a ``RoomRegistry`` (rooms in this process) or a ``MediaRelay``."""
+    rooms: Rooms = app_state.rooms
+    return rooms
 
 
 def origin_allowed(socket: WebSocket[Any, Any, Any], base_url: str) -> bool:
@@ -126,180 +117,46 @@ async def room_socket(socket: WebSocket[Any, Any, Any], booking_id: FromPath[int
         await socket.close(code=4000 + exc.status_code, reason=exc.code)
         return
     await socket.accept()
-    registry = registry_of(socket.app.state)
+    rooms = rooms_of(socket.app.state)
+    caller = Caller(principal.id, principal.is_admin)
+    if isinstance(rooms, RoomRegistry):
+        await _serve_here(socket, services, rooms, room_pass, principal.full_name, caller)
+    else:
+        await rooms.serve(socket, room_pass, principal.full_name, caller)
+
+
+async def _serve_here(
+    socket: WebSocket[Any, Any, Any],
+    services: Services,
+    registry: RoomRegistry,
+    room_pass: RoomPass,
+    name: str,
+    caller: Caller,
+) -> None:
+    """The room lives in this process: the socket feeds the participant's session directly."""
     room = await registry.open(room_pass)
     connection = SocketConnection(socket)
-    participant = await room.join(room_pass, principal.full_name, connection)
-    session_handler = _Session(services, registry, room, participant, room_pass, principal)
+    participant = await room.join(room_pass, name, connection)
+    session = RoomSession(services, registry, room, participant, room_pass, caller)
+    gate = MessageGate()
     try:
-        await session_handler.welcome()
-        await session_handler.run(socket)
+        await session.welcome()
+        while True:
+            raw = await socket.receive_text()
+            try:
+                checked = gate.check(raw)
+            except DomainError as exc:
+                await connection.send(error_message(exc.code, exc.message, exc.fields))
+                continue
+            if isinstance(checked, tuple):
+                await connection.close(*checked)
+                return
+            if await session.handle(checked):
+                return
     except WebSocketDisconnect:
         pass
     finally:
         await room.leave(participant)
-
-
-class _Session:
-    """One participant's signaling, message by message."""
-
-    def __init__(
-        self,
-        services: Services,
-        registry: RoomRegistry,
-        room: Room,
-        participant: Participant,
-        room_pass: RoomPass,
-        principal: Principal,
-    ) -> None:
-        self.services = services
-        self.registry = registry
-        self.room = room
-        self.participant = participant
-        self.room_pass = room_pass
-        self.principal = principal
-        self.connection = participant.connection
-        self.bucket = TokenBucket(rate=20, burst=60)
-        self.chat_bucket = TokenBucket(rate=1, burst=5)
-
-    async def welcome(self) -> None:
-        ttl = max(600, int((self.room.closes_at - datetime.now(UTC)).total_seconds()) + 600)
-        async with self.services.sessions() as session:
-            choice = await service.room_choice(session, self.room.booking_id)
-        message = self.room.welcome(self.participant)
-        message.update(
-            ice_servers=await self.registry.ice.for_join(ttl),
-            music_fmtp=sdp.music_fmtp(self.room.bitrate_kbps),
-            consent=service.consent_view(choice),
-            recording=bool(self.room.sinks),
-        )
-        await self.connection.send(message)
-
-    async def run(self, socket: WebSocket[Any, Any, Any]) -> None:
-        while True:
-            raw = await socket.receive_text()
-            if not self.bucket.take():
-                await self.connection.close(1008, "too_many_messages")
-                return
-            if len(raw) > MAX_MESSAGE_CHARS:
-                await self.connection.close(1009, "message_too_big")
-                return
-            try:
-                message = json.loads(raw)
-                if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-                    raise ValidationFailed({"type": "Send a JSON object with a type."})
-                done = await self.dispatch(message)
-            except json.JSONDecodeError:
-                await self._error("malformed_json", "Send JSON messages.")
-                continue
-            except DomainError as exc:
-                await self._error(exc.code, exc.message, exc.fields)
-                continue
-            except WebSocketDisconnect:
-                raise
-            except Exception:
-                # A bug must not throw the participant out of the lesson: log it, say so.
-                logger.exception("room message %r failed", message.get("type"))
-                await self._error("internal_error", "That did not work. Please try again.")
-                continue
-            if done:
-                return
-
-    async def _error(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
-        await self.connection.send(
-            {"type": "error", "code": code, "message": message, "fields": fields or {}}
-        )
-
-    async def dispatch(self, message: dict[str, Any]) -> bool:
-        kind = message["type"]
-        handler = getattr(self, f"on_{kind}", None)
-        if handler is None:
-            raise ValidationFailed({"type": f"Unknown message type {kind!r}."})
-        return bool(await handler(message))
-
-    async def on_offer(self, message: dict[str, Any]) -> None:
-        try:
-            answer = await self.room.negotiate(self.participant, message.get("sdp"))  # type: ignore[arg-type]
-        except ConnectionError:
-            return
-        await self.connection.send({"type": "answer", "sdp": answer})
-
-    async def on_candidate(self, message: dict[str, Any]) -> None:
-        peer = self.participant.peer
-        if peer is None:
-            return
-        mid = message.get("sdpMid")
-        index = message.get("sdpMLineIndex")
-        await peer.add_candidate(
-            message.get("candidate"),
-            mid if isinstance(mid, str) else None,
-            index if isinstance(index, int) else None,
-        )
-
-    async def on_state(self, message: dict[str, Any]) -> None:
-        names = ("muted", "camera", "mode")
-        changes: dict[str, Any] = {k: message[k] for k in names if k in message}
-        if any(k != "mode" and not isinstance(v, bool) for k, v in changes.items()):
-            raise ValidationFailed({"state": "muted and camera are true or false."})
-        if "mode" in changes and changes["mode"] not in ("music", "speech"):
-            raise ValidationFailed({"mode": "Choose music or speech."})
-        await self.room.update_state(self.participant, changes)
-
-    async def on_chat(self, message: dict[str, Any]) -> None:
-        text = message.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise ValidationFailed({"text": "Write a message."})
-        if len(text) > MAX_CHAT_CHARS:
-            raise ValidationFailed({"text": f"Keep messages under {MAX_CHAT_CHARS} characters."})
-        if not self.chat_bucket.take():
-            raise ValidationFailed({"text": "Slow down a little."}, "Too many messages.")
-        await self.room.say(self.participant, text.strip())
-
-    async def on_bitrate(self, message: dict[str, Any]) -> None:
-        default = self.services.settings.video.default_bitrate_kbps
-        async with self.services.transaction() as session:
-            kbps = await service.set_bitrate(
-                session, self.room.booking_id, self.room_pass.role, message.get("kbps"), default
-            )
-        await self.room.set_bitrate(kbps)
-
-    async def on_bitrate_failed(self, message: dict[str, Any]) -> None:
-        """A browser could not apply the new bitrate to its sender: it keeps the one it had
-        (until its next connection, which takes the room's), and the tutor is told."""
-        kbps = message.get("kbps")
-        if not isinstance(kbps, int) or isinstance(kbps, bool):
-            raise ValidationFailed({"kbps": "Say which bitrate could not be applied."})
-        await self.room.bitrate_failed(self.participant, kbps)
-
-    async def on_record(self, message: dict[str, Any]) -> None:
-        default = self.services.settings.video.default_bitrate_kbps
-        async with self.services.transaction() as session:
-            row = await service.set_consent(
-                session, self.room.booking_id, self.room_pass.role, message.get("consent"), default
-            )
-            consent = service.consent_view(row)
-        await self.room.broadcast({"type": "consent", **consent})
-        await self.registry.sync_recording(self.room)
-
-    async def on_end(self, message: dict[str, Any]) -> bool:
-        if self.room_pass.role is RoomRole.STUDENT:
-            raise Forbidden("Only the tutor ends the lesson.", code="tutor_only")
-        async with self.services.transaction() as session:
-            await service.end_lesson(
-                session,
-                self.room.booking_id,
-                Caller(self.principal.id, self.principal.is_admin),
-                timedelta(hours=self.services.settings.scheduling.dispute_window_hours),
-            )
-        await self.registry.close(self.room.booking_id, "ended")
-        return True
-
-    async def on_ping(self, message: dict[str, Any]) -> None:
-        await self.connection.send({"type": "pong", "t": message.get("t")})
-
-    async def on_leave(self, message: dict[str, Any]) -> bool:
-        await self.connection.close(1000, "left")
-        return True
 
 
 @websocket("/api/v1/rooms/echo", access=Access.USER)

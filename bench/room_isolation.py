@@ -1,0 +1,234 @@
+"""Benchmark: does forwarding lesson rooms slow the web process down?
+
+    .venv/bin/python bench/room_isolation.py [--rooms 8] [--requests 600] [--rounds 2]
+
+Starts a throwaway embedded PostgreSQL and Redis, then, in turn, two set-ups on 127.0.0.1
+(media with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: nothing leaves loopback):
+
+- ``local``: one ``duet web`` process that also holds the rooms (``ROOM_PLACEMENT=local``);
+- ``media``: one ``duet web`` process and one ``duet media`` process (``ROOM_PLACEMENT=media``).
+
+In each it times ``--requests`` API calls (``GET /api/v1/me`` with a bearer token: the token
+lookup, a database read, JSON), four at a time, first with no room open and then while
+``--rooms`` rooms forward stereo Opus at 192 kbit/s between two synthetic aiortc participants
+each (``tests/video/peers.py``, in this process). It prints p50/p95 for both and the ratio
+p95 with rooms / p95 without; the goal is that with media processes the ratio stays near 1
+(the rooms' packets are no longer on the web process's event loop). The set-ups alternate for
+``--rounds`` rounds, so both see the same machine. On two cores or more the web process is
+pinned to one core and everything else to another: the figure is what the rooms do to the web
+process's event loop, not how busy the machine is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.rooms import admin_token, free_port, pct
+from bench.server_env import bench_secrets
+from marketplace import migrate
+from marketplace.embedded import EmbeddedPostgres, EmbeddedRedis
+from tests.video.lessons import Lesson, make_lesson
+from tests.video.peers import PacedPackets, RoomClient, encode_opus, stereo_tone
+
+CONCURRENCY = 4
+MAX_TOTAL_SECONDS = 15 * 60
+
+
+def start(args: list[str], env: dict[str, str], cpu: int | None) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "marketplace.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    if cpu is not None:
+        os.sched_setaffinity(process.pid, {cpu})
+    return process
+
+
+def wait_healthy(base: str, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a bench process exited")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the bench server did not become healthy")
+
+
+async def timed_requests(base: str, token: str, count: int) -> list[float]:
+    """``count`` calls, ``CONCURRENCY`` at a time; each call's wall time in ms."""
+    times: list[float] = []
+    queue = iter(range(count))
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+
+        async def caller() -> None:
+            for _ in queue:
+                started = time.perf_counter()
+                response = await http.get("/api/v1/me")
+                response.raise_for_status()
+                times.append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
+    return times
+
+
+async def with_rooms(base: str, lessons: list[Lesson], opus: list[list[bytes]]) -> list[Any]:
+    clients = []
+    for lesson in lessons:
+        for who, token in enumerate((lesson.tutor, lesson.student)):
+            client = RoomClient(base, lesson.booking_id, token)
+            await client.connect()
+            await client.join_media(
+                [PacedPackets("audio", opus[who], 0.020, 48_000)], capture_raw=False
+            )
+            clients.append(client)
+    for client in clients:
+        await client.connected(within=60)
+    await asyncio.sleep(3)  # media flowing everywhere
+    return clients
+
+
+async def measure(
+    base: str, token: str, lessons: list[Lesson], opus: list[list[bytes]], requests: int
+) -> dict[str, list[float]]:
+    await timed_requests(base, token, 50)  # warm: pools, caches
+    quiet = await timed_requests(base, token, requests)
+    clients = await with_rooms(base, lessons, opus)
+    try:
+        busy = await timed_requests(base, token, requests)
+        forwarding = sum(len(c.received.packets["audio"]) for c in clients)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+    if forwarding == 0:
+        raise RuntimeError("no media was forwarded while measuring")
+    return {"quiet": quiet, "busy": busy}
+
+
+def run_setup(
+    placement: str, pg_url: str, redis_url: str, var: Path, lessons: list[Lesson], **kw: Any
+) -> dict[str, list[float]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **bench_secrets(),
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "DUET_VAR_DIR": str(var),
+        "ROOM_MEDIA_ADDRESSES": "127.0.0.1",
+        "ROOM_PLACEMENT": placement,
+        "BASE_URL": base,
+        "LOG_LEVEL": "WARNING",
+    }
+    # With two cores or more: the web process on the first, everything else (the media
+    # process, the participants and the callers in this process) on the second, so the web
+    # process's times show its own event loop, not a fight for one core.
+    cores = sorted(os.sched_getaffinity(0))
+    web_cpu, other_cpu = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+    if other_cpu is not None:
+        os.sched_setaffinity(0, {other_cpu})
+    processes = [start(["web", "--host", "127.0.0.1", "--port", str(port)], env, web_cpu)]
+    if placement == "media":
+        processes.append(start(["media"], env, other_cpu))
+    try:
+        wait_healthy(base, processes)
+        return asyncio.run(measure(base, kw["token"], lessons, kw["opus"], kw["requests"]))
+    finally:
+        os.sched_setaffinity(0, set(cores))
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if not 1 <= args.rooms <= 16 or not 100 <= args.requests <= 5000 or not 1 <= args.rounds <= 5:
+        raise SystemExit("--rooms 1..16, --requests 100..5000, --rounds 1..5")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="duet-bench-isolation-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", fast_unsafe=True)
+        redis = EmbeddedRedis(Path(tmp) / "redis")
+        pg.start()
+        redis.start()
+        try:
+            pg.ensure_database("bench")
+            url = pg.url("bench")
+            migrate.upgrade(url)
+            token = asyncio.run(admin_token(url))
+            opus = [
+                encode_opus(stereo_tone(10, left, right), 192)
+                for left, right in ((440, 660), (523, 784))
+            ]
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"Web requests while {args.rooms} rooms forward ({os.cpu_count()} CPUs; "
+                f"load {load}); {args.requests} calls of GET /api/v1/me, {CONCURRENCY} at a time"
+            )
+            results: dict[str, dict[str, list[float]]] = {
+                "local": {"quiet": [], "busy": []},
+                "media": {"quiet": [], "busy": []},
+            }
+            for round_number in range(args.rounds):
+                for placement in ("local", "media"):
+                    if time.monotonic() - started > MAX_TOTAL_SECONDS:
+                        print(f"  stopping: the benchmark has run {MAX_TOTAL_SECONDS} s")
+                        break
+                    # Fresh lessons each time: a room closed a moment ago may still be closing.
+                    lessons = [asyncio.run(make_lesson(url)) for _ in range(args.rooms)]
+                    print(f"  round {round_number + 1}: {placement}…", flush=True)
+                    got = run_setup(
+                        placement,
+                        url,
+                        redis.url(),
+                        Path(tmp) / "var",
+                        lessons,
+                        token=token,
+                        opus=opus,
+                        requests=args.requests,
+                    )
+                    for phase, times in got.items():
+                        results[placement][phase] += times
+            print(f"\n  {'rooms live in':<22} {'p50 quiet':>10} {'p95 quiet':>10} "
+                  f"{'p50 busy':>10} {'p95 busy':>10} {'p95 ratio':>10}")  # fmt: skip
+            for placement, label in (("local", "the web process"), ("media", "a media process")):
+                quiet, busy = results[placement]["quiet"], results[placement]["busy"]
+                if not quiet or not busy:
+                    continue
+                ratio = pct(busy, 0.95) / pct(quiet, 0.95)
+                print(
+                    f"  {label:<22} {statistics.median(quiet):>8.1f}ms {pct(quiet, 0.95):>8.1f}ms "
+                    f"{statistics.median(busy):>8.1f}ms {pct(busy, 0.95):>8.1f}ms {ratio:>9.2f}x"
+                )
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"\n  load average at the end: {load}")
+        finally:
+            redis.stop()
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()
