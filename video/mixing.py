@@ -314,7 +314,7 @@ def _video_end(track: Track, origin: datetime) -> float:
         return offset
     with opened as container:
         if container.duration:
-            return offset + container.duration / 1_000_000
+            return offset + float(container.duration) / 1_000_000
         # No duration: the file was cut short (no trailer). Its last packet says where it ends.
         end = 0.0
         try:
