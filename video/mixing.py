@@ -56,17 +56,23 @@ Samples = NDArray[np.float32]
 
 
 def _decoded(container: Any, stream: Any, path: Path) -> Iterator[Any]:
-    """``stream``'s frames until the end of the file or the first damage (a truncated file)."""
-    frames = container.decode(stream)
+    """``stream``'s frames. A packet that does not decode (a torn last one) is skipped; damage
+    the demuxer cannot read past ends the track there."""
+    packets = container.demux(stream)
     while True:
         try:
-            frame = next(frames)
+            packet = next(packets)
         except StopIteration:
             return
         except av.FFmpegError as exc:
-            logger.warning("track %s ends in damage, read up to it: %s", path.name, exc)
+            logger.warning("track %s is read up to damage: %s", path.name, exc)
             return
-        yield frame
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            logger.warning("track %s: a packet that does not decode is skipped: %s", path.name, exc)
+            continue
+        yield from frames
 
 
 def _opened(path: Path) -> Any:
