@@ -9,8 +9,9 @@ side (tutor left, student right; black while a camera was off) at 15 fps and enc
 It runs in a job, off the event loop, one chunk at a time, so memory stays flat for long lessons.
 
 A track whose process died while writing it has no trailer (no cues, no duration) and may end
-mid-page or mid-packet: it is read up to the last whole packet, and a track that cannot be read
-at all is left out, so one damaged file never costs the whole lesson.
+mid-page or mid-packet: it is read up to the last whole packet (a packet that does not decode is
+skipped), and a track that cannot be read at all is left out, so one damaged file never costs
+the whole lesson.
 """
 
 from __future__ import annotations
