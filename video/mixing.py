@@ -7,11 +7,17 @@ stereo Opus with application "audio" at the lesson's bitrate with constrained VB
 overshoots by about a third without it). Video, when anyone had a camera on, is composed side by
 side (tutor left, student right; black while a camera was off) at 15 fps and encoded as VP8.
 It runs in a job, off the event loop, one chunk at a time, so memory stays flat for long lessons.
+
+A track whose process died while writing it has no trailer (no cues, no duration) and may end
+mid-page or mid-packet: it is read up to the last whole packet (a packet that does not decode is
+skipped), and a track that cannot be read at all is left out, so one damaged file never costs
+the whole lesson.
 """
 
 from __future__ import annotations
 
 import fractions
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +34,8 @@ OPUS_FRAME = 960
 FPS = 15
 TILE_W, TILE_H = 640, 360
 VIDEO_BITRATE = 1_500_000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,13 +56,45 @@ class MixResult:
 Samples = NDArray[np.float32]
 
 
+def _decoded(container: Any, stream: Any, path: Path) -> Iterator[Any]:
+    """``stream``'s frames. A packet that does not decode (a torn last one) is skipped; damage
+    the demuxer cannot read past ends the track there."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            logger.warning("track %s is read up to damage: %s", path.name, exc)
+            return
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            logger.warning("track %s: a packet that does not decode is skipped: %s", path.name, exc)
+            continue
+        yield from frames
+
+
+def _opened(path: Path) -> Any:
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        logger.warning("track %s cannot be read, left out: %s", path.name, exc)
+        return None
+
+
 def _audio_frames(path: Path) -> Iterator[tuple[int, Samples]]:
     """(first sample, stereo samples) of each decoded frame, in the track's own time."""
-    with av.open(str(path)) as container:
+    if (opened := _opened(path)) is None:
+        return
+    with opened as container:
+        if not container.streams.audio:
+            return
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="stereo", rate=RATE)
         position = 0
-        for frame in container.decode(stream):
+        for frame in _decoded(container, stream, path):
             if frame.pts is not None and frame.time_base is not None:
                 position = max(position, int(frame.pts * frame.time_base * RATE))
             for out in resampler.resample(frame):
@@ -171,9 +211,13 @@ class _VideoInput:
 
 
 def _video_frames(path: Path, offset: float) -> Iterator[tuple[float, av.VideoFrame]]:
-    with av.open(str(path)) as container:
+    if (opened := _opened(path)) is None:
+        return
+    with opened as container:
+        if not container.streams.video:
+            return
         stream = container.streams.video[0]
-        for frame in container.decode(stream):
+        for frame in _decoded(container, stream, path):
             if frame.pts is None or frame.time_base is None:
                 continue
             yield offset + float(frame.pts * frame.time_base), frame
@@ -273,6 +317,17 @@ def _encode_audio(container: Any, stream: Any, samples: Samples, pts: int) -> No
 
 def _video_end(track: Track, origin: datetime) -> float:
     offset = (track.started_at - origin).total_seconds()
-    with av.open(str(track.path)) as container:
-        duration = container.duration
-    return offset + (duration / 1_000_000 if duration else 0.0)
+    if (opened := _opened(track.path)) is None:
+        return offset
+    with opened as container:
+        if container.duration:
+            return offset + float(container.duration) / 1_000_000
+        # No duration: the file was cut short (no trailer). Its last packet says where it ends.
+        end = 0.0
+        try:
+            for packet in container.demux(video=0):
+                if packet.pts is not None and packet.time_base is not None:
+                    end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        except av.FFmpegError:
+            pass
+        return offset + end

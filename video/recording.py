@@ -6,6 +6,13 @@ packets' times, so a lost packet stays a gap. Writing happens in one thread per 
 (a slow disk must not stall forwarding). A rejoin, or consent withdrawn and given again, starts a
 new track file; after the lesson the job ``video.finish_recording`` mixes every track into one
 file (``video.mixing``).
+
+The process holding the room may die at any moment (kill -9): a track is reported when its file
+is opened (its row then says where it starts) and again when the file is closed, and what is
+written reaches the file at least every second or so (a batch is handed over after
+``FLUSH_SECONDS``; Ogg ends a page and WebM a cluster every second, and the muxer flushes its
+buffer after each), so the file left behind holds all but about the last two seconds and reads
+without its trailer.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import fractions
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,18 +33,27 @@ from video.packets import CLOCK, MASK32, MediaPacket
 logger = logging.getLogger(__name__)
 
 FLUSH_EVERY = 25  # packets per batch handed to the writer thread
+FLUSH_SECONDS = 1.0  # ... or sooner: a slow video (a still screen) must not wait 25 frames
 EXTENSIONS = {"audio": "ogg", "video": "webm"}
+# The muxers' own buffering, bounded: an Ogg page or a WebM cluster ends every second (a cluster
+# would otherwise wait for a keyframe, which a browser sends only when asked), and each write
+# goes to the file at once instead of waiting in the 32 kB I/O buffer.
+MUXER_OPTIONS = {
+    "audio": {"flush_packets": "1", "page_duration": "1000000"},
+    "video": {"flush_packets": "1", "cluster_time_limit": "1000"},
+}
 
 
 @dataclass(frozen=True)
 class TrackFile:
-    """A finished track, for ``recording_tracks``."""
+    """A track for ``recording_tracks``: reported when its file is opened (``ended_at`` None,
+    so a process that dies still leaves it known) and again when the file is closed."""
 
     user_id: int
     kind: str
     key: str  # relative to the recordings root
     started_at: datetime
-    ended_at: datetime
+    ended_at: datetime | None
     packets: int
 
 
@@ -69,6 +86,7 @@ class TrackWriter:
         self._last_ts = 0
         self._pts = 0
         self._batch: list[tuple[bytes, int, bool]] = []
+        self._batch_since = 0.0
         self._container: Any = None
         self._stream: Any = None
 
@@ -86,8 +104,10 @@ class TrackWriter:
             self._last_ts = packet.timestamp
         self.ended_at = datetime.now(UTC)
         self.packets += 1
+        if not self._batch:
+            self._batch_since = time.monotonic()
         self._batch.append((packet.data, self._pts, packet.keyframe))
-        if len(self._batch) >= FLUSH_EVERY:
+        if len(self._batch) >= FLUSH_EVERY or time.monotonic() - self._batch_since >= FLUSH_SECONDS:
             return self.drain()
         return None
 
@@ -97,12 +117,18 @@ class TrackWriter:
 
     # -- in the writer thread
 
-    def write(self, batch: list[tuple[bytes, int, bool]]) -> None:
+    def write(
+        self, batch: list[tuple[bytes, int, bool]], on_open: Callable[[], None] | None = None
+    ) -> None:
+        """Mux ``batch``; ``on_open`` is called once the file exists (the track's start)."""
         import av  # the media stack only where media is written, not when the app starts
 
         for data, pts, keyframe in batch:
-            if self._container is None and not self._open(data):
-                continue
+            if self._container is None:
+                if not self._open(data):
+                    continue
+                if on_open is not None:
+                    on_open()
             packet = av.Packet(data)
             packet.pts = packet.dts = pts
             packet.time_base = fractions.Fraction(1, CLOCK[self.kind])
@@ -116,13 +142,13 @@ class TrackWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         stream: Any
         if self.kind == "audio":
-            container = av.open(str(self.path), "w", format="ogg")
+            container = av.open(str(self.path), "w", format="ogg", options=MUXER_OPTIONS["audio"])
             stream = container.add_stream("libopus", rate=48_000, layout="stereo")
         else:
             size = vp8_size(first)
             if size is None:
                 return False
-            container = av.open(str(self.path), "w", format="webm")
+            container = av.open(str(self.path), "w", format="webm", options=MUXER_OPTIONS["video"])
             stream = container.add_stream("libvpx", rate=30)
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
@@ -168,7 +194,7 @@ class RoomRecorder:
             self._writers[(user_id, packet.kind)] = writer
         batch = writer.take(packet)
         if batch:
-            self._submit(writer.write, batch)
+            self._submit(writer.write, batch, lambda: self._report(writer, finished=False))
 
     def _submit(self, fn: Callable[..., Any], *args: Any) -> None:
         future = self._pool.submit(fn, *args)
@@ -183,22 +209,27 @@ class RoomRecorder:
         for key in [k for k in self._writers if k[0] == user_id]:
             self._finish(self._writers.pop(key))
 
+    def _report(self, writer: TrackWriter, *, finished: bool) -> None:
+        """In the writer thread: the track's file was opened, or closed."""
+        assert writer.started_at is not None
+        self.on_track(
+            TrackFile(
+                writer.user_id,
+                writer.kind,
+                writer.key,
+                writer.started_at,
+                writer.ended_at if finished else None,
+                writer.packets if finished else 0,
+            )
+        )
+
     def _finish(self, writer: TrackWriter) -> None:
         batch = writer.drain()
 
         def finish() -> None:
-            writer.write(batch)
-            if writer.finish() and writer.started_at and writer.ended_at:
-                self.on_track(
-                    TrackFile(
-                        writer.user_id,
-                        writer.kind,
-                        writer.key,
-                        writer.started_at,
-                        writer.ended_at,
-                        writer.packets,
-                    )
-                )
+            writer.write(batch, lambda: self._report(writer, finished=False))
+            if writer.finish():
+                self._report(writer, finished=True)
 
         self._submit(finish)
 

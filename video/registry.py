@@ -305,7 +305,7 @@ class RoomRegistry:
     def _save_track(self, recording_id: int, track: TrackFile) -> None:
         async def save() -> None:
             async with self.services.transaction() as session:
-                await service.add_track(session, recording_id, track)
+                await service.save_track(session, recording_id, track)
 
         task = asyncio.ensure_future(save())
         self._flushing.setdefault(recording_id, set()).add(task)

@@ -117,7 +117,11 @@ async def recording_id(session: AsyncSession, booking_id: int) -> int | None:
 
 
 async def start_recording(session: AsyncSession, booking_id: int) -> int | None:
-    """The recording to write into; None when this lesson's recording is already finished."""
+    """The recording to write into; None when this lesson's recording is already finished.
+
+    A recording still ``recording`` is continued, whoever started it: when the process holding
+    the room died, the process that takes the room over adds its tracks to the same recording
+    (one per lesson), next to the tracks the dead one left."""
     await session.execute(
         insert(Recording)
         .values(booking_id=booking_id, status="recording")
@@ -130,18 +134,29 @@ async def start_recording(session: AsyncSession, booking_id: int) -> int | None:
     return found.id if found.status == "recording" else None
 
 
-async def add_track(session: AsyncSession, recording_id: int, track: TrackFile) -> None:
-    session.add(
-        RecordingTrack(
-            recording_id=recording_id,
-            user_id=track.user_id,
-            kind=track.kind,
-            file_key=track.key,
-            started_at=track.started_at,
-            ended_at=track.ended_at,
-            packets=track.packets,
+async def save_track(session: AsyncSession, recording_id: int, track: TrackFile) -> None:
+    """The track's row: inserted when its file is opened (``ended_at`` None), completed when the
+    file is closed. The two saves run as separate transactions in either order, so both upsert
+    on the file key and the opening one never undoes the closing one. A row left without
+    ``ended_at`` is a track whose process died: its file holds what was written."""
+    values = {
+        "recording_id": recording_id,
+        "user_id": track.user_id,
+        "kind": track.kind,
+        "file_key": track.key,
+        "started_at": track.started_at,
+        "ended_at": track.ended_at,
+        "packets": track.packets,
+    }
+    statement = insert(RecordingTrack).values(**values)
+    if track.ended_at is None:
+        statement = statement.on_conflict_do_nothing(index_elements=[RecordingTrack.file_key])
+    else:
+        statement = statement.on_conflict_do_update(
+            index_elements=[RecordingTrack.file_key],
+            set_={"ended_at": track.ended_at, "packets": track.packets},
         )
-    )
+    await session.execute(statement)
 
 
 async def queue_finish(session: AsyncSession, booking_id: int) -> None:
@@ -210,11 +225,15 @@ async def finish_recording(session: AsyncSession, recording_id: int, settings: S
         )
     )
     key = f"{recording_id}/lesson-{found.booking_id}.webm"
+    # A file may be missing or empty (its process died before writing any), or end without
+    # its trailer and mid-packet (it died while writing, ``ended_at`` None): mixed up to there.
     inputs = [
         mixing.Track(t.user_id, t.kind, root / t.file_key, t.started_at)
         for t in tracks
-        if (root / t.file_key).is_file()
+        if (root / t.file_key).is_file() and (root / t.file_key).stat().st_size > 0
     ]
+    if cut := sum(t.ended_at is None for t in tracks):
+        logger.info("recording %s: %s track(s) cut short by their process", recording_id, cut)
     try:
         result = await asyncio.to_thread(
             mixing.mix,
