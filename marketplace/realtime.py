@@ -27,13 +27,14 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from marketplace.redis_subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "duet:rt:"
+_PREFIX = PREFIX.encode()
 PRESENCE_PREFIX = "duet:presence:"
 PRESENCE_TTL = 60
 PRESENCE_REFRESH = 20
@@ -41,6 +42,12 @@ PRESENCE_CACHE = 5.0
 QUEUE_LIMIT = 1000
 DEGRADED = json.dumps({"type": "degraded"})
 RESYNC = json.dumps({"type": "resync"})
+
+# Every envelope of a burst in one command: ARGV is channel, envelope, channel, envelope…
+_PUBLISH = """
+for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return #ARGV / 2
+"""
 
 
 class Subscription:
@@ -86,7 +93,7 @@ class Subscription:
 class Hub:
     def __init__(self, redis_url: str | None) -> None:
         self._redis: Redis | None = None
-        self._sub_redis: Redis | None = None
+        self._redis_url = redis_url
         if redis_url:
             # A bounded pool: a burst of sockets waits for a connection instead of opening
             # hundreds (Redis refuses clients past its file-descriptor limit).
@@ -99,19 +106,15 @@ class Hub:
                     socket_timeout=5,
                 )
             )
-            # The subscriber connection must not reconnect quietly behind our back: events
-            # published while it was away would be lost without anyone being told to resync.
-            self._sub_redis = Redis.from_url(
-                redis_url,
-                retry=Retry(NoBackoff(), 0),
-                socket_connect_timeout=2,
-                health_check_interval=15,
-            )
+            self._publish = self._redis.register_script(_PUBLISH)
         self._origin = secrets.token_hex(8)
+        self._own = f"{self._origin}|".encode()
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._online: dict[int, int] = defaultdict(int)
         self._seen_online: dict[int, float] = {}
-        self._pubsub: Any = None
+        # The subscriber connection never reconnects quietly behind our back: events published
+        # while it was away would be lost without anyone being told to resync.
+        self._pubsub: Subscriber | None = None
         self._reader: asyncio.Task[None] | None = None
         self._presence: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -144,8 +147,6 @@ class Hub:
             with contextlib.suppress(RedisError, OSError):
                 await self._forget_presence(list(self._online))
             await self._redis.aclose()
-        if self._sub_redis is not None:
-            await self._sub_redis.aclose()
 
     # ------------------------------------------------------------------ subscribing
 
@@ -197,7 +198,7 @@ class Hub:
             self._pending[PREFIX + channel].append(future)
             waiters.append(future)
         try:
-            await self._pubsub.subscribe(*(PREFIX + ch for ch in channels))
+            self._pubsub.subscribe(PREFIX + ch for ch in channels)
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=2.0)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("realtime: subscribing failed (%s); delivery falls back to polling", exc)
@@ -208,7 +209,7 @@ class Hub:
         if self._redis is None or not channels or self._pubsub is None or self.degraded:
             return
         with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.unsubscribe(*(PREFIX + ch for ch in channels))
+            self._pubsub.unsubscribe(PREFIX + ch for ch in channels)
 
     # ------------------------------------------------------------------ publishing
 
@@ -243,17 +244,17 @@ class Hub:
         await self._send_envelopes(envelopes)
 
     async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> None:
-        """Publish through Redis, sharing the pipeline with whatever else is being published
-        at the same moment: while one pipeline is in flight, new envelopes wait and go
-        together in the next (a round trip and a write per burst, not per message). One
-        pipeline at a time also keeps this process's events in the order they were
-        published. Returns once Redis has taken them (or refused)."""
+        """Publish through Redis, sharing the command with whatever else is being published
+        at the same moment: while one is in flight, new envelopes wait and go together in the
+        next (one round trip and one script call per burst, not a command per envelope). One
+        at a time also keeps this process's events in the order they were published. Returns
+        once Redis has taken them (or refused)."""
         loop = asyncio.get_running_loop()
         busy = self._flusher is not None and not self._flusher.done()
         if busy and self._flusher.get_loop() is not loop:  # type: ignore[union-attr]
-            # Another event loop's pipeline (test clients run sockets in loops of their own):
+            # Another event loop's burst (test clients run sockets in loops of their own):
             # futures cannot cross loops, so this one goes on its own.
-            await self._publish_pipeline([(envelopes, None)])
+            await self._publish_batch([(envelopes, None)])
             return
         future: asyncio.Future[None] = loop.create_future()
         self._outbox.append((envelopes, future))
@@ -265,25 +266,23 @@ class Hub:
         try:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
-                await self._publish_pipeline(batch)
+                await self._publish_batch(batch)
         finally:
-            # Cancelled (the hub stops): publishers waiting for a later pipeline go on; their
+            # Cancelled (the hub stops): publishers waiting for a later burst go on; their
             # events are stored, and the receivers catch up.
             stranded, self._outbox = self._outbox, []
             for _, future in stranded:
                 if future is not None and not future.done():
                     future.set_result(None)
 
-    async def _publish_pipeline(
+    async def _publish_batch(
         self, batch: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]]
     ) -> None:
         assert self._redis is not None
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for envelopes, _ in batch:
-                    for channel, envelope in envelopes:
-                        pipe.publish(channel, envelope)
-                await pipe.execute()
+            await self._publish(
+                args=[part for envelopes, _ in batch for pair in envelopes for part in pair]
+            )
         except (RedisError, OSError) as exc:
             logger.warning("realtime: publish failed (%s); receivers will catch up", exc)
         finally:
@@ -380,13 +379,13 @@ class Hub:
             backoff = min(backoff * 2, 5.0)
 
     async def _connect(self) -> None:
-        assert self._sub_redis is not None
-        pubsub = self._sub_redis.pubsub()
+        assert self._redis_url is not None
+        pubsub = await Subscriber.connect(
+            self._redis_url, self._on_message, self._on_subscribed, connect_timeout=2
+        )
         # A private control channel keeps the connection subscribed even with no sockets.
-        await pubsub.subscribe(f"{PREFIX}_hub:{self._origin}")
-        channels = [PREFIX + ch for ch in self._subscribers]
-        if channels:
-            await pubsub.subscribe(*channels)
+        pubsub.subscribe([f"{PREFIX}_hub:{self._origin}"])
+        pubsub.subscribe([PREFIX + ch for ch in self._subscribers])
         self._pubsub = pubsub
         if self.degraded:
             logger.info("realtime: Redis is back; clients catch up")
@@ -396,24 +395,20 @@ class Hub:
         self._broadcast_local(RESYNC)
 
     async def _read(self) -> None:
-        pubsub = self._pubsub
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=5.0)
-            if message is None:
-                continue
-            kind = message.get("type")
-            channel = _text(message.get("channel"))
-            if kind == "subscribe":
-                for future in self._pending.pop(channel, []):
-                    if not future.done():
-                        future.set_result(None)
-                continue
-            if kind != "message" or not channel.startswith(PREFIX):
-                continue
-            origin, _, text = _text(message.get("data")).partition("|")
-            if origin == self._origin or not text:
-                continue  # delivered locally when it was published
-            self._deliver([channel[len(PREFIX) :]], text)
+        assert self._pubsub is not None
+        await self._pubsub.wait_closed()  # messages arrive through the callbacks below
+
+    def _on_subscribed(self, channel: bytes) -> None:
+        for future in self._pending.pop(channel.decode(), []):
+            if not future.done():
+                future.set_result(None)
+
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        if not channel.startswith(_PREFIX) or data.startswith(self._own):
+            return  # not ours, or ours: delivered locally when it was published
+        _, _, text = data.partition(b"|")
+        if text:
+            self._deliver([channel[len(_PREFIX) :].decode()], text.decode())
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -423,11 +418,4 @@ class Hub:
                     future.cancel()
         self._pending.clear()
         if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value or "")
+            pubsub.close()
