@@ -213,10 +213,10 @@ _POST_SQL = """
                SELECT 1 FROM user_blocks b
                 WHERE (b.blocker_id = student_id AND b.blocked_id = tutor_id)
                    OR (b.blocker_id = tutor_id AND b.blocked_id = student_id))
-           AND (:client_id = '' OR NOT EXISTS (
+           AND NOT EXISTS (  -- no earlier message with this client_id ('' never matches)
                SELECT 1 FROM messages m
                 WHERE m.conversation_id = :cid AND m.sender_id = :sender
-                  AND m.client_id = :client_id))
+                  AND m.client_id = :client_id AND m.client_id <> '')
      RETURNING id, last_seq, student_id, tutor_id, private,
                CASE WHEN student_id = :sender THEN tutor_id ELSE student_id END AS recipient
     ), m AS (
@@ -384,6 +384,7 @@ async def _refused(
                 Message.conversation_id == conversation.id,
                 Message.sender_id == sender_id,
                 Message.client_id == client_id,
+                Message.client_id != "",  # the partial unique index's condition: it answers
             )
         )
         if earlier is not None:
