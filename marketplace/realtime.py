@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -58,7 +58,10 @@ class Subscription:
         self.hub = hub
         self.channels = channels
         self.user_id = user_id
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        # A deque and the one reader's future: an asyncio.Queue did more bookkeeping per event
+        # than a socket has readers.
+        self._items: deque[str] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     def put(self, text: str) -> None:
@@ -74,20 +77,25 @@ class Subscription:
         self._put(text)
 
     def _put(self, text: str) -> None:
-        if self._queue.qsize() >= QUEUE_LIMIT:
-            while not self._queue.empty():
-                self._queue.get_nowait()
+        if len(self._items) >= QUEUE_LIMIT:
+            self._items.clear()
             text = RESYNC
-        self._queue.put_nowait(text)
+        self._items.append(text)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self) -> str:
-        return await self._queue.get()
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
     def get_nowait(self) -> str | None:
-        try:
-            return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        return self._items.popleft() if self._items else None
 
 
 class Hub:

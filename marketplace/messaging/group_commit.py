@@ -206,7 +206,9 @@ _posters: weakref.WeakKeyDictionary[AsyncEngine, weakref.WeakKeyDictionary[Any, 
 
 def poster_for(engine: AsyncEngine) -> GroupPoster:
     """The queue of ``engine`` in the running event loop (tests may run several loops)."""
-    per_loop = _posters.setdefault(engine, weakref.WeakKeyDictionary())
+    per_loop = _posters.get(engine)
+    if per_loop is None:
+        per_loop = _posters[engine] = weakref.WeakKeyDictionary()
     loop = asyncio.get_running_loop()
     poster = per_loop.get(loop)
     if poster is None:
