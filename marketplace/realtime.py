@@ -43,11 +43,15 @@ QUEUE_LIMIT = 1000
 DEGRADED = json.dumps({"type": "degraded"})
 RESYNC = json.dumps({"type": "resync"})
 
-# Every envelope of a burst in one command: ARGV is channel, envelope, channel, envelope…
+# Every envelope of a burst in one command: ARGV is channel, envelope, channel, envelope…;
+# the answer is, per envelope, how many subscriber connections (processes) it reached.
 _PUBLISH = """
-for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
-return #ARGV / 2
+local reached = {}
+for i = 1, #ARGV, 2 do reached[#reached + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return reached
 """
+
+_Sent = asyncio.Future[list[int] | None]
 
 
 class Subscription:
@@ -127,7 +131,7 @@ class Hub:
         self._presence: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._pending: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
-        self._outbox: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]] = []
+        self._outbox: list[tuple[list[tuple[str, str]], _Sent | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.degraded = False
 
@@ -236,9 +240,11 @@ class Hub:
             for channels, event in items
         )
 
-    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> None:
+    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> set[str] | None:
         """As ``publish_many``, for events already encoded as JSON text (encoded once, however
-        many sockets and processes receive them)."""
+        many sockets and processes receive them). Returns the channels that some web process
+        (this one included) subscribes to, as Redis counted them; None when unknown (no
+        Redis, or it is away)."""
         envelopes: list[tuple[str, str]] = []
         for channels, text in items:
             targets = list(dict.fromkeys(channels))
@@ -248,10 +254,15 @@ class Hub:
                 envelope = f"{self._origin}|{text}"
                 envelopes.extend((PREFIX + channel, envelope) for channel in targets)
         if self._redis is None or self.degraded or not envelopes:
-            return  # while Redis is away, other processes' clients poll the database
-        await self._send_envelopes(envelopes)
+            return None  # while Redis is away, other processes' clients poll the database
+        reached = await self._send_envelopes(envelopes)
+        if reached is None:
+            return None
+        return {
+            channel[len(PREFIX) :] for (channel, _), n in zip(envelopes, reached, strict=True) if n
+        }
 
-    async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> None:
+    async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> list[int] | None:
         """Publish through Redis, sharing the command with whatever else is being published
         at the same moment: while one is in flight, new envelopes wait and go together in the
         next (one round trip and one script call per burst, not a command per envelope). One
@@ -262,13 +273,12 @@ class Hub:
         if busy and self._flusher.get_loop() is not loop:  # type: ignore[union-attr]
             # Another event loop's burst (test clients run sockets in loops of their own):
             # futures cannot cross loops, so this one goes on its own.
-            await self._publish_batch([(envelopes, None)])
-            return
-        future: asyncio.Future[None] = loop.create_future()
+            return await self._publish_batch([(envelopes, None)])
+        future: _Sent = loop.create_future()
         self._outbox.append((envelopes, future))
         if not busy:
             self._flusher = asyncio.create_task(self._flush())
-        await future
+        return await future
 
     async def _flush(self) -> None:
         try:
@@ -284,19 +294,28 @@ class Hub:
                     future.set_result(None)
 
     async def _publish_batch(
-        self, batch: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]]
-    ) -> None:
+        self, batch: list[tuple[list[tuple[str, str]], _Sent | None]]
+    ) -> list[int] | None:
+        """Publishes; answers (and tells each waiting publisher) how many subscriber
+        connections each envelope reached, None when Redis refused."""
         assert self._redis is not None
+        reached: list[int] | None = None
         try:
-            await self._publish(
-                args=[part for envelopes, _ in batch for pair in envelopes for part in pair]
-            )
+            reached = [
+                int(n)
+                for n in await self._publish(
+                    args=[part for envelopes, _ in batch for pair in envelopes for part in pair]
+                )
+            ]
         except (RedisError, OSError) as exc:
             logger.warning("realtime: publish failed (%s); receivers will catch up", exc)
         finally:
-            for _, future in batch:
+            at = 0
+            for envelopes, future in batch:
                 if future is not None and not future.done():
-                    future.set_result(None)
+                    future.set_result(reached[at : at + len(envelopes)] if reached else None)
+                at += len(envelopes)
+        return reached
 
     def _deliver(self, channels: Iterable[str], text: str) -> None:
         seen: set[int] = set()

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from marketplace.embedded import EmbeddedRedis
+from marketplace.realtime import Hub
 from marketplace.redis_subscriber import Subscriber, pack
 
 
@@ -117,3 +118,26 @@ async def test_a_silent_redis_is_noticed() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_publish_tells_which_channels_another_process_listens_to(
+    redis_server: EmbeddedRedis,
+) -> None:
+    """What ``announce`` reads instead of asking presence: a user whose channel reached a
+    subscriber has a socket somewhere."""
+    here, there = Hub(redis_server.url()), Hub(redis_server.url())
+    await here.start()
+    await there.start()
+    try:
+        # The readers connect in the background.
+        for _ in range(500):
+            if here._pubsub is not None and there._pubsub is not None:
+                break
+            await asyncio.sleep(0.01)
+        async with there.subscribe(["user:2"], user_id=2) as sub:
+            reached = await here.publish_encoded([(["user:1"], "{}"), (["user:2"], '{"a":1}')])
+            assert reached == {"user:2"}
+            assert await asyncio.wait_for(sub.get(), 5) == '{"a":1}'
+    finally:
+        await here.stop()
+        await there.stop()
