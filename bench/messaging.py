@@ -1,7 +1,7 @@
 """Benchmark: live messaging through the app, over WebSockets, across web processes.
 
     .venv/bin/python bench/messaging.py [--clients 500] [--rates 500,1000,2000] [--seconds 15]
-        [--baseline SOURCE_TREE]
+        [--baseline SOURCE_TREE] [--detail]
 
 Starts a throwaway embedded PostgreSQL (fast, unsafe settings) and the embedded Redis in a
 temporary folder, and ``--servers`` uvicorn processes on 127.0.0.1; nothing else is touched.
@@ -13,7 +13,9 @@ its recipient records the delay. Reported per rate: messages/s accepted (fan-in)
 delivery latency p50/p95/p99, errors, messages still unanswered 10 s after the last send (when
 the server is overloaded they wait in its socket buffers and are dropped unstored when the
 client disconnects; a real client resends them with the same client_id), and the CPU each part
-used per message.
+used per message. ``--detail`` also prints, per delivered message, PostgreSQL's statements
+(pg_stat_statements: calls, rows, planning and execution time) and Redis's commands (INFO
+commandstats: calls and time), to show where the database and Redis time goes.
 
 Every message is a real use case: rate limit (Redis), one transaction (lock the conversation,
 next sequence number, insert, read cursor, recipient's unread total), then the doorbell.
@@ -34,9 +36,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import psutil
 import uvloop
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -210,6 +215,49 @@ async def run_rate(
     return stats, send_time, sent
 
 
+class Detail:
+    """Per-statement and per-command counters, reset before each rate (``--detail``)."""
+
+    def __init__(self, pg_dsn: str, redis_url: str) -> None:
+        self.pg_dsn = pg_dsn
+        self.redis = Redis.from_url(redis_url)
+        self.pg: Any = None
+
+    async def reset(self) -> None:
+        if self.pg is None:
+            self.pg = await asyncpg.connect(self.pg_dsn)
+        await self.pg.execute("SELECT pg_stat_statements_reset()")
+        await self.redis.config_resetstat()
+
+    async def report(self, delivered: int) -> None:
+        n = max(delivered, 1)
+        rows = await self.pg.fetch(
+            """SELECT calls, rows, total_plan_time, total_exec_time, query
+                 FROM pg_stat_statements
+                WHERE query NOT LIKE '%pg_stat_statements%'
+                ORDER BY total_plan_time + total_exec_time DESC LIMIT 6"""
+        )
+        print("    PostgreSQL statements per delivered message (calls, rows, plan + exec ms):")
+        for r in rows:
+            text = " ".join(r["query"].split())[:70]
+            print(
+                f"      {r['calls'] / n:6.3f} {r['rows'] / n:6.3f} "
+                f"{r['total_plan_time'] / n:6.3f} + {r['total_exec_time'] / n:6.3f}  {text}"
+            )
+        stats = await self.redis.info("commandstats")
+        print("    Redis commands per delivered message (calls, ms):")
+        for name, stat in sorted(stats.items(), key=lambda kv: -kv[1]["usec"])[:6]:
+            print(
+                f"      {stat['calls'] / n:6.3f} {stat['usec'] / 1000 / n:6.4f}  "
+                f"{name.removeprefix('cmdstat_')}"
+            )
+
+    async def close(self) -> None:
+        if self.pg is not None:
+            await self.pg.close()
+        await self.redis.aclose()
+
+
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """User + system CPU of these processes and their children (PostgreSQL's backends), the
     ones still running and the ones already gone (counted by their parent once reaped)."""
@@ -232,6 +280,7 @@ async def bench(
     args: argparse.Namespace,
     watched: dict[str, list[psutil.Process]],
     label: str,
+    detail: Detail | None,
 ) -> None:
     clients = []
     for i, (user_id, token, cid) in enumerate(users):
@@ -268,6 +317,8 @@ async def bench(
         )
         me = [psutil.Process()]
         for rate in rates:
+            if detail is not None:
+                await detail.reset()
             before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
             stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
             used = {
@@ -286,8 +337,12 @@ async def bench(
             )
             if stats.errors:
                 print(f"    errors: {stats.errors} (first: {stats.first_error})")
+            if detail is not None:
+                await detail.report(stats.delivered)
     finally:
         await asyncio.gather(*(c.ws.close() for c in clients if c.ws is not None))
+        if detail is not None:
+            await detail.close()
 
 
 def main() -> None:
@@ -299,6 +354,9 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=2, help="web processes")
     parser.add_argument("--baseline", type=Path, help="another source tree to measure first")
     parser.add_argument("--rounds", type=int, default=1, help="baseline/this alternations")
+    parser.add_argument(
+        "--detail", action="store_true", help="per-statement and per-command counts and times"
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     here = Path(__file__).resolve().parent.parent
@@ -311,9 +369,23 @@ def main() -> None:
         pg.start()
         redis.start()
         try:
+            if args.detail:
+                # pg_stat_statements must be preloaded: set it, then start again.
+                asyncio.run(
+                    _sql(
+                        pg.url("duet"),
+                        "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+                    )
+                )
+                pg.stop()
+                pg.start()
             pg.ensure_database("bench")
             url = pg.url("bench")
             migrate.upgrade(url)
+            if args.detail:
+                asyncio.run(_sql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+                asyncio.run(_sql(url, "ALTER SYSTEM SET pg_stat_statements.track_planning = on"))
+                asyncio.run(_sql(url, "SELECT pg_reload_conf()"))
             users = asyncio.run(seed(url, args.clients - args.clients % 2))
             print(
                 f"Messaging over WebSockets ({os.cpu_count()} CPUs shared with the database, "
@@ -337,7 +409,8 @@ def main() -> None:
                     print(f"  {label}: load average before: {load:.1f} (other work here)")
                     # The load generator runs on uvloop (as uvicorn does), so it takes less of
                     # the CPU it shares with what it measures.
-                    uvloop.run(bench(bases, users, rates, args, watched, label))
+                    detail = Detail(_dsn(url), redis.url()) if args.detail else None
+                    uvloop.run(bench(bases, users, rates, args, watched, label, detail))
                 finally:
                     for server in servers:
                         server.terminate()
@@ -351,6 +424,18 @@ def main() -> None:
         finally:
             redis.stop()
             pg.stop()
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _sql(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from marketplace.messaging import jobs as messaging_jobs
 from marketplace.messaging.api import ROUTES as MESSAGING_API
 from marketplace.messaging.pages import ROUTES as MESSAGING_PAGES
 from marketplace.messaging.pages import header_counts
-from marketplace.messaging.socket import messages_socket
+from marketplace.messaging.socket import FrameSendMiddleware, messages_socket
 from marketplace.notifications import jobs as notification_jobs
 from marketplace.notifications.api import ROUTES as NOTIFICATION_ROUTES
 from marketplace.observability import tracing
@@ -455,6 +455,7 @@ def create_app(
             ),
             InputGuardMiddleware(),
             AuthMiddleware(),
+            FrameSendMiddleware(),
         ],
         request_class=CheckedRequest,
         # On every response, 404s and static files included (middleware runs per route).

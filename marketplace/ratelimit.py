@@ -47,20 +47,34 @@ def wait_phrase(seconds: int) -> str:
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
+# Count a burst of hits in one command: each key's count so far, with its expiry set when the
+# window's first hit makes it (the script runs atomically, so no key is left without one).
+_HITS = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local n = redis.call('INCR', key)
+    if n == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+    counts[i] = n
+end
+return counts
+"""
+
+
 class RedisCounter:
     """Counts in Redis; while Redis is unreachable, counts in this process instead, so limits
     still hold (per process) and an outage does not turn every request into an error."""
 
     def __init__(self, client: Redis) -> None:
         self._client = client
+        self._hits = client.register_script(_HITS)
         self._fallback = MemoryCounter()
         self._waiting: list[tuple[str, int, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def hit(self, key: str, window_seconds: int) -> int:
-        """Counted in a pipeline shared with the other hits of the same moment: while one is
-        in flight, new hits wait and go together in the next (one round trip per burst of
-        messages rather than per message)."""
+        """Counted in one command shared with the other hits of the same moment: while one is
+        in flight, new hits wait and go together in the next (one round trip and one command
+        per burst of messages rather than two commands per message)."""
         loop = asyncio.get_running_loop()
         flusher = self._flusher
         busy = flusher is not None and not flusher.done()
@@ -83,13 +97,11 @@ class RedisCounter:
     async def _count_hits(self, batch: list[tuple[str, int, asyncio.Future[int]]]) -> None:
         try:
             try:
-                async with self._client.pipeline(transaction=True) as pipe:
-                    for key, window_seconds, _ in batch:
-                        full_key = self._key(key, window_seconds)
-                        pipe.incr(full_key)
-                        pipe.expire(full_key, window_seconds)
-                    results = await pipe.execute()
-                counts = [int(results[2 * i]) for i in range(len(batch))]
+                results = await self._hits(
+                    keys=[self._key(key, window_seconds) for key, window_seconds, _ in batch],
+                    args=[window_seconds for _, window_seconds, _ in batch],
+                )
+                counts = [int(n) for n in results]
             except (RedisError, OSError) as exc:
                 logger.warning("rate limits: Redis unreachable (%s); counting in this process", exc)
                 counts = [await self._fallback.hit(k, w) for k, w, _ in batch]

@@ -22,18 +22,19 @@ import json
 import logging
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+
+from marketplace.redis_subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "duet:rt:"
+_PREFIX = PREFIX.encode()
 PRESENCE_PREFIX = "duet:presence:"
 PRESENCE_TTL = 60
 PRESENCE_REFRESH = 20
@@ -41,6 +42,16 @@ PRESENCE_CACHE = 5.0
 QUEUE_LIMIT = 1000
 DEGRADED = json.dumps({"type": "degraded"})
 RESYNC = json.dumps({"type": "resync"})
+
+# Every envelope of a burst in one command: ARGV is channel, envelope, channel, envelope…;
+# the answer is, per envelope, how many subscriber connections (processes) it reached.
+_PUBLISH = """
+local reached = {}
+for i = 1, #ARGV, 2 do reached[#reached + 1] = redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return reached
+"""
+
+_Sent = asyncio.Future[list[int] | None]
 
 
 class Subscription:
@@ -51,7 +62,10 @@ class Subscription:
         self.hub = hub
         self.channels = channels
         self.user_id = user_id
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        # A deque and the one reader's future: an asyncio.Queue did more bookkeeping per event
+        # than a socket has readers.
+        self._items: deque[str] = deque()
+        self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
 
     def put(self, text: str) -> None:
@@ -67,26 +81,31 @@ class Subscription:
         self._put(text)
 
     def _put(self, text: str) -> None:
-        if self._queue.qsize() >= QUEUE_LIMIT:
-            while not self._queue.empty():
-                self._queue.get_nowait()
+        if len(self._items) >= QUEUE_LIMIT:
+            self._items.clear()
             text = RESYNC
-        self._queue.put_nowait(text)
+        self._items.append(text)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self) -> str:
-        return await self._queue.get()
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
     def get_nowait(self) -> str | None:
-        try:
-            return self._queue.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        return self._items.popleft() if self._items else None
 
 
 class Hub:
     def __init__(self, redis_url: str | None) -> None:
         self._redis: Redis | None = None
-        self._sub_redis: Redis | None = None
+        self._redis_url = redis_url
         if redis_url:
             # A bounded pool: a burst of sockets waits for a connection instead of opening
             # hundreds (Redis refuses clients past its file-descriptor limit).
@@ -99,24 +118,20 @@ class Hub:
                     socket_timeout=5,
                 )
             )
-            # The subscriber connection must not reconnect quietly behind our back: events
-            # published while it was away would be lost without anyone being told to resync.
-            self._sub_redis = Redis.from_url(
-                redis_url,
-                retry=Retry(NoBackoff(), 0),
-                socket_connect_timeout=2,
-                health_check_interval=15,
-            )
+            self._publish = self._redis.register_script(_PUBLISH)
         self._origin = secrets.token_hex(8)
+        self._own = f"{self._origin}|".encode()
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
         self._online: dict[int, int] = defaultdict(int)
         self._seen_online: dict[int, float] = {}
-        self._pubsub: Any = None
+        # The subscriber connection never reconnects quietly behind our back: events published
+        # while it was away would be lost without anyone being told to resync.
+        self._pubsub: Subscriber | None = None
         self._reader: asyncio.Task[None] | None = None
         self._presence: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._pending: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
-        self._outbox: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]] = []
+        self._outbox: list[tuple[list[tuple[str, str]], _Sent | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.degraded = False
 
@@ -144,8 +159,6 @@ class Hub:
             with contextlib.suppress(RedisError, OSError):
                 await self._forget_presence(list(self._online))
             await self._redis.aclose()
-        if self._sub_redis is not None:
-            await self._sub_redis.aclose()
 
     # ------------------------------------------------------------------ subscribing
 
@@ -197,7 +210,7 @@ class Hub:
             self._pending[PREFIX + channel].append(future)
             waiters.append(future)
         try:
-            await self._pubsub.subscribe(*(PREFIX + ch for ch in channels))
+            self._pubsub.subscribe(PREFIX + ch for ch in channels)
             await asyncio.wait_for(asyncio.gather(*waiters), timeout=2.0)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("realtime: subscribing failed (%s); delivery falls back to polling", exc)
@@ -208,7 +221,7 @@ class Hub:
         if self._redis is None or not channels or self._pubsub is None or self.degraded:
             return
         with contextlib.suppress(RedisError, OSError):
-            await self._pubsub.unsubscribe(*(PREFIX + ch for ch in channels))
+            self._pubsub.unsubscribe(PREFIX + ch for ch in channels)
 
     # ------------------------------------------------------------------ publishing
 
@@ -227,9 +240,11 @@ class Hub:
             for channels, event in items
         )
 
-    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> None:
+    async def publish_encoded(self, items: Iterable[tuple[Iterable[str], str]]) -> set[str] | None:
         """As ``publish_many``, for events already encoded as JSON text (encoded once, however
-        many sockets and processes receive them)."""
+        many sockets and processes receive them). Returns the channels that some web process
+        (this one included) subscribes to, as Redis counted them; None when unknown (no
+        Redis, or it is away)."""
         envelopes: list[tuple[str, str]] = []
         for channels, text in items:
             targets = list(dict.fromkeys(channels))
@@ -239,57 +254,68 @@ class Hub:
                 envelope = f"{self._origin}|{text}"
                 envelopes.extend((PREFIX + channel, envelope) for channel in targets)
         if self._redis is None or self.degraded or not envelopes:
-            return  # while Redis is away, other processes' clients poll the database
-        await self._send_envelopes(envelopes)
+            return None  # while Redis is away, other processes' clients poll the database
+        reached = await self._send_envelopes(envelopes)
+        if reached is None:
+            return None
+        return {
+            channel[len(PREFIX) :] for (channel, _), n in zip(envelopes, reached, strict=True) if n
+        }
 
-    async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> None:
-        """Publish through Redis, sharing the pipeline with whatever else is being published
-        at the same moment: while one pipeline is in flight, new envelopes wait and go
-        together in the next (a round trip and a write per burst, not per message). One
-        pipeline at a time also keeps this process's events in the order they were
-        published. Returns once Redis has taken them (or refused)."""
+    async def _send_envelopes(self, envelopes: list[tuple[str, str]]) -> list[int] | None:
+        """Publish through Redis, sharing the command with whatever else is being published
+        at the same moment: while one is in flight, new envelopes wait and go together in the
+        next (one round trip and one script call per burst, not a command per envelope). One
+        at a time also keeps this process's events in the order they were published. Returns
+        once Redis has taken them (or refused)."""
         loop = asyncio.get_running_loop()
         busy = self._flusher is not None and not self._flusher.done()
         if busy and self._flusher.get_loop() is not loop:  # type: ignore[union-attr]
-            # Another event loop's pipeline (test clients run sockets in loops of their own):
+            # Another event loop's burst (test clients run sockets in loops of their own):
             # futures cannot cross loops, so this one goes on its own.
-            await self._publish_pipeline([(envelopes, None)])
-            return
-        future: asyncio.Future[None] = loop.create_future()
+            return await self._publish_batch([(envelopes, None)])
+        future: _Sent = loop.create_future()
         self._outbox.append((envelopes, future))
         if not busy:
             self._flusher = asyncio.create_task(self._flush())
-        await future
+        return await future
 
     async def _flush(self) -> None:
         try:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
-                await self._publish_pipeline(batch)
+                await self._publish_batch(batch)
         finally:
-            # Cancelled (the hub stops): publishers waiting for a later pipeline go on; their
+            # Cancelled (the hub stops): publishers waiting for a later burst go on; their
             # events are stored, and the receivers catch up.
             stranded, self._outbox = self._outbox, []
             for _, future in stranded:
                 if future is not None and not future.done():
                     future.set_result(None)
 
-    async def _publish_pipeline(
-        self, batch: list[tuple[list[tuple[str, str]], asyncio.Future[None] | None]]
-    ) -> None:
+    async def _publish_batch(
+        self, batch: list[tuple[list[tuple[str, str]], _Sent | None]]
+    ) -> list[int] | None:
+        """Publishes; answers (and tells each waiting publisher) how many subscriber
+        connections each envelope reached, None when Redis refused."""
         assert self._redis is not None
+        reached: list[int] | None = None
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for envelopes, _ in batch:
-                    for channel, envelope in envelopes:
-                        pipe.publish(channel, envelope)
-                await pipe.execute()
+            reached = [
+                int(n)
+                for n in await self._publish(
+                    args=[part for envelopes, _ in batch for pair in envelopes for part in pair]
+                )
+            ]
         except (RedisError, OSError) as exc:
             logger.warning("realtime: publish failed (%s); receivers will catch up", exc)
         finally:
-            for _, future in batch:
+            at = 0
+            for envelopes, future in batch:
                 if future is not None and not future.done():
-                    future.set_result(None)
+                    future.set_result(reached[at : at + len(envelopes)] if reached else None)
+                at += len(envelopes)
+        return reached
 
     def _deliver(self, channels: Iterable[str], text: str) -> None:
         seen: set[int] = set()
@@ -380,13 +406,13 @@ class Hub:
             backoff = min(backoff * 2, 5.0)
 
     async def _connect(self) -> None:
-        assert self._sub_redis is not None
-        pubsub = self._sub_redis.pubsub()
+        assert self._redis_url is not None
+        pubsub = await Subscriber.connect(
+            self._redis_url, self._on_message, self._on_subscribed, connect_timeout=2
+        )
         # A private control channel keeps the connection subscribed even with no sockets.
-        await pubsub.subscribe(f"{PREFIX}_hub:{self._origin}")
-        channels = [PREFIX + ch for ch in self._subscribers]
-        if channels:
-            await pubsub.subscribe(*channels)
+        pubsub.subscribe([f"{PREFIX}_hub:{self._origin}"])
+        pubsub.subscribe([PREFIX + ch for ch in self._subscribers])
         self._pubsub = pubsub
         if self.degraded:
             logger.info("realtime: Redis is back; clients catch up")
@@ -396,24 +422,20 @@ class Hub:
         self._broadcast_local(RESYNC)
 
     async def _read(self) -> None:
-        pubsub = self._pubsub
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=5.0)
-            if message is None:
-                continue
-            kind = message.get("type")
-            channel = _text(message.get("channel"))
-            if kind == "subscribe":
-                for future in self._pending.pop(channel, []):
-                    if not future.done():
-                        future.set_result(None)
-                continue
-            if kind != "message" or not channel.startswith(PREFIX):
-                continue
-            origin, _, text = _text(message.get("data")).partition("|")
-            if origin == self._origin or not text:
-                continue  # delivered locally when it was published
-            self._deliver([channel[len(PREFIX) :]], text)
+        assert self._pubsub is not None
+        await self._pubsub.wait_closed()  # messages arrive through the callbacks below
+
+    def _on_subscribed(self, channel: bytes) -> None:
+        for future in self._pending.pop(channel.decode(), []):
+            if not future.done():
+                future.set_result(None)
+
+    def _on_message(self, channel: bytes, data: bytes) -> None:
+        if not channel.startswith(_PREFIX) or data.startswith(self._own):
+            return  # not ours, or ours: delivered locally when it was published
+        _, _, text = data.partition(b"|")
+        if text:
+            self._deliver([channel[len(_PREFIX) :].decode()], text.decode())
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -423,11 +445,4 @@ class Hub:
                     future.cancel()
         self._pending.clear()
         if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value or "")
+            pubsub.close()

@@ -102,7 +102,7 @@ class ConversationController(Controller):
             client_id=data.client_id,
         )
         async with services.sessions() as session:
-            thread = await service.thread(session, posted.conversation.id, viewer)
+            thread = await service.thread(session, posted.conversation_id, viewer)
         out = PostedOut(
             thread_out(thread), message_out(posted.message, posted.attachments, posted.booking)
         )

@@ -59,10 +59,13 @@ WITH i AS (
            SELECT 1 FROM user_blocks b
             WHERE (b.blocker_id = k.student_id AND b.blocked_id = k.tutor_id)
                OR (b.blocker_id = k.tutor_id AND b.blocked_id = k.student_id))
-       AND (i.client_id = '' OR NOT EXISTS (
+       -- No earlier message with this client_id ('' never matches). Spelled so the partial
+       -- unique index answers it: an OR around it, or no "<> ''", made PostgreSQL hash every
+       -- message with a client_id on each statement.
+       AND NOT EXISTS (
            SELECT 1 FROM messages m
             WHERE m.conversation_id = i.cid AND m.sender_id = i.sender
-              AND m.client_id = i.client_id))
+              AND m.client_id = i.client_id AND m.client_id <> '')
  RETURNING k.id, k.last_seq, k.student_id, k.tutor_id, k.private, i.sender, i.body, i.html,
            i.client_id, i.at,
            CASE WHEN k.student_id = i.sender THEN k.tutor_id ELSE k.student_id END AS recipient
@@ -203,7 +206,9 @@ _posters: weakref.WeakKeyDictionary[AsyncEngine, weakref.WeakKeyDictionary[Any, 
 
 def poster_for(engine: AsyncEngine) -> GroupPoster:
     """The queue of ``engine`` in the running event loop (tests may run several loops)."""
-    per_loop = _posters.setdefault(engine, weakref.WeakKeyDictionary())
+    per_loop = _posters.get(engine)
+    if per_loop is None:
+        per_loop = _posters[engine] = weakref.WeakKeyDictionary()
     loop = asyncio.get_running_loop()
     poster = per_loop.get(loop)
     if poster is None:

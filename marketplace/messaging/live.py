@@ -159,12 +159,12 @@ async def announce(services: Services, posted: Posted) -> None:
     # The sender's copy and the recipient's differ only in the recipient's own unread total
     # (the sender must not learn how much else is waiting for them).
     for_recipient = f'{text[:-1]},"unread_total":{int(posted.recipient_unread)}}}'
-    await services.hub.publish_encoded(
-        [
-            ([channel(message.sender_id)], text),
-            ([channel(posted.recipient_id)], for_recipient),
-        ]
+    recipient = channel(posted.recipient_id)
+    reached = await services.hub.publish_encoded(
+        [([channel(message.sender_id)], text), ([recipient], for_recipient)]
     )
+    if reached is not None and recipient in reached:
+        return  # a web process holds a socket of theirs: online, no need to ask presence
     if not await services.hub.is_online(posted.recipient_id):
         services.queue.enqueue(NOTIFY_TASK, message.id)
 

@@ -204,7 +204,7 @@ async def start_page(request: Request[Any, Any, Any]) -> Any:
         )
     except DomainError as exc:
         return await _new(request, to, booking, **form_failure(exc, "body"))
-    return redirect(f"/messages/{posted.conversation.id}#m{posted.message.seq}")
+    return redirect(f"/messages/{posted.conversation_id}#m{posted.message.seq}")
 
 
 @post("/messages/{conversation_id:int}/block", access=Access.USER, include_in_schema=False)

@@ -14,7 +14,7 @@ from marketplace.messaging.schemas import (
     MessageOut,
     PersonOut,
 )
-from marketplace.messaging.service import InboxRow, Thread
+from marketplace.messaging.service import InboxRow, StoredMessage, Thread
 
 
 def attachment_url(conversation_id: int, attachment_id: int) -> str:
@@ -42,7 +42,7 @@ def booking_out(b: BookingRef | None) -> BookingOut | None:
 
 
 def message_out(
-    m: Message, files: Sequence[Attachment] = (), booking: BookingRef | None = None
+    m: Message | StoredMessage, files: Sequence[Attachment] = (), booking: BookingRef | None = None
 ) -> MessageOut:
     return MessageOut(
         id=m.id,

@@ -50,12 +50,31 @@ class Viewer:
     is_admin: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as its write returned it: the fields of ``Message`` without an ORM object
+    (building one, with its instrumented state, cost more than the rest of answering a plain
+    send in Python)."""
+
+    id: int
+    conversation_id: int
+    seq: int
+    sender_id: int
+    body: str
+    body_html: str
+    booking_id: int | None
+    contact_flags: list[str]
+    has_attachments: bool
+    client_id: str
+    created_at: datetime
+
+
 @dataclass
 class Posted:
     """A stored message with what the caller needs to announce it."""
 
-    conversation: Conversation
-    message: Message
+    conversation_id: int
+    message: Message | StoredMessage
     attachments: list[Attachment]
     booking: BookingRef | None
     recipient_id: int
@@ -194,10 +213,10 @@ _POST_SQL = """
                SELECT 1 FROM user_blocks b
                 WHERE (b.blocker_id = student_id AND b.blocked_id = tutor_id)
                    OR (b.blocker_id = tutor_id AND b.blocked_id = student_id))
-           AND (:client_id = '' OR NOT EXISTS (
+           AND NOT EXISTS (  -- no earlier message with this client_id ('' never matches)
                SELECT 1 FROM messages m
                 WHERE m.conversation_id = :cid AND m.sender_id = :sender
-                  AND m.client_id = :client_id))
+                  AND m.client_id = :client_id AND m.client_id <> '')
      RETURNING id, last_seq, student_id, tutor_id, private,
                CASE WHEN student_id = :sender THEN tutor_id ELSE student_id END AS recipient
     ), m AS (
@@ -329,30 +348,21 @@ class _Draft:
         }
 
     def posted(self, row: Mapping[Any, Any]) -> Posted:
-        message = Message(
-            id=row["id"],
-            conversation_id=self.conversation_id,
-            seq=row["seq"],
-            sender_id=self.sender_id,
-            body=self.text,
-            body_html=self.html,
-            booking_id=self.booking.id if self.booking else None,
-            contact_flags=self.flags,
-            has_attachments=bool(self.files),
-            client_id=self.client_id,
-            created_at=self.now,
-        )
-        conversation = Conversation(
-            id=self.conversation_id,
-            student_id=row["student_id"],
-            tutor_id=row["tutor_id"],
-            private=row["private"],
-            last_seq=row["seq"],
-            last_message_at=self.now,
-            last_sender_id=self.sender_id,
+        message = StoredMessage(
+            row["id"],
+            self.conversation_id,
+            row["seq"],
+            self.sender_id,
+            self.text,
+            self.html,
+            self.booking.id if self.booking else None,
+            self.flags,
+            bool(self.files),
+            self.client_id,
+            self.now,
         )
         return Posted(
-            conversation=conversation,
+            conversation_id=self.conversation_id,
             message=message,
             attachments=self.files,
             booking=self.booking,
@@ -374,6 +384,7 @@ async def _refused(
                 Message.conversation_id == conversation.id,
                 Message.sender_id == sender_id,
                 Message.client_id == client_id,
+                Message.client_id != "",  # the partial unique index's condition: it answers
             )
         )
         if earlier is not None:
@@ -398,7 +409,7 @@ async def _replay(
         )
         booking = found[0] if found else None
     return Posted(
-        conversation,
+        conversation.id,
         message,
         files,
         booking,

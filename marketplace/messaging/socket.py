@@ -24,12 +24,14 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect, WebSocketException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send, WebSocketSendEvent
 from sqlalchemy import select
 
 from marketplace.accounts.models import AuthToken
@@ -48,6 +50,19 @@ TOKEN_RECHECK_SECONDS = 60
 TYPING_EVERY = 2.0
 MEMBERSHIP_TTL = 30.0
 SYNC_PAGE = 200
+FRAME_SEND = "duet.frame_send"
+
+
+class FrameSendMiddleware(ASGIMiddleware):
+    """Keeps a socket's ``send`` as the app's middleware pass it on (spans and metrics when
+    configured included), so the socket's frames skip the wrappers Litestar adds around each
+    handler and connection, which only watch for an HTTP response's start. Listed last."""
+
+    scopes = ("websocket",)  # type: ignore[assignment]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        scope[FRAME_SEND] = send  # type: ignore[literal-required]
+        await next_app(scope, receive, send)
 
 
 @websocket("/ws/messages", access=Access.USER)
@@ -112,11 +127,12 @@ class _Session:
             await self.socket.close()
 
     async def _write(self) -> None:
+        send = cast(Send | None, self.socket.scope.get(FRAME_SEND)) or self.socket.send
         while True:
-            await self.socket.send_text(await self.sub.get())
+            await send(_frame(await self.sub.get()))
             # Flush whatever else is waiting without a round through the event loop each time.
             while (more := self.sub.get_nowait()) is not None:
-                await self.socket.send_text(more)
+                await send(_frame(more))
 
     async def _watch_token(self) -> None:
         """Logging out (or a revoked token) ends open sockets too, within a minute."""
@@ -274,6 +290,10 @@ def _is_disconnect(exc: BaseException) -> bool:
         "ClientDisconnected",
         "ConnectionClosed",
     }
+
+
+def _frame(text: str) -> WebSocketSendEvent:
+    return {"type": "websocket.send", "text": text, "bytes": None}
 
 
 def _dump(event: dict[str, Any]) -> str:

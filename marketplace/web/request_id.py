@@ -35,4 +35,5 @@ class RequestIdMiddleware:
                 MutableScopeHeaders.from_message(message)[HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        # A socket's frames go straight on: only an HTTP response start carries the header.
+        await self.app(scope, receive, send_with_id if scope["type"] == ScopeType.HTTP else send)

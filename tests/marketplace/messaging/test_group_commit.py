@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import db
@@ -128,3 +128,50 @@ async def test_concurrent_sends_share_statements_and_keep_the_rules(
         assert stored == 25 + 4
     finally:
         await engine.dispose()
+
+
+async def test_the_resend_check_reads_the_client_id_index(
+    database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The plan PostgreSQL keeps for the statement (generic, as after a few runs) looks the
+    client_id up in its partial unique index: it used to hash every message with a client_id
+    on each statement, so a message's cost grew with the table."""
+    users, cids = await _people(sessions)
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO messages (conversation_id, seq, sender_id, body, body_html, client_id)"
+                " SELECT :cid, g, :sender, 'x', 'x', 'c' || g FROM generate_series(1, 3000) g"
+            ),
+            {"cid": cids["ana"], "sender": users["ana"]},
+        )
+        await session.execute(
+            text("UPDATE conversations SET last_seq = 3000 WHERE id = :cid"), {"cid": cids["ana"]}
+        )
+    engine = db.create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("ANALYZE messages")
+            await driver.execute("SET plan_cache_mode = force_generic_plan")
+            sql = group_commit._BATCH_SQL
+            for n, kind in enumerate(
+                ("bigint", "bigint", "text", "text", "text", "text", "timestamptz"), 1
+            ):
+                sql = sql.replace(f"CAST(${n} AS {kind}[])", f"${n}")
+            await driver.execute(
+                "PREPARE batch(bigint[], bigint[], text[], text[], text[], text[], timestamptz[])"
+                f" AS {sql}"
+            )
+            plan = "\n".join(
+                row[0]
+                for row in await driver.fetch(
+                    "EXPLAIN EXECUTE batch('{1}', '{1}', '{e}', '{b}', '{h}', '{c}', '{now}')"
+                )
+            )
+            await driver.execute("DEALLOCATE batch")
+    finally:
+        await engine.dispose()
+    assert "uq_messages_client_id" in plan, plan
+    assert "hashed SubPlan" not in plan, plan
