@@ -12,6 +12,7 @@ arrives without decoding it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
 import subprocess
@@ -143,9 +144,7 @@ class JanusSession:
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}  # by transaction
         self._poller: asyncio.Task[None] | None = None
 
-    async def _post(
-        self, path: str, body: dict[str, Any], transaction: str = ""
-    ) -> dict[str, Any]:
+    async def _post(self, path: str, body: dict[str, Any], transaction: str = "") -> dict[str, Any]:
         body = {**body, "transaction": transaction or secrets.token_hex(6)}
         reply = (await self.http.post(self.url + path, json=body, timeout=20)).json()
         if reply.get("janus") == "error":
@@ -200,10 +199,8 @@ class JanusSession:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
         if self.session is not None:
-            try:
+            with contextlib.suppress(httpx.HTTPError, RuntimeError):
                 await self._post(f"/{self.session}", {"janus": "destroy"})
-            except (httpx.HTTPError, RuntimeError):
-                pass
 
 
 class Counter:
@@ -224,11 +221,13 @@ class JanusParticipant:
         self.policy = policy
         self.tracks: list[PacedPackets] = []
         self.feed: int | None = None
+        self.room = 0
         self.publisher_pc: RTCPeerConnection | None = None
         self.subscriber_pc: RTCPeerConnection | None = None
         self.received = Counter()
 
     async def publish(self, room: int, tracks: list[PacedPackets]) -> None:
+        self.room = room
         await self.janus.create()
         handle = await self.janus.attach()
         joined = await self.janus.message(
