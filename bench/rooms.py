@@ -1,7 +1,7 @@
 """Benchmark: lesson rooms on one media server process.
 
-    .venv/bin/python bench/rooms.py [--audio-rooms 1,4,8] [--video-rooms 1,3] [--seconds 20]
-                                    [--browsers yes|no|only]
+    .venv/bin/python bench/rooms.py [--audio-rooms 1,8] [--video-rooms 1,8] [--seconds 15]
+                                    [--rounds 2] [--janus auto|no] [--browsers yes|no|only]
 
 Starts a throwaway embedded PostgreSQL in a temporary folder and the Duet web server (with its
 media server) on 127.0.0.1 in a child process, with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: every
@@ -27,6 +27,18 @@ second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then me
 
 Participants run in this process; the packet rate the server forwarded is printed next to the
 expected rate, so a participant process that cannot keep up is visible.
+
+Side by side with Janus (``bench/janus.py``), when the ``janus`` binary is installed and this
+runs as root: Janus's videoroom plugin from a throwaway configuration, its HTTP API on
+127.0.0.1 and its ICE on the host end of a veth pair in a namespace made for the run
+(``tests/netns.py``; libnice gathers no loopback candidates, and the participants reach that
+address locally, as they reach Duet's 127.0.0.1). The same participants and media: each
+publishes its tracks and subscribes to the other's feed (two connections each, where Duet has
+one). Every room count runs ``--rounds`` times on each server, interleaved and alternating which
+goes first; the same CPU-time and memory figures are taken from the ``janus`` process, and the
+table prints both, their ratio, and what each participant received (Opus packets/s, VP8
+frames/s). A first room on each server, before the others, is measured apart: it pays for
+set-up (Duet imports its media stack then). Without Janus, Duet's figures alone and why.
 
 Then (``--browsers``, as root) two headless Chromiums in a network namespace
 (``tests/netns.py``), a second server process on the host end of its veth pair, and a router

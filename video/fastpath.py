@@ -91,6 +91,26 @@ def vp8_descriptor_length(payload: bytes) -> int:
     return position
 
 
+def _abs_send_time(plain: bytes, start: int, end: int, identifier: int) -> int | None:
+    """The abs-send-time in one-byte header extensions (RFC 8285) from ``start`` to ``end``,
+    read in place (aiortc parses every extension into a new object first)."""
+    if not identifier or plain[start] != 0xBE or plain[start + 1] != 0xDE:
+        return None
+    position = start + 4
+    while position < end:
+        byte = plain[position]
+        if byte == 0:  # padding
+            position += 1
+            continue
+        found, length = byte >> 4, (byte & 0x0F) + 1
+        if found == 15:
+            return None
+        if found == identifier and length == 3 and position + 4 <= end:
+            return plain[position + 1] << 16 | plain[position + 2] << 8 | plain[position + 3]
+        position += 1 + length
+    return None
+
+
 class _Route:
     """One received stream (SSRC and payload type) that goes straight to its tap."""
 
@@ -102,7 +122,9 @@ class _Route:
         self.streams: dict[int, StreamStatistics] = getattr(receiver, _RECEIVER + "remote_streams")
         self.nacks = getattr(receiver, _RECEIVER + "nack_generator")
         self.estimator = getattr(receiver, _RECEIVER + "remote_bitrate_estimator")
-        self.extensions = extensions  # the transport's header extension map (REMB needs one)
+        # The negotiated abs-send-time extension id, which the bandwidth estimate (REMB) needs.
+        ids = getattr(extensions, "_HeaderExtensionsMap__ids", None)
+        self.abs_send_time_id: int = getattr(ids, "abs_send_time", None) or 0
         self.packet = _Rtp()
 
 
@@ -226,12 +248,11 @@ class FastReceive:
     def _estimate(
         self, route: _Route, ssrc: int, plain: bytes, start: int, end: int, size: int
     ) -> None:
-        profile = _EXTENSION.unpack_from(plain, start)[0]
-        extensions = route.extensions.get(profile, plain[start + 4 : end])
-        if extensions.abs_send_time is None:
+        abs_send_time = _abs_send_time(plain, start, end, route.abs_send_time_id)
+        if abs_send_time is None:
             return
         remb = route.estimator.add(
-            abs_send_time=extensions.abs_send_time,
+            abs_send_time=abs_send_time,
             arrival_time_ms=int((time.time() + NTP_OFFSET) * 1000),
             payload_size=size,
             ssrc=ssrc,
