@@ -5,14 +5,16 @@ thread; its sender encodes frames again (Opus at a hard-coded 96 kbit/s "voip").
 works like that re-encodes music, costs a core per few participants, and adds delay: the audio
 jitter buffer holds 80 ms and, after one lost packet, stalls and then holds about 280 ms for good.
 
-Instead, each receiver's jitter buffer is replaced by a ``PacketTap``. aiortc still parses,
-decrypts, unwraps retransmissions, sends NACKs, receiver reports and bandwidth estimates; the tap
-gets every packet right there and hands it on at once: an Opus packet as it is, a VP8 frame as
-soon as its last packet is in (the marker bit), in order, dropping a frame only when it cannot be
-completed. Nothing reaches aiortc's decoder, so nothing is decoded and no track queue grows.
-A ``ForwardedTrack`` is the sender's track: it yields ``av.Packet``s, which aiortc's sender only
-re-packs into RTP (Opus payload bytes unchanged; a VP8 frame's bytes unchanged, under a new
-payload descriptor). Keyframe requests (PLI) from a receiving browser reach the sending
+Instead, each receiver's jitter buffer is replaced by a ``PacketTap``. aiortc still decrypts,
+unwraps retransmissions, sends NACKs, receiver reports and bandwidth estimates (for a known media
+stream ``video.fastpath`` does that same work in the socket's callback); the tap gets every
+packet right there and hands it on at once: an Opus packet as it is, a VP8 frame as soon as its
+last packet is in (the marker bit), in order, dropping a frame only when it cannot be completed.
+Nothing reaches aiortc's decoder, so nothing is decoded and no track queue grows. A
+``ForwardedTrack`` is the sender's track: once its connection is up it sends each packet at once
+through a ``video.fastpath.RtpWriter`` (before that, it queues them as ``av.Packet``s for
+aiortc's sender); either way Opus payload bytes go unchanged and a VP8 frame's bytes unchanged,
+under a new payload descriptor. Keyframe requests (PLI) from a receiving browser reach the sending
 participant through the room, throttled. Audio that arrives as RED (``video.red``) is split once
 here; it leaves as RED to connections that negotiated it and as its primary Opus block to the
 others, and an Opus packet lost before the server is rebuilt from the next packet's redundancy.
