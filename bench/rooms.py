@@ -273,7 +273,9 @@ async def run_rooms(
                 await client.connected(within=60)
         arrivals = [watch_arrivals(student.pc) for _, student in clients]
         await asyncio.sleep(SETTLE_SECONDS)
-        wire = _wire_capture(clients)
+        # The capture thread reads every loopback packet in this process: with many video
+        # rooms it would starve the participants, so it runs for audio and one video room.
+        wire = _wire_capture(clients) if not video or len(lessons) == 1 else None
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
             before = (await http.get(base + "/api/v1/admin/rooms")).json()
             cpu0, wall0 = server.cpu_times(), time.monotonic()
