@@ -1,7 +1,7 @@
 """Benchmark: lesson rooms on one media server process.
 
-    .venv/bin/python bench/rooms.py [--audio-rooms 1,4,8] [--video-rooms 1,3] [--seconds 20]
-                                    [--browsers yes|no|only]
+    .venv/bin/python bench/rooms.py [--audio-rooms 1,8] [--video-rooms 1,8] [--seconds 15]
+                                    [--rounds 2] [--janus auto|no] [--browsers yes|no|only]
 
 Starts a throwaway embedded PostgreSQL in a temporary folder and the Duet web server (with its
 media server) on 127.0.0.1 in a child process, with ``ROOM_MEDIA_ADDRESSES=127.0.0.1``: every
@@ -28,6 +28,18 @@ second run, VP8 640x480 at about 1 Mbit/s), waits for media to flow, and then me
 Participants run in this process; the packet rate the server forwarded is printed next to the
 expected rate, so a participant process that cannot keep up is visible.
 
+Side by side with Janus (``bench/janus.py``), when the ``janus`` binary is installed and this
+runs as root: Janus's videoroom plugin from a throwaway configuration, its HTTP API on
+127.0.0.1 and its ICE on the host end of a veth pair in a namespace made for the run
+(``tests/netns.py``; libnice gathers no loopback candidates, and the participants reach that
+address locally, as they reach Duet's 127.0.0.1). The same participants and media: each
+publishes its tracks and subscribes to the other's feed (two connections each, where Duet has
+one). Every room count runs ``--rounds`` times on each server, interleaved and alternating which
+goes first; the same CPU-time and memory figures are taken from the ``janus`` process, and the
+table prints both, their ratio, and what each participant received (Opus packets/s, VP8
+frames/s). A first room on each server, before the others, is measured apart: it pays for
+set-up (Duet imports its media stack then). Without Janus, Duet's figures alone and why.
+
 Then (``--browsers``, as root) two headless Chromiums in a network namespace
 (``tests/netns.py``), a second server process on the host end of its veth pair, and a router
 namespace dropping 0 % and then 2 % of UDP each way: from the tutor's browser's ``getStats()``
@@ -40,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -56,6 +69,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.janus import JanusParticipant, JanusServer, create_room, janus_binary
 from bench.server_env import bench_secrets
 from bench.wire import WireCapture, paired_delays_ms
 from marketplace import db, migrate
@@ -73,6 +87,7 @@ from tests.video.peers import (
     stereo_tone,
     vp8_track,
 )
+from video.ice import AddressPolicy
 
 GOALS = {"audio": 3.0, "video": 8.0}  # % of one core per room
 LATENCY_GOAL_MS = 5.0
@@ -258,13 +273,17 @@ async def run_rooms(
                 await client.connected(within=60)
         arrivals = [watch_arrivals(student.pc) for _, student in clients]
         await asyncio.sleep(SETTLE_SECONDS)
-        wire = _wire_capture(clients)
+        # The capture thread reads every loopback packet in this process: with many video
+        # rooms it would starve the participants, so it runs for audio and one video room.
+        wire = _wire_capture(clients) if not video or len(lessons) == 1 else None
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
             before = (await http.get(base + "/api/v1/admin/rooms")).json()
             cpu0, wall0 = server.cpu_times(), time.monotonic()
             marks = [len(a) for a in arrivals]
+            got0 = received_counts(clients)
             await asyncio.sleep(seconds)
             cpu1, wall1 = server.cpu_times(), time.monotonic()
+            got1 = received_counts(clients)
             wire_delays: list[float] = []
             if wire is not None:
                 wire.stop()
@@ -301,10 +320,98 @@ async def run_rooms(
             "wire_p50": statistics.median(wire_delays) if wire_delays else float("nan"),
             "wire_p99": pct(wire_delays, 0.99) if wire_delays else float("nan"),
             "wire_pairs": len(wire_delays),
+            **receive_rates(got0, got1, wall1 - wall0, len(clients) * 2),
         }
     finally:
         await asyncio.gather(*(c.close() for pair in clients for c in pair))
         await asyncio.sleep(1.0)
+
+
+def received_counts(clients: list[tuple[RoomClient, RoomClient]]) -> dict[str, int]:
+    """Opus packets and VP8 frames the participants' taps handed on so far, all together."""
+    return {
+        kind: sum(len(c.received.packets[kind]) for pair in clients for c in pair)
+        for kind in ("audio", "video")
+    }
+
+
+def receive_rates(
+    before: dict[str, int], after: dict[str, int], wall: float, receivers: int
+) -> dict[str, float]:
+    """Per receiving participant: Opus packets/s (50 sent) and VP8 frames/s (30 sent)."""
+    return {
+        f"{kind}_rate": (after[kind] - before[kind]) / wall / receivers
+        for kind in ("audio", "video")
+    }
+
+
+async def run_janus_rooms(
+    janus: JanusServer,
+    policy: AddressPolicy,
+    rooms: int,
+    media: Media,
+    *,
+    video: bool,
+    seconds: float,
+    first_room: int,
+) -> dict[str, Any]:
+    """The same rooms on Janus: each participant publishes its tracks and subscribes to the
+    other's feed; the same CPU and memory figures from the ``janus`` process."""
+    assert janus.process is not None
+    server = psutil.Process(janus.process.pid)
+    pairs: list[tuple[JanusParticipant, JanusParticipant]] = []
+    rss_before = server.memory_info().rss
+    idle = await idle_cpu(server)
+    async with httpx.AsyncClient() as http:
+        try:
+            for index in range(rooms):
+                room = first_room + index
+                await create_room(http, janus.url, room, video)
+                pair = (
+                    JanusParticipant(janus.url, http, policy),
+                    JanusParticipant(janus.url, http, policy),
+                )
+                pairs.append(pair)
+                for who, participant in enumerate(pair):
+                    await participant.publish(room, media.tracks(who, video))
+            for tutor, student in pairs:
+                await tutor.connected(60, subscriber=False)
+                await student.connected(60, subscriber=False)
+                assert tutor.feed is not None and student.feed is not None
+                await tutor.subscribe(tutor.room, student.feed)
+                await student.subscribe(student.room, tutor.feed)
+            for pair in pairs:
+                for participant in pair:
+                    await participant.connected(60)
+            await asyncio.sleep(SETTLE_SECONDS)
+            got0 = janus_counts(pairs)
+            cpu0, wall0 = server.cpu_times(), time.monotonic()
+            await asyncio.sleep(seconds)
+            cpu1, wall1 = server.cpu_times(), time.monotonic()
+            got1 = janus_counts(pairs)
+            rss_after = server.memory_info().rss
+        finally:
+            await asyncio.gather(
+                *(p.close() for pair in pairs for p in pair), return_exceptions=True
+            )
+            await asyncio.sleep(1.0)
+    wall = wall1 - wall0
+    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    return {
+        "rooms": rooms,
+        "cpu_per_room": 100 * (cpu / wall - idle) / rooms,
+        "cpu_total": 100 * cpu / wall,
+        "cpu_idle": 100 * idle,
+        "mem_per_room_mb": (rss_after - rss_before) / rooms / 2**20,
+        **receive_rates(got0, got1, wall, rooms * 2),
+    }
+
+
+def janus_counts(pairs: list[tuple[JanusParticipant, JanusParticipant]]) -> dict[str, int]:
+    return {
+        kind: sum(p.received.counts[kind] for pair in pairs for p in pair)
+        for kind in ("audio", "video")
+    }
 
 
 def _port(client: RoomClient) -> int:
@@ -454,11 +561,68 @@ def counts(text: str) -> list[int]:
     return values
 
 
+GOAL_RATIO = {"audio": 1.2, "video": 1.3}  # Duet's CPU per room over Janus's
+GOAL_MB_PER_ROOM = 3.0
+
+
+def compare(kind: str, duet: list[dict[str, Any]], janus: list[dict[str, Any]]) -> None:
+    """Duet next to Janus, per room count: the mean of the interleaved rounds and the ratio."""
+    print(
+        f"\n  {kind}: Duet / Janus (mean of {len(duet) // len({r['rooms'] for r in duet})} rounds)"
+    )
+    print(
+        "    rooms  CPU/room Duet  Janus  ratio (goal)     MB/room Duet  Janus   "
+        "received per participant Duet / Janus (sent: 50 Opus packets/s, 30 VP8 frames/s)"
+    )
+    for rooms in sorted({r["rooms"] for r in duet}):
+        ours = [r for r in duet if r["rooms"] == rooms]
+        theirs = [r for r in janus if r["rooms"] == rooms]
+        if not theirs:
+            continue
+
+        def mean(rows: list[dict[str, Any]], key: str) -> float:
+            return statistics.fmean(r[key] for r in rows)
+
+        cpu, base = mean(ours, "cpu_per_room"), mean(theirs, "cpu_per_room")
+        ratio = cpu / base if base > 0 else float("nan")
+        each = ", ".join(
+            f"{a['cpu_per_room'] / b['cpu_per_room']:.2f}"
+            for a, b in zip(ours, theirs, strict=False)
+            if b["cpu_per_room"] > 0
+        )
+        mem, base_mem = mean(ours, "mem_per_room_mb"), mean(theirs, "mem_per_room_mb")
+        rates = f"audio {mean(ours, 'audio_rate'):.1f} / {mean(theirs, 'audio_rate'):.1f}" + (
+            f", video {mean(ours, 'video_rate'):.1f} / {mean(theirs, 'video_rate'):.1f}"
+            if kind == "video"
+            else ""
+        )
+        met = "met" if ratio <= GOAL_RATIO[kind] else "NOT met"
+        print(
+            f"    {rooms:5d}  {cpu:8.2f} %  {base:5.2f} %  {ratio:5.2f} "
+            f"(≤ {GOAL_RATIO[kind]}: {met}; rounds {each})"
+            f"  {mem:8.2f}  {base_mem:6.2f}   {rates}"
+        )
+    worst = max(r["mem_per_room_mb"] for r in duet)
+    print(
+        f"    Duet memory per room ≤ {GOAL_MB_PER_ROOM:.0f} MB (after the first room): worst "
+        f"{worst:.2f} MB → {'met' if worst <= GOAL_MB_PER_ROOM else 'NOT met'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--audio-rooms", default="1,4,8", type=counts)
-    parser.add_argument("--video-rooms", default="1,3", type=counts)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--audio-rooms", default="1,8", type=counts)
+    parser.add_argument("--video-rooms", default="1,8", type=counts)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved Duet/Janus runs per room count (1-4)"
+    )
+    parser.add_argument(
+        "--janus",
+        choices=("auto", "no"),
+        default="auto",
+        help="auto: also run Janus when the janus binary is installed (needs root)",
+    )
     parser.add_argument(
         "--browsers",
         choices=("yes", "no", "only"),
@@ -468,6 +632,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 5 <= args.seconds <= 120:
         raise SystemExit("--seconds must be between 5 and 120")
+    if not 1 <= args.rounds <= 4:
+        raise SystemExit("--rounds must be between 1 and 4")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="duet-bench-rooms-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "pg", fast_unsafe=True)
@@ -488,35 +654,11 @@ def main() -> None:
             print(
                 f"Lesson rooms on one media process ({os.cpu_count()} CPUs, shared; load {load}):"
             )
-            media = Media()
-
-            async def run_all() -> None:
-                baseline = await direct_baseline(media, min(args.seconds, 10))
-                for kind, sizes in (("audio", args.audio_rooms), ("video", args.video_rooms)):
-                    rows = []
-                    for size in sizes:
-                        if time.monotonic() - started > MAX_TOTAL_SECONDS:
-                            print(f"  stopping: the benchmark has run {MAX_TOTAL_SECONDS} s")
-                            break
-                        print(f"  {kind}: {size} room(s)…", flush=True)
-                        rows.append(
-                            await run_rooms(
-                                base,
-                                lessons[:size],
-                                media,
-                                video=kind == "video",
-                                seconds=args.seconds,
-                                server=server,
-                                admin=admin,
-                            )
-                        )
-                    if rows:
-                        report(kind, rows, baseline)
-                load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-                print(f"\n  load average at the end: {load_now}")
-
             if args.browsers != "only":
-                asyncio.run(run_all())
+                with contextlib.ExitStack() as stack:
+                    janus = start_janus(args.janus, Path(tmp), stack)
+                    media = Media()
+                    asyncio.run(run_all(args, started, base, lessons, media, server, admin, janus))
             if args.browsers != "no":
                 run_browsers(url, Path(tmp) / "var", Path(tmp))
         finally:
@@ -524,6 +666,89 @@ def main() -> None:
                 server_process.terminate()
                 server_process.wait(20)
             pg.stop()
+
+
+def start_janus(
+    wanted: str, tmp: Path, stack: contextlib.ExitStack
+) -> tuple[JanusServer, AddressPolicy] | None:
+    """Janus on the host end of a veth pair in a namespace made for it (libnice gathers no
+    loopback candidates; the participants reach that address locally), or None, saying why."""
+    if wanted == "no":
+        return None
+    from tests.netns import namespace_problem, network_namespace
+
+    problem = None if janus_binary() else "Janus was not found (apt-get install janus)"
+    problem = problem or namespace_problem()
+    if problem is not None:
+        print(f"  Janus: not measured: {problem}")
+        return None
+    namespace = stack.enter_context(network_namespace())
+    janus = JanusServer(tmp / "janus", namespace.host_address, free_port())
+    janus.start()
+    stack.callback(janus.stop)
+    print(f"  Janus 1.1.x videoroom on {namespace.host_address} (process {janus.process.pid})")
+    return janus, AddressPolicy((namespace.host_address,))
+
+
+async def run_all(
+    args: argparse.Namespace,
+    started: float,
+    base: str,
+    lessons: list[Lesson],
+    media: Media,
+    server: psutil.Process,
+    admin: str,
+    janus: tuple[JanusServer, AddressPolicy] | None,
+) -> None:
+    baseline = await direct_baseline(media, min(args.seconds, 10))
+    janus_room = iter(range(1000, 100_000, 100))
+
+    async def duet(size: int, video: bool, seconds: float) -> dict[str, Any]:
+        return await run_rooms(
+            base, lessons[:size], media, video=video, seconds=seconds, server=server, admin=admin
+        )
+
+    async def baseline_server(size: int, video: bool, seconds: float) -> dict[str, Any]:
+        assert janus is not None
+        return await run_janus_rooms(
+            janus[0], janus[1], size, media, video=video, seconds=seconds,
+            first_room=next(janus_room),
+        )  # fmt: skip
+
+    # The first room of each server pays for its set-up (Duet imports its media stack then):
+    # measured once, apart, so the figures below are per further room.
+    print("  first room (set-up)…", flush=True)
+    first = [("Duet", await duet(1, False, 5))]
+    if janus is not None:
+        first.append(("Janus", await baseline_server(1, False, 5)))
+    print(
+        "  memory of the first audio room: "
+        + ", ".join(f"{name} {row['mem_per_room_mb']:.1f} MB" for name, row in first)
+    )
+    for kind, sizes in (("audio", args.audio_rooms), ("video", args.video_rooms)):
+        ours: list[dict[str, Any]] = []
+        theirs: list[dict[str, Any]] = []
+        for size in sizes:
+            for round_ in range(args.rounds):
+                if time.monotonic() - started > MAX_TOTAL_SECONDS:
+                    print(f"  stopping: the benchmark has run {MAX_TOTAL_SECONDS} s")
+                    break
+                # Interleaved, alternating which goes first, so drifting load hits both.
+                order = ("Duet", "Janus") if round_ % 2 == 0 else ("Janus", "Duet")
+                for name in order:
+                    video = kind == "video"
+                    if name == "Duet":
+                        print(f"  {kind}: {size} room(s), Duet…", flush=True)
+                        ours.append(await duet(size, video, args.seconds))
+                    elif janus is not None:
+                        print(f"  {kind}: {size} room(s), Janus…", flush=True)
+                        theirs.append(await baseline_server(size, video, args.seconds))
+        if ours:
+            report(kind, ours, baseline)
+        if ours and theirs:
+            compare(kind, ours, theirs)
+    load_now = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n  load average at the end: {load_now}")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,16 @@ thread; its sender encodes frames again (Opus at a hard-coded 96 kbit/s "voip").
 works like that re-encodes music, costs a core per few participants, and adds delay: the audio
 jitter buffer holds 80 ms and, after one lost packet, stalls and then holds about 280 ms for good.
 
-Instead, each receiver's jitter buffer is replaced by a ``PacketTap``. aiortc still parses,
-decrypts, unwraps retransmissions, sends NACKs, receiver reports and bandwidth estimates; the tap
-gets every packet right there and hands it on at once: an Opus packet as it is, a VP8 frame as
-soon as its last packet is in (the marker bit), in order, dropping a frame only when it cannot be
-completed. Nothing reaches aiortc's decoder, so nothing is decoded and no track queue grows.
-A ``ForwardedTrack`` is the sender's track: it yields ``av.Packet``s, which aiortc's sender only
-re-packs into RTP (Opus payload bytes unchanged; a VP8 frame's bytes unchanged, under a new
-payload descriptor). Keyframe requests (PLI) from a receiving browser reach the sending
+Instead, each receiver's jitter buffer is replaced by a ``PacketTap``. aiortc still decrypts,
+unwraps retransmissions, sends NACKs, receiver reports and bandwidth estimates (for a known media
+stream ``video.fastpath`` does that same work in the socket's callback); the tap gets every
+packet right there and hands it on at once: an Opus packet as it is, a VP8 frame as soon as its
+last packet is in (the marker bit), in order, dropping a frame only when it cannot be completed.
+Nothing reaches aiortc's decoder, so nothing is decoded and no track queue grows. A
+``ForwardedTrack`` is the sender's track: once its connection is up it sends each packet at once
+through a ``video.fastpath.RtpWriter`` (before that, it queues them as ``av.Packet``s for
+aiortc's sender); either way Opus payload bytes go unchanged and a VP8 frame's bytes unchanged,
+under a new payload descriptor. Keyframe requests (PLI) from a receiving browser reach the sending
 participant through the room, throttled. Audio that arrives as RED (``video.red``) is split once
 here; it leaves as RED to connections that negotiated it and as its primary Opus block to the
 others, and an Opus packet lost before the server is rebuilt from the next packet's redundancy.
@@ -32,9 +34,11 @@ from typing import Any
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpSendParameters
 
 from marketplace.observability import media as media_metrics
 from video import red
+from video.fastpath import RtpWriter
 from video.packets import CLOCK, MASK32, LatencyStats, MediaPacket, newer
 
 logger = logging.getLogger(__name__)
@@ -328,6 +332,9 @@ class ForwardedTrack(MediaStreamTrack):
         # Audio: the Opus payload type to name inside RED blocks when this connection was
         # negotiated to send RED; None sends plain Opus (the primary block alone).
         self.red_opus_type: int | None = None
+        # Once the sender starts (its connection is up): packets go out from ``push`` itself.
+        self._writer: RtpWriter | None = None
+        self._unreported = 0  # packets sent and not yet added to the metric
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Route the sender's keyframe requests (PLI/FIR from the browser) to our source."""
@@ -346,6 +353,18 @@ class ForwardedTrack(MediaStreamTrack):
             if not hasattr(sender, attribute):
                 raise RuntimeError("this aiortc version has no sender encoder to replace")
             setattr(sender, attribute, red.PassThroughPacker())
+        start = sender.send
+
+        async def send(parameters: RTCRtpSendParameters) -> None:
+            # aiortc calls this once the connection is up; from then on ``push`` sends each
+            # packet itself, and the sender's own task waits in ``recv`` until the track stops.
+            if self._writer is None:
+                self._writer = RtpWriter(sender, parameters, self.kind)
+            await start(parameters)
+            while self._queue and self.readyState == "live":
+                self._send(self._queue.popleft())
+
+        sender.send = send  # type: ignore[method-assign]
 
     def push(self, packet: MediaPacket, source: object) -> None:
         if self.readyState != "live":
@@ -366,6 +385,9 @@ class ForwardedTrack(MediaStreamTrack):
                 if not packet.keyframe:
                     return
                 self._need_keyframe = False
+        if self._writer is not None:
+            self._send(packet)
+            return
         self._queue.append(packet)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -400,13 +422,31 @@ class ForwardedTrack(MediaStreamTrack):
         self._last_out_arrival_ns = arrival_ns
         return out
 
+    def _send(self, media: MediaPacket) -> None:
+        """Send at once on the connection (``recv``'s work, without the sender's task)."""
+        writer = self._writer
+        assert writer is not None
+        rebased = self._pending_rebase
+        pts = self._rebase(media.timestamp, media.arrival_ns)
+        data = media.data
+        if self.red_opus_type is not None:
+            data = red.build(data, () if rebased else media.redundancy, self.red_opus_type)
+        if writer.send(data, pts):
+            # The metric takes a lock per call: counted here, handed on every 50 packets.
+            self._unreported += 1
+            if self._unreported >= 50:
+                self._forwarded.inc(self._unreported)
+                self._unreported = 0
+            if self.latency is not None:
+                self.latency.add(time.perf_counter_ns() - media.arrival_ns)
+
     async def recv(self) -> av.Packet[Any]:
         # The sender calls recv() again right after it sent the previous packet's RTP: that is
         # when the previous packet left the server.
         if self._in_flight_ns is not None and self.latency is not None:
             self.latency.add(time.perf_counter_ns() - self._in_flight_ns)
         self._in_flight_ns = None
-        while not self._queue:
+        while not self._queue or self._writer is not None:
             if self.readyState != "live":
                 raise MediaStreamError
             self._waiter = asyncio.get_running_loop().create_future()
@@ -431,6 +471,9 @@ class ForwardedTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         super().stop()
+        if self._unreported:
+            self._forwarded.inc(self._unreported)
+            self._unreported = 0
         self._queue.clear()
         waiter = self._waiter
         if waiter is not None and not waiter.done():

@@ -27,6 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from marketplace.errors import ValidationFailed
 from video import red, sdp
+from video.fastpath import FastReceive
 from video.forwarding import ForwardedTrack, PacketTap
 from video.ice import AddressPolicy
 from video.packets import LatencyStats, MediaPacket
@@ -120,23 +121,25 @@ class Peer:
             )
         except (ValueError, AssertionError) as exc:
             raise OfferRefused({"sdp": f"The offer could not be used: {exc}"}) from None
+        tapped = {}
         for index, (transceiver, section, uses_red) in enumerate(transceivers):
             # Every receiving transceiver gets a tap at once: even media we do not forward must
             # never reach aiortc's decoder or pile up in its track queue.
             forward = self.may_send and section.direction in ("sendrecv", "sendonly")
             opus_types = codecs[index].types_of("opus") if uses_red else frozenset()
-            self.taps.setdefault(
-                section.kind if forward else f"ignored-{transceiver.mid}",
-                PacketTap.install(
-                    transceiver.receiver,
-                    section.kind,
-                    self._deliver if forward else _discard,
-                    red_types=codecs[index].types_of("red") if uses_red else frozenset(),
-                    opus_types=opus_types,
-                ),
+            tap = PacketTap.install(
+                transceiver.receiver,
+                section.kind,
+                self._deliver if forward else _discard,
+                red_types=codecs[index].types_of("red") if uses_red else frozenset(),
+                opus_types=opus_types,
             )
+            tapped[transceiver.receiver] = tap
+            self.taps.setdefault(section.kind if forward else f"ignored-{transceiver.mid}", tap)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
+        # Media packets from now on go from the socket to the taps in one call (video.fastpath).
+        FastReceive.install(pc, tapped)
         for output, answered in zip(self.outputs, sdp.section_codecs(answer.sdp), strict=False):
             # aiortc sends the first codec of the answer: RED where the browser asked for it.
             if answered.first() == "red" and (opus := answered.types_of("opus")):
