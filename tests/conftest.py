@@ -18,12 +18,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import db, migrate
+from marketplace.accounts import passwords
 from marketplace.app import build_queue, create_app
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, build_broker
@@ -36,6 +38,12 @@ TEMPLATE_DB = "duet_test_template"
 SHARED_SERVER_ENV = "DUET_TEST_SHARED_POSTGRES"
 # A fixed Ed25519 seed for certificate signatures in tests (never used anywhere else).
 TEST_SIGNING_KEY = "dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE="
+
+# Production argon2id (64 MiB, 3 passes, 4 lanes) costs 0.2-0.4 s of CPU per hash and per check,
+# and the suite registers and logs in thousands of accounts: minutes of the two cores. Tests hash
+# with the cheapest parameters instead (same code path, same hash format, verified the same way);
+# test_accounts_api.py checks that the application itself hashes with the production ones.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def _plain_dsn(url: str) -> str:
