@@ -146,16 +146,61 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     run_async(_truncate(_plain_dsn(url)))
 
 
+# Tables (all but alembic_version) and the sequences they own, as TRUNCATE ... RESTART IDENTITY
+# would reset them.
+_TABLES = """
+SELECT quote_ident(tablename) AS name FROM pg_tables
+WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+"""
+# Up to this many rows a table is emptied with DELETE, beyond with TRUNCATE (see ``_truncate``).
+_FEW_ROWS = 1000
+_USED_SEQUENCES = """
+SELECT quote_ident(seq.relname) AS name
+FROM pg_class AS seq
+JOIN pg_namespace AS ns ON ns.oid = seq.relnamespace
+JOIN pg_depend AS dep ON dep.objid = seq.oid AND dep.deptype IN ('a', 'i')
+JOIN pg_class AS tab ON tab.oid = dep.refobjid
+WHERE seq.relkind = 'S' AND ns.nspname = 'public' AND tab.relname <> 'alembic_version'
+  AND CASE WHEN seq.relkind = 'S' THEN pg_sequence_last_value(seq.oid) END IS NOT NULL
+"""
+
+
 async def _truncate(dsn: str) -> None:
+    """Empty every table and restart the sequences they own, as TRUNCATE ... RESTART IDENTITY.
+
+    Only the tables that hold rows are emptied; those with a few rows with DELETE, without
+    triggers or foreign-key checks (replica role; every filled table is emptied, so nothing
+    dangles). TRUNCATE replaces each table's and index's files, and CASCADE from ``users`` reaches
+    most tables: 0.3-0.4 s per test against ~0.05 s. Large tables are still truncated (no dead
+    rows left for the next test to scan). A sequence an insert moved on is restarted even if its
+    table ended up empty (a rolled-back insert). Without the rights to the replica role, every
+    filled table is truncated.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
+        tables = [row["name"] for row in await conn.fetch(_TABLES)]
+        if not tables:
+            return
+        # Names from the catalog, quoted by PostgreSQL.
+        probe = " UNION ALL ".join(
+            f"(SELECT {i} AS i, count(*) AS n"  # noqa: S608
+            f" FROM (SELECT FROM {name} LIMIT {_FEW_ROWS + 1}) AS t HAVING count(*) > 0)"
+            for i, name in enumerate(tables)
         )
-        if tables:
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        filled = {tables[row["i"]]: row["n"] for row in await conn.fetch(probe)}
+        large = [name for name, rows in filled.items() if rows > _FEW_ROWS]
+        if filled:
+            try:
+                async with conn.transaction():
+                    if large:
+                        await conn.execute(f"TRUNCATE {', '.join(large)} CASCADE")
+                    await conn.execute("SET LOCAL session_replication_role = replica")
+                    for name in filled.keys() - set(large):
+                        await conn.execute(f"DELETE FROM {name}")  # noqa: S608
+            except asyncpg.InsufficientPrivilegeError:
+                await conn.execute(f"TRUNCATE {', '.join(filled)} CASCADE")
+        for row in await conn.fetch(_USED_SEQUENCES):
+            await conn.execute(f"ALTER SEQUENCE {row['name']} RESTART")
     finally:
         await conn.close()
 
