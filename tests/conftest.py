@@ -251,9 +251,10 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
-# Fixtures that stream live audio and video through aiortc: such tests judge timing and quality
-# on real clocks, so under xdist they all go to one worker and never compete with each other.
-_LIVE_MEDIA_FIXTURES = {"room_server", "room_live"}
+# Fixtures that stream live audio and video through aiortc (or Chromium, on a veth pair): such
+# tests judge timing and quality on real clocks, so under xdist they all go to one worker and
+# never compete with each other.
+_LIVE_MEDIA_FIXTURES = {"room_server", "room_live", "room_on_veth"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
