@@ -264,7 +264,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # xdist hands out tests in the workers' collection order (the live-media group, the
         # largest unit, first): slow and browser tests next, so that no long test is left for
-        # the end, when the other worker has nothing more to do. Stable: a module stays whole.
+        # the end, when the other worker has nothing more to do. A stable sort: modules marked
+        # as a whole stay whole.
         items.sort(key=lambda item: not _is_long(item))
 
 
