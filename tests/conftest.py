@@ -245,7 +245,7 @@ def _module_client(
 @pytest.fixture
 def anonymous_client(_module_client: TestClient[Any]) -> TestClient[Any]:
     """One app for a module's tests that only send requests without credentials, which the
-    app refuses before they change anything (a 401 matrix), each without cookies. Building
+    app refuses before they change anything (a 401 or 422 matrix), each without cookies. Building
     the app costs ~0.5 s of CPU and ``client`` builds one per test. Never for a test that
     signs in or writes."""
     _module_client.cookies.clear()
