@@ -18,12 +18,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 from dramatiq import Worker
 from dramatiq.brokers.stub import StubBroker
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace import db, migrate
+from marketplace.accounts import passwords
 from marketplace.app import build_queue, create_app
 from marketplace.embedded import EmbeddedRedis
 from marketplace.settings import Settings
@@ -37,6 +39,12 @@ TEMPLATE_DB = "duet_test_template"
 SHARED_SERVER_ENV = "DUET_TEST_SHARED_POSTGRES"
 # A fixed Ed25519 seed for certificate signatures in tests (never used anywhere else).
 TEST_SIGNING_KEY = "dGVzdC1zaWduaW5nLWtleS0zMi1ieXRlcy1sb25nISE="
+
+# Production argon2id (64 MiB, 3 passes, 4 lanes) costs 0.2-0.4 s of CPU per hash and per check,
+# and the suite registers and logs in thousands of accounts: minutes of the two cores. Tests hash
+# with the cheapest parameters instead (same code path, same hash format, verified the same way);
+# test_accounts_api.py checks that the application itself hashes with the production ones.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def _plain_dsn(url: str) -> str:
@@ -139,23 +147,67 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     run_async(_truncate(_plain_dsn(url)))
 
 
+# Tables (all but alembic_version) and the sequences they own, as TRUNCATE ... RESTART IDENTITY
+# would reset them.
+_TABLES = """
+SELECT quote_ident(tablename) AS name FROM pg_tables
+WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+"""
+# Up to this many rows a table is emptied with DELETE, beyond with TRUNCATE (see ``_truncate``).
+_FEW_ROWS = 1000
+_USED_SEQUENCES = """
+SELECT quote_ident(seq.relname) AS name
+FROM pg_class AS seq
+JOIN pg_namespace AS ns ON ns.oid = seq.relnamespace
+JOIN pg_depend AS dep ON dep.objid = seq.oid AND dep.deptype IN ('a', 'i')
+JOIN pg_class AS tab ON tab.oid = dep.refobjid
+WHERE seq.relkind = 'S' AND ns.nspname = 'public' AND tab.relname <> 'alembic_version'
+  AND CASE WHEN seq.relkind = 'S' THEN pg_sequence_last_value(seq.oid) END IS NOT NULL
+"""
+
+
 async def _truncate(dsn: str) -> None:
+    """Empty every table and restart the sequences they own, as TRUNCATE ... RESTART IDENTITY.
+
+    Only the tables that hold rows are emptied; those with a few rows with DELETE, without
+    triggers or foreign-key checks (replica role; every filled table is emptied, so nothing
+    dangles). TRUNCATE replaces each table's and index's files, and CASCADE from ``users`` reaches
+    most tables: 0.3-0.4 s per test against ~0.05 s. Large tables are still truncated (no dead
+    rows left for the next test to scan). A sequence an insert moved on is restarted even if its
+    table ended up empty (a rolled-back insert). Without the rights to the replica role, every
+    filled table is truncated.
+    """
     conn = await asyncpg.connect(dsn)
     try:
-        tables = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
+        tables = [row["name"] for row in await conn.fetch(_TABLES)]
+        if not tables:
+            return
+        # Names from the catalog, quoted by PostgreSQL.
+        probe = " UNION ALL ".join(
+            f"(SELECT {i} AS i, count(*) AS n"  # noqa: S608
+            f" FROM (SELECT FROM {name} LIMIT {_FEW_ROWS + 1}) AS t HAVING count(*) > 0)"
+            for i, name in enumerate(tables)
         )
-        if tables:
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        filled = {tables[row["i"]]: row["n"] for row in await conn.fetch(probe)}
+        large = [name for name, rows in filled.items() if rows > _FEW_ROWS]
+        if filled:
+            try:
+                async with conn.transaction():
+                    if large:
+                        await conn.execute(f"TRUNCATE {', '.join(large)} CASCADE")
+                    await conn.execute("SET LOCAL session_replication_role = replica")
+                    for name in filled.keys() - set(large):
+                        await conn.execute(f"DELETE FROM {name}")  # noqa: S608
+            except asyncpg.InsufficientPrivilegeError:
+                await conn.execute(f"TRUNCATE {', '.join(filled)} CASCADE")
+        for row in await conn.fetch(_USED_SEQUENCES):
+            await conn.execute(f"ALTER SEQUENCE {row['name']} RESTART")
     finally:
         await conn.close()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    base = Settings.from_env({"DUET_VAR_DIR": str(tmp_path / "var")})
+def _test_settings(database_url: str, var_dir: Path) -> Settings:
+    base = Settings.from_env({"DUET_VAR_DIR": str(var_dir)})
     return replace(
         base,
         database=replace(base.database, url=database_url, pool_size=5),
@@ -178,6 +230,11 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 
 
 @pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return _test_settings(database_url, tmp_path / "var")
+
+
+@pytest.fixture
 def queue(settings: Settings) -> DramatiqQueue:
     return build_queue(settings, build_broker(None))
 
@@ -187,6 +244,26 @@ def client(settings: Settings, queue: DramatiqQueue) -> Iterator[TestClient[Any]
     app = create_app(settings, queue=queue)
     with TestClient(app, base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def _module_client(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient[Any]]:
+    settings = _test_settings(database_url, tmp_path_factory.mktemp("anonymous") / "var")
+    app = create_app(settings, queue=build_queue(settings, build_broker(None)))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anonymous_client(_module_client: TestClient[Any]) -> TestClient[Any]:
+    """One app for a module's tests that only send requests without credentials, which the
+    app refuses before they change anything (a 401 or 422 matrix), each without cookies. Building
+    the app costs ~0.5 s of CPU and ``client`` builds one per test. Never for a test that
+    signs in or writes."""
+    _module_client.cookies.clear()
+    return _module_client
 
 
 def run_jobs(queue: DramatiqQueue) -> None:
@@ -212,12 +289,23 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
-# Fixtures that stream live audio and video through aiortc: such tests judge timing and quality
-# on real clocks, so under xdist they all go to one worker and never compete with each other.
-_LIVE_MEDIA_FIXTURES = {"room_server", "room_live"}
+# Fixtures that stream live audio and video through aiortc (or Chromium, on a veth pair): such
+# tests judge timing and quality on real clocks, so under xdist they all go to one worker and
+# never compete with each other.
+_LIVE_MEDIA_FIXTURES = {"room_server", "room_live", "room_on_veth"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _LIVE_MEDIA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("live-media"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # xdist hands out tests in the workers' collection order (the live-media group, the
+        # largest unit, first): slow and browser tests next, so that no long test is left for
+        # the end, when the other worker has nothing more to do. A stable sort: modules marked
+        # as a whole stay whole.
+        items.sort(key=lambda item: not _is_long(item))
+
+
+def _is_long(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("slow", "browser"))

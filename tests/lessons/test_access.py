@@ -60,9 +60,9 @@ PUBLIC = [
 
 @pytest.mark.parametrize(("method", "path", "body", "needed"), PROTECTED)
 def test_anonymous_gets_401(
-    client: TestClient[Any], method: str, path: str, body: Any, needed: Access
+    anonymous_client: TestClient[Any], method: str, path: str, body: Any, needed: Access
 ) -> None:
-    r = client.request(method, path, json=body)
+    r = anonymous_client.request(method, path, json=body)
     assert r.status_code == 401, (path, r.text)
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from litestar.testing import TestClient
 
+from marketplace.accounts.passwords import verify_password
 from tests.helpers import PASSWORD, account, login, register
+from tests.scheduling.helpers import sql
 
 
 def test_register_login_me_logout(client: TestClient[Any]) -> None:
@@ -203,3 +207,24 @@ def test_cookie_session_needs_csrf_header_for_api_writes(client: TestClient[Any]
         "/api/v1/me", json={"full_name": "New", "time_zone": "UTC"}, headers={"X-CSRFToken": token}
     )
     assert ok.status_code == 200 and ok.json()["full_name"] == "New"
+
+
+def test_passwords_are_hashed_with_production_argon2_parameters(client: TestClient[Any]) -> None:
+    # The suite hashes with cheap parameters (tests/conftest.py); the application, in a process
+    # of its own, hashes with argon2id at 64 MiB, 3 passes, 4 lanes.
+    script = (
+        "from marketplace.accounts.passwords import hash_password\n"
+        f"print(hash_password({PASSWORD!r}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    produced = done.stdout.strip()
+    assert produced.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), produced
+    assert verify_password(produced, PASSWORD) and not verify_password(produced, PASSWORD + "!")
+    # An account whose hash has other parameters gets a new hash at its next login.
+    user = register(client, "student")
+    sql(client, "UPDATE users SET password_hash = $1 WHERE email = $2", produced, user["email"])
+    login(client, user["email"])
+    [row] = sql(client, "SELECT password_hash FROM users WHERE email = $1", user["email"])
+    assert row["password_hash"] != produced and verify_password(row["password_hash"], PASSWORD)

@@ -32,9 +32,9 @@ PAGES = [
 
 @pytest.mark.parametrize(("method", "path", "body", "needed"), PROTECTED)
 def test_anonymous_gets_401(
-    client: TestClient[Any], method: str, path: str, body: Any, needed: Access
+    anonymous_client: TestClient[Any], method: str, path: str, body: Any, needed: Access
 ) -> None:
-    response = client.request(method, path, json=body)
+    response = anonymous_client.request(method, path, json=body)
     assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
 
 

@@ -134,9 +134,9 @@ def test_hits_carry_their_distance_when_a_location_is_given(
     ],
 )
 def test_bad_input_is_422_naming_the_field(
-    client: TestClient[Any], params: dict[str, Any], field: str
+    anonymous_client: TestClient[Any], params: dict[str, Any], field: str
 ) -> None:
-    response = client.get(SEARCH, params=params)
+    response = anonymous_client.get(SEARCH, params=params)
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "validation_failed" and field in body["fields"], body
