@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import AuthToken, Role, TokenKind, User
 from marketplace.accounts.passwords import (
-    hash_password,
+    hash_password_async,
     needs_rehash,
     password_problem,
-    verify_password,
+    verify_password_async,
 )
 from marketplace.audit import service as audit
 from marketplace.errors import Conflict, FieldErrors, NotAuthenticated, NotFound
@@ -89,7 +89,7 @@ async def register(
         raise _email_taken()
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
         full_name=full_name.strip(),
         time_zone=time_zone,
         roles=[role],
@@ -115,13 +115,13 @@ def _email_taken() -> Conflict:
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
     """The user with these credentials, or 401 that does not say which part was wrong."""
     user = await session.scalar(select(User).where(User.email == normalise_email(email)))
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise NotAuthenticated(
             "The e-mail address or password is not correct.", code="invalid_credentials"
         )
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
     user.last_login_at = datetime.now(UTC)
     return user
 
@@ -219,12 +219,12 @@ async def change_password(
     keep_session_id: int | None,
 ) -> None:
     errors = FieldErrors()
-    if not verify_password(user.password_hash, current_password):
+    if not await verify_password_async(user.password_hash, current_password):
         errors.add("current_password", "This is not your current password.")
     if problem := password_problem(new_password, user.email):
         errors.add("new_password", problem)
     errors.raise_if_any()
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password_async(new_password)
     # Changing a password logs out every other browser.
     await revoke_all_sessions(session, user.id, keep=keep_session_id)
 
@@ -270,13 +270,13 @@ async def ensure_admin(session: AsyncSession, *, email: str, password: str, full
     if user is None:
         user = User(
             email=email,
-            password_hash=hash_password(password),
+            password_hash=await hash_password_async(password),
             full_name=full_name,
             roles=[Role.ADMIN.value],
         )
         session.add(user)
     else:
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
         if Role.ADMIN.value in user.roles:
             await session.flush()
             return user

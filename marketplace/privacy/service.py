@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import AuthToken, User
-from marketplace.accounts.passwords import verify_password
+from marketplace.accounts.passwords import verify_password_async
 from marketplace.audit import service as audit
 from marketplace.errors import Conflict, DomainError, NotFound, ValidationFailed
 from marketplace.media import new_key
@@ -149,7 +149,7 @@ async def request_deletion(session: AsyncSession, user_id: int, password: str) -
     user = await session.get(User, user_id, with_for_update=True)
     if user is None or not user.is_active:
         raise NotFound("No such account.")
-    if not verify_password(user.password_hash, password):
+    if not await verify_password_async(user.password_hash, password):
         raise ValidationFailed(
             {"password": "That is not your password."},
             message="That is not your password.",
