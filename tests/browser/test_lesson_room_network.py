@@ -116,8 +116,11 @@ def test_music_survives_two_percent_loss_a_reload_and_a_bitrate_change(
         # The bound is the defect's (450-560 ms), not the goal's: how far above its baseline
         # the buffer settles follows the machine's load (+30 ms idle, +63 ms and +73 ms with
         # the cores busy), which bench/rooms.py --browsers measures instead.
+        # Under a loaded machine the level before the reload is itself high (200 ms was seen in
+        # a full parallel run, 38 ms alone): the bound follows it, still far below the defect's
+        # +400-500 ms.
         assert reload.settle_s is not None and reload.settle_s <= 2.0, reload
-        assert max(reload.windows_ms[-4:]) <= 250, reload
+        assert max(reload.windows_ms[-4:]) <= max(250, baseline + 150), reload
 
         # The tutor changes the bitrate: same connections, no gap, the buffer stays.
         for page in (room.tutor, room.student):
