@@ -18,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from dashboards import pages as dashboard_pages
 from lessons import jobs as lessons_jobs
@@ -270,7 +270,17 @@ def media_services(settings: Settings) -> Services:
     lessons), the job queue and events wired as in the web process."""
     assert settings.database.url is not None
     engine = db.create_engine(settings.database.url, pool_size=settings.database.pool_size)
-    queue = build_queue(settings)
+    return _services(settings, engine, build_queue(settings), RateLimiter(MemoryCounter()))
+
+
+def _services(
+    settings: Settings,
+    engine: AsyncEngine,
+    queue: DramatiqQueue,
+    limiter: RateLimiter,
+    **extra: Any,
+) -> Services:
+    """What every process kind that serves users shares, events wired to jobs the same way."""
     events = EventBus()
     wire_subscribers(events, queue)
     return Services(
@@ -280,9 +290,10 @@ def media_services(settings: Settings) -> Services:
         events=events,
         queue=queue,
         storage=LocalMediaStorage(settings.media.root),
-        limiter=RateLimiter(MemoryCounter()),
+        limiter=limiter,
         private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
         media_links=MediaLinks(settings.web.secret_key, settings.media.link_seconds),
+        **extra,
     )
 
 
@@ -324,18 +335,11 @@ def create_app(
     )
     if redis is not None:
         tracing.instrument_redis(redis)
-    events = EventBus()
-    wire_subscribers(events, queue)
-    services = Services(
-        settings=settings,
-        engine=engine,
-        sessions=db.create_session_factory(engine),
-        events=events,
-        queue=queue,
-        storage=LocalMediaStorage(settings.media.root),
-        limiter=RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
-        private_storage=LocalMediaStorage(settings.messaging.private_root, url_prefix=""),
-        media_links=MediaLinks(settings.web.secret_key, settings.media.link_seconds),
+    services = _services(
+        settings,
+        engine,
+        queue,
+        RateLimiter(counter or (RedisCounter(redis) if redis else MemoryCounter())),
         hub=Hub(settings.broker.redis_url),
         # Messaging (kernel) asks scheduling about a pair's bookings through this port; see
         # "Messaging" in docs/architecture.md for why a provider and not an event.
@@ -365,7 +369,7 @@ def create_app(
         services.health_checks["media"] = rooms.health
     else:
         rooms = room_registry(services)
-    events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
+    services.events.subscribe(BookingTransitioned, rooms.on_booking_transitioned)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

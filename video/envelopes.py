@@ -21,6 +21,10 @@ from typing import Any
 from scheduling.rooms import RoomPass, RoomRole
 from scheduling.service import Caller
 
+# A ``close`` with this code tells the web process to place its participant again (the room
+# left its media process), not to close the browser's socket.
+MOVED_CODE = 4503
+
 _TIMES = ("starts_at", "ends_at", "opens_at", "closes_at")
 
 

@@ -32,7 +32,7 @@ from video.directory import (
     media_channel,
     web_channel,
 )
-from video.envelopes import caller_from_json, pass_from_json
+from video.envelopes import MOVED_CODE, caller_from_json, pass_from_json
 from video.registry import RoomRegistry
 from video.session import RoomSession, quietly
 
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 LINK_TIMEOUT = 5.0  # seconds without an ``alive`` from the participant's web process
 SNAPSHOT_EVERY = 2  # heartbeats
-MOVED = (4503, "moved")  # tells the web process to place the participant again
 
 
 @dataclass
@@ -147,11 +146,13 @@ class MediaServer:
                 if link is not None:
                     link.last_seen = now
                 else:  # the web process thinks its participant is here: it is not (any more)
-                    self._spawn(self._moved(envelope["web"], conn))
+                    self.registry.spawn(self._moved(envelope["web"], conn))
             return
         if op == "close":
             booking_id = int(envelope["booking"])
-            self._spawn(self.registry.close(booking_id, str(envelope.get("reason", "closed"))))
+            self.registry.spawn(
+                self.registry.close(booking_id, str(envelope.get("reason", "closed")))
+            )
             return
         conn = str(envelope["conn"])
         link = self.links.get(conn)
@@ -161,7 +162,7 @@ class MediaServer:
             link.task = asyncio.create_task(self._serve(link), name=f"media-link-{conn}")
         if link is None:
             if op == "msg":
-                self._spawn(self._moved(str(envelope["web"]), conn))
+                self.registry.spawn(self._moved(str(envelope["web"]), conn))
             return
         link.last_seen = time.monotonic()
         link.inbox.put_nowait(envelope if op != "leave" else None)
@@ -224,7 +225,7 @@ class MediaServer:
         await self.redis.publish(web_channel(link.web), json.dumps(envelope))
 
     async def _moved(self, web: str, conn: str) -> None:
-        envelope = {"op": "close", "conn": conn, "code": MOVED[0], "reason": MOVED[1]}
+        envelope = {"op": "close", "conn": conn, "code": MOVED_CODE, "reason": "moved"}
         await quietly(self.redis.publish(web_channel(web), json.dumps(envelope)))
 
     # ------------------------------------------------------------------ leases and heartbeat
@@ -240,7 +241,7 @@ class MediaServer:
                     await self._beat()
                     lost = await self.directory.renew(dict(self.leases))
                     if beats % SNAPSHOT_EVERY == 0:
-                        await self.directory.publish_snapshot(self.id, self.snapshot())
+                        await self.directory.publish_snapshot(self.id, self.registry.snapshot())
             except (RedisError, TimeoutError) as exc:
                 logger.warning("media process %s cannot reach Redis: %r", self.id, exc)
                 continue
@@ -283,7 +284,7 @@ class MediaServer:
         here waits for Redis (telling their web processes is best effort, in the background)."""
         self.leases.pop(booking_id, None)
         for link in [link for link in self.links.values() if link.booking_id == booking_id]:
-            self._spawn(self._moved(link.web, link.conn))
+            self.registry.spawn(self._moved(link.web, link.conn))
             link.booking_id = link.room = link.participant = None
             link.inbox.put_nowait(None)
         await self.registry.close(booking_id, "moved", finish_recording=False, notify=False)
@@ -297,11 +298,3 @@ class MediaServer:
             await quietly(self.directory.release(self.id, booking_id, token))
 
     # ------------------------------------------------------------------ operators
-
-    def snapshot(self) -> dict[str, Any]:
-        snapshot = self.registry.snapshot()
-        snapshot["participants_connected"] = len(self.links)
-        return snapshot
-
-    def _spawn(self, coro: Any) -> None:
-        self.registry.spawn(coro)

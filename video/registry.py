@@ -157,20 +157,17 @@ class RoomRegistry:
         self._stop_recorder(booking_id)
         logger.info("lesson room %s closed (%s)", booking_id, reason)
         if finish_recording and reason != "shutdown":
-            self._spawn(self._finish_recording(booking_id))
+            self.spawn(self._finish_recording(booking_id))
         for hook in self.closed_hooks:
             await hook(booking_id)
 
     def on_booking_transitioned(self, event: BookingTransitioned) -> None:
         if event.event in CLOSING_EVENTS and event.booking_id in self.rooms:
             reason = "ended" if event.event == "end_lesson" else event.to_state
-            self._spawn(self.close(event.booking_id, reason))
+            self.spawn(self.close(event.booking_id, reason))
 
     def spawn(self, coro: Any) -> None:
         """Run ``coro`` in the background; ``close_all`` waits for it."""
-        self._spawn(coro)
-
-    def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -34,7 +34,7 @@ from scheduling.lifecycle import BookingTransitioned
 from scheduling.rooms import RoomPass
 from scheduling.service import Caller
 from video.directory import MediaProcess, RoomDirectory, media_channel, web_channel
-from video.envelopes import caller_to_json, pass_to_json
+from video.envelopes import MOVED_CODE, caller_to_json, pass_to_json
 from video.registry import CLOSING_EVENTS
 from video.session import MessageGate, error_message, quietly
 
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 ALIVE_EVERY = 1.0
 REPLY_SECONDS = 5.0  # a media process answers a join within this, or another is tried
 PLACE_SECONDS = 15.0  # give up placing a room after this long (the browser will reconnect)
-MOVED_CODE = 4503
 
 
 class RoomUnavailable(Exception):
