@@ -289,10 +289,10 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
-# Fixtures that stream live audio and video through aiortc (or Chromium, on a veth pair): such
-# tests judge timing and quality on real clocks, so under xdist they all go to one worker and
-# never compete with each other.
-_LIVE_MEDIA_FIXTURES = {"room_server", "room_live", "room_on_veth"}
+# Fixtures that stream live audio and video through aiortc (or Chromium, on a veth pair, or on
+# media processes): such tests judge timing and quality on real clocks, so under xdist they all
+# go to one worker and never compete with each other.
+_LIVE_MEDIA_FIXTURES = {"room_server", "room_live", "room_on_veth", "cluster"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

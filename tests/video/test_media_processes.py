@@ -30,7 +30,7 @@ from tests.video.lessons import make_lesson
 from tests.video.peers import RoomClient, encode_vp8, opus_track, vp8_track
 from video.directory import RoomDirectory
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("media-processes")]
+pytestmark = pytest.mark.slow  # and in the live-media xdist group (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
