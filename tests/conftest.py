@@ -30,6 +30,7 @@ from marketplace.app import build_queue, create_app
 from marketplace.embedded import EmbeddedRedis
 from marketplace.settings import Settings
 from marketplace.tasks import DramatiqQueue, build_broker
+from tests import solo
 from tests.helpers import run_async
 
 TEST_DB = "duet_test"
@@ -98,6 +99,7 @@ async def _recreate(admin_dsn: str, name: str, template: str | None = None) -> N
 
 
 _SHARED_SERVER = pytest.StashKey[_TestServer]()
+_SOLO_LOCKS = pytest.StashKey[tempfile.TemporaryDirectory[str]]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -109,8 +111,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     server = _TestServer()
     config.stash[_SHARED_SERVER] = server
     migrate.upgrade(server.create(TEMPLATE_DB))
-    # Workers are started after this hook (xdist's own is trylast) and inherit the variable.
+    # Workers are started after this hook (xdist's own is trylast) and inherit the variables.
     os.environ[SHARED_SERVER_ENV] = server.admin_url
+    locks = tempfile.TemporaryDirectory(prefix="duet-test-solo-")
+    config.stash[_SOLO_LOCKS] = locks
+    os.environ[solo.LOCKS_ENV] = locks.name
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -118,6 +123,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if server is not None:
         os.environ.pop(SHARED_SERVER_ENV, None)
         server.stop()
+    locks = config.stash.get(_SOLO_LOCKS, None)
+    if locks is not None:
+        os.environ.pop(solo.LOCKS_ENV, None)
+        locks.cleanup()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Setup, call and teardown (module fixtures included) under the test's turn."""
+    with solo.turn(item.get_closest_marker("solo") is not None):
+        return (yield)
 
 
 @pytest.fixture(scope="session")
