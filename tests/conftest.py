@@ -9,6 +9,7 @@ starts from empty tables.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -309,6 +310,20 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 # media processes): such tests judge timing and quality on real clocks, so under xdist they all
 # go to one worker and never compete with each other.
 _LIVE_MEDIA_FIXTURES = {"room_server", "room_live", "room_on_veth", "cluster"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Spare each test the garbage collector's walks over what lives for the whole run.
+
+    Everything imported and collected by now (tens of thousands of objects) is moved out of the
+    collector's sight, and the youngest generation is collected less often: every test builds an
+    app (0.3 s of CPU, ~0.3 s more in collections of the whole heap while doing so). Measured on
+    tests/test_form_pages.py, tests/reviews and test_accounts_api.py with two workers: 64-71 s
+    before, 53-55 s after. Cycles are still collected, only in larger batches.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
