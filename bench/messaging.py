@@ -258,14 +258,19 @@ class Detail:
         await self.redis.aclose()
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User + system CPU of these processes and their children (PostgreSQL's backends), the
-    ones still running and the ones already gone (counted by their parent once reaped)."""
+def cpu_seconds(processes: list[psutil.Process], children: bool = True) -> float:
+    """User + system CPU of these processes and, with ``children``, of their children
+    (PostgreSQL's backends), the ones still running and the ones already gone (counted by their
+    parent once reaped)."""
     total = 0.0
     for process in processes:
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
+            total += times.user + times.system
+            if children:
+                total += times.children_user + times.children_system
+        if not children:
+            continue
         for child in process.children(recursive=True):
             with contextlib.suppress(psutil.Error):
                 times = child.cpu_times()
@@ -315,15 +320,23 @@ async def bench(
             f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>6} {'unanswered':>10}   "
             "CPU ms per delivered message: web / PostgreSQL / Redis = system; clients"
         )
+        # The clients are this process alone: the servers it started are its children.
         me = [psutil.Process()]
+
+        def cpu() -> dict[str, float]:
+            return {
+                **{name: cpu_seconds(ps) for name, ps in watched.items()},
+                "clients": cpu_seconds(me, children=False),
+            }
+
         for rate in rates:
             if detail is not None:
                 await detail.reset()
-            before = {name: cpu_seconds(ps) for name, ps in {**watched, "clients": me}.items()}
+            before = cpu()
             stats, send_time, sent = await run_rate(clients, rate, args.seconds, args.max_messages)
             used = {
-                name: (cpu_seconds(ps) - before[name]) * 1000 / max(stats.delivered, 1)
-                for name, ps in {**watched, "clients": me}.items()
+                name: (seconds - before[name]) * 1000 / max(stats.delivered, 1)
+                for name, seconds in cpu().items()
             }
             ms = [x * 1000 for x in stats.latencies]
             window = max(send_time, 1e-9)
