@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -592,6 +593,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from marketplace.app import create_app
+    from marketplace.heap import freeze_startup_heap
 
     if args.environment_from_stdin:
         line = sys.stdin.readline()  # one JSON object of variables; nothing: the run gave up
@@ -606,6 +608,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     _join_metrics_dir(settings)
 
     app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=args.host,
@@ -680,6 +683,7 @@ async def _serve_media(settings: Settings, capacity: int) -> None:
     from redis.asyncio import Redis
 
     from marketplace.app import media_services, room_registry
+    from marketplace.heap import freeze_startup_heap
     from scheduling.lifecycle import BookingTransitioned
     from video.directory import new_process_id
     from video.media_server import MediaServer
@@ -690,6 +694,10 @@ async def _serve_media(settings: Settings, capacity: int) -> None:
     services.events.subscribe(BookingTransitioned, registry.on_booking_transitioned)
     redis = Redis.from_url(settings.broker.redis_url)
     server = MediaServer(services, registry, redis, new_process_id(), capacity)
+    # Rooms are what this process is for: load their stack (aiortc, PyAV) now, which the first
+    # room would do anyway, so that it is frozen with the rest.
+    importlib.import_module("video.room")
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
