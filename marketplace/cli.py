@@ -694,15 +694,16 @@ async def _serve_media(settings: Settings, capacity: int) -> None:
     services.events.subscribe(BookingTransitioned, registry.on_booking_transitioned)
     redis = Redis.from_url(settings.broker.redis_url)
     server = MediaServer(services, registry, redis, new_process_id(), capacity)
-    # Rooms are what this process is for: load their stack (aiortc, PyAV) now, which the first
-    # room would do anyway, so that it is frozen with the rest.
-    importlib.import_module("video.room")
-    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await server.start()
+    # Rooms are what this process is for: load their stack (aiortc, PyAV) now, which the first
+    # room would do anyway, so that it is frozen with the rest. After registering, so that the
+    # directory lists the process a second sooner.
+    importlib.import_module("video.room")
+    freeze_startup_heap()
     try:
         await stop.wait()
     finally:
