@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from marketplace.errors import DomainError
+from marketplace.web.health import Unhealthy
 from scheduling.lifecycle import BookingTransitioned
 from scheduling.rooms import RoomPass
 from scheduling.service import Caller
@@ -328,7 +329,8 @@ class MediaRelay:
     async def health(self) -> str:
         processes = await self.directory.processes()
         if not processes:
-            raise RuntimeError("no media process is running")
+            # Also for the second or two a `duet run` takes to start its media processes.
+            raise Unhealthy("no media process is running")
         rooms = sum(p.rooms for p in processes)
         capacity = sum(p.capacity for p in processes)
         return f"{len(processes)} media processes, {rooms} of {capacity} rooms"

@@ -13,6 +13,13 @@ from marketplace.web.services import Services
 CHECK_TIMEOUT = 3.0
 
 
+class Unhealthy(Exception):
+    """A check's finding written for whoever reads /healthz: its message is shown as the detail.
+
+    Any other exception shows only its class name, since its message may name hosts or users.
+    """
+
+
 @get("/healthz", access=Access.PUBLIC, tags=["operations"])
 async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     services: Services = request.app.state.services
@@ -22,6 +29,9 @@ async def healthz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         try:
             detail = await asyncio.wait_for(check(), CHECK_TIMEOUT)
             results[name] = {"status": "ok", "detail": detail}
+        except Unhealthy as problem:
+            healthy = False
+            results[name] = {"status": "error", "detail": str(problem)}
         except Exception as exc:
             healthy = False
             results[name] = {"status": "error", "detail": type(exc).__name__}

@@ -9,15 +9,18 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from litestar.testing import TestClient
 from redis.asyncio import Redis
 
-from marketplace.app import media_services, room_registry
+from marketplace.app import create_app, media_services, room_registry
 from marketplace.embedded import EmbeddedRedis
 from marketplace.settings import Settings
+from marketplace.tasks import DramatiqQueue
 from marketplace.web.services import Services
 from scheduling import rooms as room_rules
 from scheduling.rooms import RoomPass
@@ -170,3 +173,23 @@ async def _next(pubsub: Any) -> dict[str, Any]:
             body: dict[str, Any] = json.loads(message["data"])
             return body
     raise TimeoutError("no message from the media process")
+
+
+def test_healthz_says_in_words_that_no_media_process_is_running(
+    redis_server: EmbeddedRedis, settings: Settings, queue: DramatiqQueue
+) -> None:
+    """What `duet run` shows for the second or two before its media processes register, and an
+    operator whose media service is down: a sentence, not an exception's class name."""
+    media = replace(
+        settings,
+        video=replace(settings.video, placement="media"),
+        broker=replace(settings.broker, redis_url=redis_server.url()),
+    )
+    with TestClient(create_app(media, queue=queue)) as client:
+        health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["checks"]["media"] == {
+        "status": "error",
+        "detail": "no media process is running",
+    }
+    assert health.json()["checks"]["database"]["status"] == "ok"
