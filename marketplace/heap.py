@@ -1,8 +1,8 @@
 """A long-running process's start-up objects, kept out of the garbage collector's walks.
 
-A web or media process holds ~170,000 objects once its modules are imported and its app is built
-(Litestar's handlers, SQLAlchemy's mappers, aiortc and PyAV), and they live until it stops. Each
-full collection walks them all: about 90 ms on this 2-core machine, during which that process
+A web or media process holds 170,000-260,000 objects once its modules are imported and its app is
+built (Litestar's handlers, SQLAlchemy's mappers, aiortc and PyAV), and they live until it stops.
+Each full collection walks them all: 90-170 ms on a 2-core machine, during which that process
 answers no request and forwards no packet. Freezing them after start-up leaves the collector
 only what was made since (bench/gc_pauses.py measures both).
 """
