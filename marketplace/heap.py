@@ -13,7 +13,13 @@ import gc
 
 
 def freeze_startup_heap() -> int:
-    """Collect what start-up left behind, then freeze the rest; how many objects are frozen."""
+    """Freeze what start-up built; how many objects are frozen.
+
+    A full collection first (0.15 s), though after an app is built it finds little to free: it
+    also sets the collector's count of long-lived objects, and the next full collection waits
+    until a quarter as many new ones have survived. Collecting only the young generations, the
+    bench saw twice as many full collections, the longest 39-61 ms.
+    """
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
