@@ -13,7 +13,9 @@ longest and total pause, and the longest pause of any collection. Nothing is sen
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(frozen: bool, rounds: int, keep: float) -> dict[str, float]:
-    import gc
-    import os
-
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DUET_VAR_DIR", tempfile.mkdtemp(prefix="duet-bench-gc-"))
     import aiortc  # noqa: F401  (what a media process holds)
@@ -65,7 +64,7 @@ def measure(frozen: bool, rounds: int, keep: float) -> dict[str, float]:
             kept.append(graph)
     elapsed = time.perf_counter() - began
     gc.callbacks.remove(timer)
-    del app
+    del app  # alive through the churn, as a server's app is
     oldest = [p for g, p in pauses if g == 2]
     return {
         "frozen_objects": frozen_count,

@@ -40,7 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rooms import admin_token, free_port, pct
-from bench.server_env import bench_secrets
+from bench.server_env import bench_secrets, wait_healthy
 from marketplace import migrate
 from marketplace.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.video.lessons import Lesson, make_lesson
@@ -84,20 +84,6 @@ def start(args: list[str], env: dict[str, str], cpu: int | None) -> subprocess.P
     if cpu is not None:
         os.sched_setaffinity(process.pid, {cpu})
     return process
-
-
-def wait_healthy(base: str, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
-            raise RuntimeError("a bench process exited")
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("the bench server did not become healthy")
 
 
 async def timed_requests(base: str, token: str, count: int) -> list[float]:

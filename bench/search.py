@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.server_env import bench_secrets
+from bench.server_env import bench_secrets, wait_healthy
 from marketplace import db, migrate, places
 from marketplace.profiles.models import LessonPrice, TutorInstrument, TutorProfile
 from marketplace.seed.demo_data import DemoTutor, demo_tutors
@@ -421,19 +421,12 @@ def _start_server(
         start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the API server exited during start-up")
-        try:
-            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                return server, base_url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("the API server did not start within 60 s")
+    try:
+        wait_healthy(base_url, [server], within=60)
+    except RuntimeError:
+        server.kill()
+        raise
+    return server, base_url
 
 
 # ------------------------------------------------------------------ main

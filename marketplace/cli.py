@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib
 import json
 import logging
 import os
@@ -702,7 +701,8 @@ async def _serve_media(settings: Settings, capacity: int) -> None:
     # Rooms are what this process is for: load their stack (aiortc, PyAV) now, which the first
     # room would do anyway, so that it is frozen with the rest. After registering, so that the
     # directory lists the process a second sooner.
-    importlib.import_module("video.room")
+    import video.room  # noqa: F401
+
     freeze_startup_heap()
     try:
         await stop.wait()

@@ -63,6 +63,16 @@ async def _listing(cluster: Cluster) -> dict[int, str]:
         await redis.aclose()
 
 
+async def _join_media(
+    tutor: RoomClient, student: RoomClient, frames: list[tuple[bytes, bool]]
+) -> None:
+    """The tutor sends a tone pair and video, the student another tone pair; both connected."""
+    await tutor.join_media([opus_track(30, 440, 660), vp8_track(frames)])
+    await student.join_media([opus_track(30, 523, 784)])
+    await tutor.connected()
+    await student.connected()
+
+
 async def _media_flows(receiver: RoomClient, kind: str = "audio", packets: int = 50) -> None:
     start = len(receiver.received.packets[kind])
     await receiver.wait_for(lambda: len(receiver.received.packets[kind]) >= start + packets, 10)
@@ -80,10 +90,7 @@ async def test_two_web_processes_share_a_room_and_it_survives_its_media_process(
     try:
         await tutor.connect()
         await student.connect()
-        await tutor.join_media([opus_track(30, 440, 660), vp8_track(frames)])
-        await student.join_media([opus_track(30, 523, 784)])
-        await tutor.connected()
-        await student.connected()
+        await _join_media(tutor, student, frames)
         await _media_flows(student)
         await _media_flows(student, "video", 20)
         await _media_flows(tutor)
@@ -114,10 +121,7 @@ async def test_two_web_processes_share_a_room_and_it_survives_its_media_process(
         # A new welcome from the new process: each side builds a new peer connection.
         await tutor.close_media()
         await student.close_media()
-        await tutor.join_media([opus_track(30, 440, 660), vp8_track(frames)])
-        await student.join_media([opus_track(30, 523, 784)])
-        await tutor.connected()
-        await student.connected()
+        await _join_media(tutor, student, frames)
         await _media_flows(student)
         await _media_flows(tutor)
         assert time.monotonic() - killed_at < 10
